@@ -1,0 +1,473 @@
+/* uvrun.h -- asyncio's run() and Runner for C, on libuv.
+ *
+ * This header is the whole C API: what is not declared here is not API.
+ *
+ * ABI rules
+ *  - Handles are opaque; every object is created and destroyed by a function.
+ *    Destructors (`*_free`, `*_unref`) accept NULL.
+ *  - Every fallible call returns int: 0 on success or a negative UVRUN_E_*
+ *    code. uvrun_errmsg() gives the message of this thread's last failure.
+ *  - Option structs start with `size`; fill them with the *_init function
+ *    (or the *_INIT macro) and set only the fields you need. New fields are
+ *    appended, so an old caller's smaller struct keeps working.
+ *  - A function whose meaning changes gets a new name (`_v2`); a signature is
+ *    never changed. Compare uvrun_version() with UVRUN_VERSION_HEX at start-up
+ *    to check the library you loaded.
+ *  - No libuv type appears here; uvrun_uv.h is the door to raw libuv.
+ *
+ * Threads: a loop and everything on it (tasks, futures, handles) belong to
+ * the thread running the loop. Only uvrun_loop_call_soon_threadsafe() and
+ * the executor may be used from other threads.
+ */
+#ifndef UVRUN_H
+#define UVRUN_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define UVRUN_EXTERN __declspec(dllimport)
+#elif defined(UVRUN_BUILDING) && defined(__GNUC__)
+#  define UVRUN_EXTERN __attribute__((visibility("default")))
+#else
+#  define UVRUN_EXTERN
+#endif
+
+/* ---- Versions ---------------------------------------------------------- */
+
+#define UVRUN_VERSION_MAJOR 0
+#define UVRUN_VERSION_MINOR 1
+#define UVRUN_VERSION_PATCH 0
+#define UVRUN_VERSION_HEX \
+  ((UVRUN_VERSION_MAJOR << 16) | (UVRUN_VERSION_MINOR << 8) | UVRUN_VERSION_PATCH)
+
+UVRUN_EXTERN unsigned int uvrun_version(void);
+UVRUN_EXTERN const char *uvrun_version_string(void);
+
+/* ---- Errors -------------------------------------------------------------
+ * Codes that mean what a libuv/errno code means reuse its value; the
+ * runtime's own codes live in the reserved range -20000 .. -20099.
+ * XX(name, value, message) -- messages keep asyncio's wording. */
+#define UVRUN_ERRNO_MAP(XX)                                                     \
+  XX(NOMEM, (-ENOMEM), "out of memory")                                         \
+  XX(INVAL, (-EINVAL), "invalid argument")                                      \
+  XX(TIMEDOUT, (-ETIMEDOUT), "timed out")                                       \
+  XX(NOTFOUND, (-ENOENT), "no value set for the context variable")              \
+  XX(CLOSED, (-20000), "Runner is closed")                                      \
+  XX(LOOP_RUNNING, (-20001), "cannot be called from a running event loop")      \
+  XX(LOOP_CLOSED, (-20002), "Event loop is closed")                             \
+  XX(LOOP_ALREADY_RUNNING, (-20003), "This event loop is already running")      \
+  XX(OTHER_LOOP_RUNNING, (-20004),                                              \
+     "Cannot run the event loop while another loop is running")                 \
+  XX(LOOP_STOPPED, (-20005), "Event loop stopped before Future completed.")     \
+  XX(INTERRUPTED, (-20006), "interrupted")                                      \
+  XX(CANCELLED, (-20007), "cancelled")                                          \
+  XX(WRONG_THREAD, (-20008),                                                    \
+     "Non-thread-safe operation invoked on an event loop other than the "      \
+     "current one")                                                             \
+  XX(EXECUTOR_SHUTDOWN, (-20009), "Executor shutdown has been called")          \
+  XX(TASK_FAILED, (-20010), "task failed")                                      \
+  XX(INVALID_STATE, (-20011), "invalid state")                                  \
+  XX(EXIT, (-20012), "exit requested")                                          \
+  XX(CONTEXT_ENTERED, (-20013), "cannot enter context: it is already entered")  \
+  XX(TOKEN_USED, (-20014), "Token has already been used once")                  \
+  XX(TOKEN_MISMATCH, (-20015),                                                  \
+     "Token was created by a different ContextVar or in a different Context")
+
+typedef enum {
+#define UVRUN_XX_(name, value, msg) UVRUN_E_##name = value,
+  UVRUN_ERRNO_MAP(UVRUN_XX_)
+#undef UVRUN_XX_
+  UVRUN_E_MAX_ = -20099
+} uvrun_errno_t;
+
+/* Static name ("UVRUN_E_CANCELLED") and text of a code; unknown codes too. */
+UVRUN_EXTERN const char *uvrun_err_name(int code);
+UVRUN_EXTERN const char *uvrun_strerror(int code);
+/* The message of this thread's last failing call (exact asyncio wording
+ * where there is one); "" if none. Valid until the next uvrun call. */
+UVRUN_EXTERN const char *uvrun_errmsg(void);
+
+typedef void (*uvrun_free_fn)(void *ptr);
+
+/* An error object: a code, a message and an optional payload a host
+ * language attaches (a C++ exception_ptr, a Python exception). Reference
+ * counted; futures and tasks hold errors by reference. */
+typedef struct uvrun_error_s uvrun_error_t;
+
+/* Returns NULL when out of memory. `payload_free` runs when the last
+ * reference goes. */
+UVRUN_EXTERN uvrun_error_t *uvrun_error_new(int code, const char *message,
+                                            void *payload,
+                                            uvrun_free_fn payload_free);
+UVRUN_EXTERN uvrun_error_t *uvrun_error_ref(uvrun_error_t *err);
+UVRUN_EXTERN void uvrun_error_unref(uvrun_error_t *err);
+UVRUN_EXTERN int uvrun_error_code(const uvrun_error_t *err);
+UVRUN_EXTERN const char *uvrun_error_message(const uvrun_error_t *err);
+UVRUN_EXTERN void *uvrun_error_payload(const uvrun_error_t *err);
+/* Takes this thread's last error object (the main task's error after
+ * uvrun_run() returned UVRUN_E_TASK_FAILED, say); NULL if there is none.
+ * The caller owns the reference. */
+UVRUN_EXTERN uvrun_error_t *uvrun_take_error(void);
+
+/* ---- Process-wide hooks ------------------------------------------------- */
+
+/* Replace malloc/realloc/free. Call before any other uvrun call (returns
+ * UVRUN_E_INVALID_STATE once an object exists). NULLs restore the C library. */
+typedef struct uvrun_allocator_s {
+  uint32_t size;
+  void *(*malloc_fn)(size_t size, void *ud);
+  void *(*realloc_fn)(void *ptr, size_t size, void *ud);
+  void (*free_fn)(void *ptr, void *ud);
+  void *ud;
+} uvrun_allocator_t;
+UVRUN_EXTERN int uvrun_set_allocator(const uvrun_allocator_t *allocator);
+
+enum { UVRUN_LOG_DEBUG = 10, UVRUN_LOG_INFO = 20, UVRUN_LOG_WARNING = 30,
+       UVRUN_LOG_ERROR = 40 };
+/* Where warnings and reports go; the default writes "uvrun: msg\n" to
+ * stderr. `fn == NULL` restores the default. */
+typedef void (*uvrun_log_fn)(int level, const char *message, void *ud);
+UVRUN_EXTERN void uvrun_set_log_sink(uvrun_log_fn fn, void *ud);
+UVRUN_EXTERN void uvrun_log(int level, const char *message);
+
+/* ---- Objects ----------------------------------------------------------- */
+
+typedef struct uvrun_loop_s uvrun_loop_t;
+typedef struct uvrun_runner_s uvrun_runner_t;
+typedef struct uvrun_future_s uvrun_future_t;
+typedef struct uvrun_task_s uvrun_task_t;
+typedef struct uvrun_handle_s uvrun_handle_t;
+typedef struct uvrun_context_s uvrun_context_t;
+typedef struct uvrun_contextvar_s uvrun_contextvar_t;
+typedef struct uvrun_token_s uvrun_token_t;
+typedef struct uvrun_asyncgen_s uvrun_asyncgen_t;
+
+/* Debug tri-state (R20). */
+enum { UVRUN_DEBUG_DEFAULT = -1, UVRUN_DEBUG_OFF = 0, UVRUN_DEBUG_ON = 1 };
+
+/* What a step function returns after uvrun_task_await()/uvrun_task_yield(). */
+#define UVRUN_SUSPEND 1
+
+/* ---- Exception handler (R64-R66) ---------------------------------------- */
+
+typedef struct uvrun_exception_context_s {
+  uint32_t size;
+  const char *message;      /* always set */
+  uvrun_error_t *error;     /* may be NULL */
+  uvrun_task_t *task;       /* may be NULL */
+  uvrun_future_t *future;   /* may be NULL */
+  uvrun_asyncgen_t *asyncgen; /* may be NULL */
+  const char *source;       /* creation site (debug mode), may be NULL */
+} uvrun_exception_context_t;
+
+typedef void (*uvrun_exception_handler_fn)(uvrun_loop_t *loop,
+                                           const uvrun_exception_context_t *ctx,
+                                           void *ud);
+
+/* ---- Loops --------------------------------------------------------------- */
+
+typedef void (*uvrun_callback_fn)(void *ud);
+/* A loop factory (R17): store a new loop in *out and return 0, or return a
+ * negative code. The runner owns the loop it gets. */
+typedef int (*uvrun_loop_factory_fn)(void *ud, uvrun_loop_t **out);
+
+UVRUN_EXTERN int uvrun_loop_new(uvrun_loop_t **out);
+/* Closes (if needed) and frees. Returns UVRUN_E_LOOP_RUNNING on a running
+ * loop, leaving it untouched. */
+UVRUN_EXTERN int uvrun_loop_free(uvrun_loop_t *loop);
+/* R61: discards queued callbacks, closes every handle. Idempotent. */
+UVRUN_EXTERN int uvrun_loop_close(uvrun_loop_t *loop);
+UVRUN_EXTERN int uvrun_loop_is_closed(const uvrun_loop_t *loop);
+UVRUN_EXTERN int uvrun_loop_is_running(const uvrun_loop_t *loop);
+/* R34: runs the loop until `fut` is done; 0 and its value, or its error. */
+UVRUN_EXTERN int uvrun_loop_run_until_complete(uvrun_loop_t *loop,
+                                               uvrun_future_t *fut,
+                                               void **result);
+/* R39: stop at the end of the current iteration. */
+UVRUN_EXTERN void uvrun_loop_stop(uvrun_loop_t *loop);
+/* Monotonic seconds. */
+UVRUN_EXTERN double uvrun_loop_time(const uvrun_loop_t *loop);
+
+UVRUN_EXTERN int uvrun_loop_get_debug(const uvrun_loop_t *loop);
+UVRUN_EXTERN void uvrun_loop_set_debug(uvrun_loop_t *loop, int enabled);
+/* Debug mode logs callbacks that run this long or longer (default 0.1 s). */
+UVRUN_EXTERN void uvrun_loop_set_slow_callback_duration(uvrun_loop_t *loop,
+                                                        double seconds);
+
+/* Callbacks. When `handle` is non-NULL it receives a reference the caller
+ * releases with uvrun_handle_unref(); with NULL nothing is allocated. */
+UVRUN_EXTERN int uvrun_loop_call_soon(uvrun_loop_t *loop, uvrun_callback_fn cb,
+                                      void *ud, uvrun_handle_t **handle);
+UVRUN_EXTERN int uvrun_loop_call_later(uvrun_loop_t *loop, double delay,
+                                       uvrun_callback_fn cb, void *ud,
+                                       uvrun_handle_t **handle);
+UVRUN_EXTERN int uvrun_loop_call_at(uvrun_loop_t *loop, double when,
+                                    uvrun_callback_fn cb, void *ud,
+                                    uvrun_handle_t **handle);
+/* Any thread. Wake-ups are coalesced; callbacks run in posting order. */
+UVRUN_EXTERN int uvrun_loop_call_soon_threadsafe(uvrun_loop_t *loop,
+                                                 uvrun_callback_fn cb, void *ud);
+UVRUN_EXTERN void uvrun_handle_cancel(uvrun_handle_t *handle);
+UVRUN_EXTERN int uvrun_handle_cancelled(const uvrun_handle_t *handle);
+UVRUN_EXTERN void uvrun_handle_unref(uvrun_handle_t *handle);
+
+UVRUN_EXTERN void uvrun_loop_set_exception_handler(uvrun_loop_t *loop,
+                                                   uvrun_exception_handler_fn fn,
+                                                   void *ud);
+UVRUN_EXTERN void uvrun_loop_call_exception_handler(
+    uvrun_loop_t *loop, const uvrun_exception_context_t *ctx);
+/* Formats ctx as asyncio's default handler does and logs it at ERROR. */
+UVRUN_EXTERN void uvrun_loop_default_exception_handler(
+    uvrun_loop_t *loop, const uvrun_exception_context_t *ctx);
+
+/* The loop running in this thread (D2), or NULL. */
+UVRUN_EXTERN uvrun_loop_t *uvrun_get_running_loop(void);
+/* The loop a default-path runner set for this thread (R16), or NULL. */
+UVRUN_EXTERN uvrun_loop_t *uvrun_get_current_loop(void);
+
+/* ---- Futures ------------------------------------------------------------ */
+
+UVRUN_EXTERN int uvrun_future_new(uvrun_loop_t *loop, uvrun_future_t **out);
+UVRUN_EXTERN uvrun_future_t *uvrun_future_ref(uvrun_future_t *fut);
+UVRUN_EXTERN void uvrun_future_unref(uvrun_future_t *fut);
+UVRUN_EXTERN uvrun_loop_t *uvrun_future_loop(const uvrun_future_t *fut);
+
+/* `value_free`, if set, runs on the value when the future is freed, unless
+ * the value was moved out (uvrun_run hands the main result over). These
+ * return UVRUN_E_INVALID_STATE on a done future. */
+UVRUN_EXTERN int uvrun_future_set_result(uvrun_future_t *fut, void *value,
+                                         uvrun_free_fn value_free);
+/* Takes over the caller's reference to err. */
+UVRUN_EXTERN int uvrun_future_set_error(uvrun_future_t *fut, uvrun_error_t *err);
+UVRUN_EXTERN int uvrun_future_set_error_code(uvrun_future_t *fut, int code,
+                                             const char *message);
+/* 1 if the future was pending and is now cancelled, else 0. */
+UVRUN_EXTERN int uvrun_future_cancel(uvrun_future_t *fut, const char *msg);
+
+UVRUN_EXTERN int uvrun_future_done(const uvrun_future_t *fut);
+UVRUN_EXTERN int uvrun_future_cancelled(const uvrun_future_t *fut);
+/* 0 and the (borrowed) value; UVRUN_E_CANCELLED; the error's code; or
+ * UVRUN_E_INVALID_STATE while pending. Marks an error as retrieved. */
+UVRUN_EXTERN int uvrun_future_result(uvrun_future_t *fut, void **value);
+/* The error (borrowed) or NULL; a cancelled future has a CANCELLED error
+ * carrying the cancel message. Marks it retrieved. */
+UVRUN_EXTERN uvrun_error_t *uvrun_future_error(uvrun_future_t *fut);
+
+/* Done callbacks run through the ready queue, in the context current when
+ * they were added (R31), once the future is done. */
+typedef void (*uvrun_done_fn)(uvrun_future_t *fut, void *ud);
+UVRUN_EXTERN int uvrun_future_add_done_callback(uvrun_future_t *fut,
+                                                uvrun_done_fn cb, void *ud);
+/* Returns how many registrations of (cb, ud) were removed. */
+UVRUN_EXTERN int uvrun_future_remove_done_callback(uvrun_future_t *fut,
+                                                   uvrun_done_fn cb, void *ud);
+
+/* ---- Tasks --------------------------------------------------------------
+ * A task is a future driven by a step function: each call resumes after the
+ * previous await, like a hand-written state machine. A step returns
+ *   UVRUN_SUSPEND  after uvrun_task_await() or uvrun_task_yield();
+ *   0              when finished (uvrun_task_return() returns 0);
+ *   a negative code to fail. Returning the code that uvrun_task_resume()
+ *                  reported re-raises that same error object, so errors and
+ *                  cancellation propagate unchanged.
+ * A step is never called from inside a libuv callback: tasks are resumed
+ * from the ready queue. */
+typedef int (*uvrun_step_fn)(uvrun_task_t *task, void *arg);
+
+typedef struct uvrun_task_opts_s {
+  uint32_t size;
+  const char *name;          /* copied; NULL gives "Task-N" */
+  uvrun_context_t *context;  /* run in this context; NULL: copy current */
+  uvrun_free_fn arg_free;    /* runs on arg when the task is freed */
+  const char *site;          /* creation site shown in debug reports */
+} uvrun_task_opts_t;
+#define UVRUN_STRINGIFY_(x) #x
+#define UVRUN_STRINGIFY(x) UVRUN_STRINGIFY_(x)
+#define UVRUN_SITE __FILE__ ":" UVRUN_STRINGIFY(__LINE__)
+#define UVRUN_TASK_OPTS_INIT {sizeof(uvrun_task_opts_t), NULL, NULL, NULL, UVRUN_SITE}
+UVRUN_EXTERN void uvrun_task_opts_init(uvrun_task_opts_t *opts);
+
+/* Schedules the first step (the task never runs inline). *out gets a
+ * reference; the loop holds its own while the task is pending. On error
+ * the step never runs and arg_free (if any) has run. */
+UVRUN_EXTERN int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step,
+                                void *arg, const uvrun_task_opts_t *opts,
+                                uvrun_task_t **out);
+UVRUN_EXTERN uvrun_task_t *uvrun_task_ref(uvrun_task_t *task);
+UVRUN_EXTERN void uvrun_task_unref(uvrun_task_t *task);
+/* The task seen as a future (same object, no new reference). */
+UVRUN_EXTERN uvrun_future_t *uvrun_task_future(uvrun_task_t *task);
+UVRUN_EXTERN uvrun_loop_t *uvrun_task_loop(const uvrun_task_t *task);
+
+/* Inside a step. Await takes over the caller's reference to fut: pass a
+ * fresh future (uvrun_sleep) or uvrun_future_ref() one you keep. A NULL fut
+ * returns the error that produced it (uvrun_errmsg() tells). */
+UVRUN_EXTERN int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut);
+/* Give way for one loop iteration (asyncio.sleep(0)). */
+UVRUN_EXTERN int uvrun_task_yield(uvrun_task_t *task);
+/* What the last await produced: 0 and its value (borrowed, valid until the
+ * next await), or a negative code (UVRUN_E_CANCELLED when the task is being
+ * cancelled). On the first step: 0 and NULL. */
+UVRUN_EXTERN int uvrun_task_resume(uvrun_task_t *task, void **value);
+/* The error uvrun_task_resume() reported (borrowed), or NULL. */
+UVRUN_EXTERN uvrun_error_t *uvrun_task_resume_error(uvrun_task_t *task);
+UVRUN_EXTERN int uvrun_task_return(uvrun_task_t *task, void *value);
+UVRUN_EXTERN int uvrun_task_return_owned(uvrun_task_t *task, void *value,
+                                         uvrun_free_fn value_free);
+/* Fails the task with err (reference taken over); returns its code. */
+UVRUN_EXTERN int uvrun_task_raise(uvrun_task_t *task, uvrun_error_t *err);
+
+/* R51: 1 if a cancellation was requested, 0 if the task is done. */
+UVRUN_EXTERN int uvrun_task_cancel(uvrun_task_t *task, const char *msg);
+UVRUN_EXTERN int uvrun_task_cancelling(const uvrun_task_t *task);
+UVRUN_EXTERN int uvrun_task_uncancel(uvrun_task_t *task);
+UVRUN_EXTERN const char *uvrun_task_name(const uvrun_task_t *task);
+UVRUN_EXTERN int uvrun_task_set_name(uvrun_task_t *task, const char *name);
+UVRUN_EXTERN uvrun_context_t *uvrun_task_context(const uvrun_task_t *task);
+/* The task whose step is running on loop, or NULL. */
+UVRUN_EXTERN uvrun_task_t *uvrun_current_task(const uvrun_loop_t *loop);
+/* Calls fn for every task of loop that is not done. */
+typedef void (*uvrun_task_visit_fn)(uvrun_task_t *task, void *ud);
+UVRUN_EXTERN int uvrun_all_tasks(const uvrun_loop_t *loop,
+                                 uvrun_task_visit_fn fn, void *ud);
+/* X8: writes one line a live task (name, state, site, what it awaits). */
+UVRUN_EXTERN void uvrun_loop_dump_tasks(const uvrun_loop_t *loop, int level);
+
+/* ---- Helpers every C task needs ------------------------------------------
+ * Each returns a new future (a reference for the caller, ready to hand to
+ * uvrun_task_await) or NULL with the reason in uvrun_errmsg(). */
+
+UVRUN_EXTERN uvrun_future_t *uvrun_sleep(uvrun_task_t *task, double seconds);
+UVRUN_EXTERN uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop,
+                                               double seconds, void *value);
+/* Done when every future is done. return_exceptions = 0: fails with the
+ * first error (the others keep running). 1: never fails; read each child.
+ * Cancelling the gather cancels the children. Children are borrowed
+ * (referenced inside) -- keep your own references to read them. */
+UVRUN_EXTERN uvrun_future_t *uvrun_gather(uvrun_loop_t *loop,
+                                          uvrun_future_t *const *futs,
+                                          size_t n, int return_exceptions);
+/* fut's outcome, or UVRUN_E_TIMEDOUT after `timeout` seconds, in which case
+ * fut is cancelled and waited for first (asyncio.wait_for). Takes over the
+ * caller's reference to fut. */
+UVRUN_EXTERN uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout);
+/* Done when any of futs is done; its value is the index (as uintptr_t) of
+ * the first one done. Children are borrowed. */
+UVRUN_EXTERN uvrun_future_t *uvrun_wait_any(uvrun_loop_t *loop,
+                                            uvrun_future_t *const *futs,
+                                            size_t n);
+
+/* ---- Executor (D8) -------------------------------------------------------
+ * The loop's own thread pool. fn runs on a worker with a copy of the
+ * caller's context (X7); its return code and *result complete the future. */
+typedef int (*uvrun_work_fn)(void *ud, void **result);
+UVRUN_EXTERN uvrun_future_t *uvrun_run_in_executor(uvrun_loop_t *loop,
+                                                   uvrun_work_fn fn, void *ud);
+
+/* ---- Context variables (R31, X7) ------------------------------------------
+ * Values are borrowed pointers: the caller keeps them alive. Copying a
+ * context is O(1). */
+
+UVRUN_EXTERN int uvrun_context_new(uvrun_context_t **out);
+UVRUN_EXTERN int uvrun_context_copy_current(uvrun_context_t **out);
+UVRUN_EXTERN int uvrun_context_copy(const uvrun_context_t *ctx,
+                                    uvrun_context_t **out);
+UVRUN_EXTERN void uvrun_context_free(uvrun_context_t *ctx);
+/* Runs fn inside ctx; UVRUN_E_CONTEXT_ENTERED if ctx is entered already. */
+UVRUN_EXTERN int uvrun_context_run(uvrun_context_t *ctx, uvrun_callback_fn fn,
+                                   void *ud);
+/* Value of var in ctx without entering it. */
+UVRUN_EXTERN int uvrun_context_get(const uvrun_context_t *ctx,
+                                   const uvrun_contextvar_t *var, void **value);
+
+/* `has_default` = 0: get() fails with UVRUN_E_NOTFOUND until set. */
+UVRUN_EXTERN int uvrun_contextvar_new(const char *name, int has_default,
+                                      void *default_value,
+                                      uvrun_contextvar_t **out);
+/* Frees the variable; contexts that still hold values for it must be gone. */
+UVRUN_EXTERN void uvrun_contextvar_free(uvrun_contextvar_t *var);
+UVRUN_EXTERN const char *uvrun_contextvar_name(const uvrun_contextvar_t *var);
+UVRUN_EXTERN int uvrun_contextvar_get(const uvrun_contextvar_t *var,
+                                      void **value);
+/* Sets in the current context; *token (optional) restores the old value. */
+UVRUN_EXTERN int uvrun_contextvar_set(uvrun_contextvar_t *var, void *value,
+                                      uvrun_token_t **token);
+/* Restores and frees the token (also on error). */
+UVRUN_EXTERN int uvrun_contextvar_reset(uvrun_contextvar_t *var,
+                                        uvrun_token_t *token);
+UVRUN_EXTERN void uvrun_token_free(uvrun_token_t *token);
+
+/* ---- Async finalizers (D9, R55-R57) -----------------------------------------
+ * Objects (async generators) that must be closed asynchronously at shutdown.
+ * aclose starts the close and gives a future that completes when it is done. */
+typedef int (*uvrun_aclose_fn)(void *obj, uvrun_loop_t *loop,
+                               uvrun_future_t **out);
+/* Registers obj with the loop (first iteration, R56). `name` is copied and
+ * used in reports. Registering after shutdown warns (R57) and still
+ * registers. *out is owned by the loop: it stays valid until unregistered
+ * or closed at shutdown. */
+UVRUN_EXTERN int uvrun_asyncgen_register(uvrun_loop_t *loop, void *obj,
+                                         const char *name, uvrun_aclose_fn aclose,
+                                         uvrun_asyncgen_t **out);
+/* The object finished on its own: forget it. */
+UVRUN_EXTERN void uvrun_asyncgen_unregister(uvrun_asyncgen_t *gen);
+/* The object is being destroyed while alive: schedule its aclose on the
+ * loop (thread-safe), unless the loop is closed. */
+UVRUN_EXTERN void uvrun_asyncgen_finalize(uvrun_asyncgen_t *gen);
+UVRUN_EXTERN void *uvrun_asyncgen_object(const uvrun_asyncgen_t *gen);
+UVRUN_EXTERN const char *uvrun_asyncgen_name(const uvrun_asyncgen_t *gen);
+
+/* ---- Runner (R1-R69) ------------------------------------------------------ */
+
+typedef struct uvrun_options_s {
+  uint32_t size;
+  int32_t debug;                      /* UVRUN_DEBUG_DEFAULT/OFF/ON */
+  uvrun_loop_factory_fn loop_factory; /* NULL: a fresh private loop */
+  void *loop_factory_data;
+  double executor_shutdown_timeout;   /* seconds; default 300 */
+  int32_t executor_max_workers;       /* 0: min(32, cores + 4) */
+  int32_t handle_sigint;              /* 1 (default): Ctrl-C cancels main */
+  uvrun_exception_handler_fn exception_handler; /* NULL: default handler */
+  void *exception_handler_data;
+  double cancel_timeout;              /* X2: <= 0 (default) waits forever */
+} uvrun_options_t;
+#define UVRUN_OPTIONS_INIT \
+  {sizeof(uvrun_options_t), UVRUN_DEBUG_DEFAULT, NULL, NULL, 300.0, 0, 1, NULL, NULL, 0.0}
+UVRUN_EXTERN void uvrun_options_init(uvrun_options_t *opts);
+
+/* asyncio.run(): a fresh loop runs step(task, arg) as the main task, then
+ * shuts everything down (R47) and closes the loop before returning.
+ * Returns 0 (the main result moved into *result if result is non-NULL),
+ * UVRUN_E_TASK_FAILED (uvrun_take_error() gives the error), UVRUN_E_CANCELLED,
+ * UVRUN_E_INTERRUPTED (Ctrl-C), or an error of the call itself. */
+UVRUN_EXTERN int uvrun_run(uvrun_step_fn step, void *arg,
+                           const uvrun_options_t *opts, void **result);
+
+/* Allocates only (R2). */
+UVRUN_EXTERN int uvrun_runner_new(const uvrun_options_t *opts,
+                                  uvrun_runner_t **out);
+/* Runs one main task on the runner's loop, in `context` or the runner's own
+ * (R31). Returns as uvrun_run. */
+UVRUN_EXTERN int uvrun_runner_run(uvrun_runner_t *runner, uvrun_step_fn step,
+                                  void *arg, uvrun_context_t *context,
+                                  void **result);
+/* R11: runs until fut (reference taken over) is done and returns its value. */
+UVRUN_EXTERN int uvrun_runner_run_future(uvrun_runner_t *runner,
+                                         uvrun_future_t *fut, void **result);
+UVRUN_EXTERN int uvrun_runner_get_loop(uvrun_runner_t *runner,
+                                       uvrun_loop_t **out);
+/* R47: idempotent; returns the first shutdown error, the loop closed anyway. */
+UVRUN_EXTERN int uvrun_runner_close(uvrun_runner_t *runner);
+/* Closes (reporting a close error through the log) and frees. NULL-safe. */
+UVRUN_EXTERN void uvrun_runner_free(uvrun_runner_t *runner);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UVRUN_H */

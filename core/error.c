@@ -1,0 +1,120 @@
+/* error.c -- the code table, error objects and the per-thread last error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *uvrun_err_name(int code) {
+  switch (code) {
+#define XX(name, value, msg) case value: return "UVRUN_E_" #name;
+    UVRUN_ERRNO_MAP(XX)
+#undef XX
+  }
+  return "UVRUN_E_UNKNOWN";
+}
+
+const char *uvrun_strerror(int code) {
+  switch (code) {
+#define XX(name, value, msg) case value: return msg;
+    UVRUN_ERRNO_MAP(XX)
+#undef XX
+  }
+  if (code == 0) return "success";
+  return "unknown error";
+}
+
+unsigned int uvrun_version(void) { return UVRUN_VERSION_HEX; }
+
+const char *uvrun_version_string(void) {
+  return UVRUN_STRINGIFY(UVRUN_VERSION_MAJOR) "." UVRUN_STRINGIFY(UVRUN_VERSION_MINOR) "."
+      UVRUN_STRINGIFY(UVRUN_VERSION_PATCH);
+}
+
+/* ---- error objects ---- */
+
+/* Handed out when memory for a real error object is not there. */
+static struct {
+  uvrun_error_t err;
+  char text[sizeof "out of memory"];
+} nomem_error = {{1, UVRUN_E_NOMEM, NULL, NULL}, "out of memory"};
+
+static int is_static(const uvrun_error_t *err) { return err == &nomem_error.err; }
+
+uvrun_error_t *uvrun_error_new(int code, const char *message, void *payload,
+                               uvrun_free_fn payload_free) {
+  size_t len;
+  uvrun_error_t *err;
+  if (message == NULL) message = uvrun_strerror(code);
+  len = strlen(message);
+  err = uvr_malloc(sizeof *err + len + 1);
+  if (err == NULL) return NULL;
+  atomic_init(&err->refs, 1);
+  err->code = code;
+  err->payload = payload;
+  err->payload_free = payload_free;
+  memcpy(err->message, message, len + 1);
+  return err;
+}
+
+uvrun_error_t *uvr_error_make(int code, const char *message) {
+  uvrun_error_t *err = uvrun_error_new(code, message, NULL, NULL);
+  return err != NULL ? err : &nomem_error.err;
+}
+
+uvrun_error_t *uvrun_error_ref(uvrun_error_t *err) {
+  if (err != NULL && !is_static(err)) atomic_fetch_add_explicit(&err->refs, 1, memory_order_relaxed);
+  return err;
+}
+
+void uvrun_error_unref(uvrun_error_t *err) {
+  if (err == NULL || is_static(err)) return;
+  if (atomic_fetch_sub_explicit(&err->refs, 1, memory_order_acq_rel) != 1) return;
+  if (err->payload_free != NULL) err->payload_free(err->payload);
+  uvr_free(err);
+}
+
+int uvrun_error_code(const uvrun_error_t *err) { return err != NULL ? err->code : 0; }
+const char *uvrun_error_message(const uvrun_error_t *err) { return err != NULL ? err->message : ""; }
+void *uvrun_error_payload(const uvrun_error_t *err) { return err != NULL ? err->payload : NULL; }
+
+/* ---- the thread's last failure ---- */
+
+static _Thread_local int last_code;
+static _Thread_local char last_msg[512];
+static _Thread_local uvrun_error_t *last_error;
+
+int uvr_fail(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+  va_end(ap);
+  last_code = code;
+  uvrun_error_unref(last_error);
+  last_error = NULL;
+  return code;
+}
+
+int uvr_fail_error(uvrun_error_t *err) {
+  int code = uvr_fail(err->code, "%s", err->message);
+  last_error = err;
+  return code;
+}
+
+int uvr_last_code(void) { return last_code; }
+
+const char *uvrun_errmsg(void) { return last_msg; }
+
+uvrun_error_t *uvrun_take_error(void) {
+  uvrun_error_t *err = last_error;
+  if (err == NULL && last_code < 0) err = uvrun_error_new(last_code, last_msg, NULL, NULL);
+  last_error = NULL;
+  return err;
+}
+
+uvrun_error_t *uvr_error_for_code(int code) {
+  if (code == last_code && last_msg[0] != '\0') {
+    if (last_error != NULL && last_error->code == code) return uvrun_error_ref(last_error);
+    return uvr_error_make(code, last_msg);
+  }
+  return uvr_error_make(code, uvrun_strerror(code));
+}

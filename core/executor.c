@@ -1,0 +1,450 @@
+/* executor.c -- the loop's own thread pool (D8, R58-R61, X3, X7).
+ *
+ * libuv's work pool is process-wide and cannot be shut down per loop (R60),
+ * so each loop gets a pool like Python's ThreadPoolExecutor: workers start
+ * lazily, take jobs from a FIFO queue and live until shutdown, which lets the
+ * queued jobs run first (R59).
+ *
+ * Ownership. The pool state is shared by the loop and by every worker, and
+ * freed by whichever lets go last (atomic refs). It holds the loop as a raw
+ * pointer, never a reference: a pool must not keep its loop alive. Workers
+ * read that pointer only under the mutex, and uvr_executor_detach() clears
+ * it there, so after the loop closes no worker touches it.
+ *
+ * A job's future belongs to the loop thread: workers never touch it. Who
+ * frees a job:
+ *  - once posted to the loop (uvr_loop_push_threadsafe), the item does, when
+ *    it runs or is discarded. Loop close detaches us first and discards the
+ *    items after, when the pool may be gone: detach marks every job it let go
+ *    of (fut = NULL), and such an item frees its job without touching the pool.
+ *  - a job whose completion could not be posted (the loop closed, or no
+ *    memory) is an orphan: the pool keeps it and frees it with itself, since
+ *    detach may still be walking the job list when the worker finds out. */
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+typedef struct uvr_job uvr_job;
+struct uvr_job {
+  uvr_job *qnext;          /* queue or orphan list link, under mu */
+  uvr_job *prev, *next;    /* pool->jobs, loop thread only */
+  uvrun_work_fn fn;
+  void *ud;
+  uvr_map *ctx;            /* the submitter's context (X7) */
+  uvrun_future_t *fut;     /* reference, loop thread only; NULL once detached */
+  /* Written by the worker before the completion is posted. */
+  void *result;
+  uvrun_error_t *err;      /* NULL on success */
+};
+
+struct uvr_executor {
+  atomic_int refs;         /* the loop's, and one per worker alive */
+  uv_mutex_t mu;
+  uv_cond_t cond;
+  /* Under mu. */
+  uvrun_loop_t *loop;      /* NULL once detached */
+  uvr_job *head, *tail;    /* queued jobs */
+  uvr_job *orphans;        /* finished, never posted: freed with the pool */
+  size_t nqueued, nrunning;
+  int waiting;             /* workers blocked on cond */
+  int nalive;              /* workers that have not exited */
+  int stopping;            /* workers exit once the queue is empty */
+  int notify_exit;         /* the last worker out posts workers_exited_cb */
+  /* Loop thread only. */
+  uvr_job *jobs;           /* jobs not completed on the loop, until detach */
+  uv_thread_t *threads;
+  int nthreads, max_threads;
+  int threads_released;    /* joined or detached */
+  uvrun_future_t *shutdown_fut;
+  uvrun_handle_t *timer;
+  double timeout;
+};
+
+static void job_free(uvr_job *job) {
+  uvr_map_unref(job->ctx);
+  uvrun_error_unref(job->err);
+  uvr_free(job);
+}
+
+static void executor_unref(uvr_executor *s) {
+  uvr_job *job;
+  if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  /* Their futures were released by uvr_executor_detach(). */
+  while ((job = s->orphans) != NULL) {
+    s->orphans = job->qnext;
+    job_free(job);
+  }
+  uv_cond_destroy(&s->cond);
+  uv_mutex_destroy(&s->mu);
+  uvr_free(s->threads);
+  uvr_free(s);
+}
+
+/* Python's ThreadPoolExecutor default: min(32, cores + 4). */
+static int default_max_workers(void) {
+  long cores;
+#if UV_VERSION_HEX >= 0x012c00
+  cores = (long)uv_available_parallelism();
+#else
+  cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores < 1) cores = 1;
+#endif
+  return cores + 4 < 32 ? (int)cores + 4 : 32;
+}
+
+static int executor_new(uvrun_loop_t *loop, uvr_executor **out) {
+  uvr_executor *s;
+  int rc;
+
+  s = uvr_calloc(1, sizeof *s);
+  if (s == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  s->max_threads = loop->executor_max_workers > 0 ? loop->executor_max_workers
+                                                   : default_max_workers();
+  s->threads = uvr_calloc((size_t)s->max_threads, sizeof *s->threads);
+  if (s->threads == NULL) {
+    rc = uvr_fail(UVRUN_E_NOMEM, "out of memory");
+    goto fail_threads;
+  }
+  rc = uv_mutex_init(&s->mu);
+  if (rc < 0) goto fail_mutex;
+  rc = uv_cond_init(&s->cond);
+  if (rc < 0) goto fail_cond;
+  atomic_init(&s->refs, 1);
+  s->loop = loop;
+  *out = s;
+  return 0;
+
+fail_cond:
+  uv_mutex_destroy(&s->mu);
+fail_mutex:
+  rc = uvr_fail(rc, "cannot create the executor: %s", uv_strerror(rc));
+fail_threads:
+  uvr_free(s->threads);
+  uvr_free(s);
+  return rc;
+}
+
+/* ---- workers ---- */
+
+/* Runs on the worker, inside a copy of the submitter's context (X7). */
+static void job_run(uvr_job *job) {
+  uvrun_context_t scope;
+  char buf[128];
+  int rc;
+
+  /* Forget an earlier job's failure: its message must not be taken for
+   * this job's when the codes happen to match. */
+  uvr_fail(0, "%s", "");
+  uvr_scope_enter(&scope, job->ctx);
+  rc = job->fn(job->ud, &job->result);
+  uvr_scope_exit(&scope);
+  if (rc >= 0) return;
+
+  /* The job's own error object when it recorded one (it may carry a host
+   * language's payload), else the code's text: uvrun's own table, or libuv's
+   * for the errno codes uvrun does not name. */
+  if (uvr_last_code() == rc) job->err = uvrun_take_error();
+  if (job->err != NULL) return;
+  if (strcmp(uvrun_err_name(rc), "UVRUN_E_UNKNOWN") == 0)
+    job->err = uvr_error_make(rc, uv_strerror_r(rc, buf, sizeof buf));
+  else
+    job->err = uvr_error_make(rc, uvrun_strerror(rc));
+}
+
+static void job_done_cb(uvrun_loop_t *loop, uvr_item *item, int run);
+static void workers_exited_cb(uvrun_loop_t *loop, uvr_item *item, int run);
+
+/* Must be called with s->mu held: that is what keeps s->loop alive. */
+static void job_post(uvr_executor *s, uvr_job *job) {
+  uvr_item item = {0};
+  int rc = UVRUN_E_LOOP_CLOSED;
+
+  item.run = job_done_cb;
+  item.a = job;
+  item.b = s;
+  if (s->loop != NULL) rc = uvr_loop_push_threadsafe(s->loop, &item);
+  if (rc == 0) return;
+  if (rc != UVRUN_E_LOOP_CLOSED)
+    uvr_logf(UVRUN_LOG_ERROR, "executor: a job's result was lost: %s", uvrun_strerror(rc));
+  job->qnext = s->orphans;
+  s->orphans = job;
+}
+
+static void worker_main(void *arg) {
+  uvr_executor *s = arg;
+  uvr_job *job;
+
+  uv_mutex_lock(&s->mu);
+  for (;;) {
+    while (s->head == NULL && !s->stopping) {
+      s->waiting++;
+      uv_cond_wait(&s->cond, &s->mu);
+      s->waiting--;
+    }
+    job = s->head;
+    if (job == NULL) break; /* stopping, and the queue is drained */
+    s->head = job->qnext;
+    if (s->head == NULL) s->tail = NULL;
+    s->nqueued--;
+    s->nrunning++;
+    uv_mutex_unlock(&s->mu);
+
+    job_run(job);
+
+    uv_mutex_lock(&s->mu);
+    s->nrunning--;
+    job_post(s, job);
+  }
+  if (--s->nalive == 0 && s->notify_exit && s->loop != NULL) {
+    uvr_item item = {0};
+    item.run = workers_exited_cb;
+    item.a = s;
+    /* On failure the shutdown timer, or the loop close, ends the wait. */
+    uvr_loop_push_threadsafe(s->loop, &item);
+  }
+  uv_mutex_unlock(&s->mu);
+  executor_unref(s);
+}
+
+/* Must be called with s->mu held. */
+static int worker_start(uvr_executor *s) {
+  int rc;
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+  rc = uv_thread_create(&s->threads[s->nthreads], worker_main, s);
+  if (rc < 0) {
+    atomic_fetch_sub_explicit(&s->refs, 1, memory_order_relaxed);
+    return rc;
+  }
+  s->nthreads++;
+  s->nalive++;
+  return 0;
+}
+
+/* Join (the workers have exited) or detach (they may run on) every thread.
+ * uv_thread_detach() is not in libuv 1.44. */
+static void threads_release(uvr_executor *s, int join) {
+  int i;
+  for (i = 0; i < s->nthreads; i++) {
+    if (join) uv_thread_join(&s->threads[i]);
+#ifdef _WIN32
+    else CloseHandle(s->threads[i]);
+#else
+    else pthread_detach(s->threads[i]);
+#endif
+  }
+  s->threads_released = 1;
+}
+
+/* ---- loop thread ---- */
+
+static void job_unlink(uvr_executor *s, uvr_job *job) {
+  if (job->prev != NULL) job->prev->next = job->next;
+  else s->jobs = job->next;
+  if (job->next != NULL) job->next->prev = job->prev;
+}
+
+static void job_done_cb(uvrun_loop_t *loop, uvr_item *item, int run) {
+  uvr_job *job = item->a;
+  uvr_executor *s = item->b;
+  uvrun_future_t *fut = job->fut;
+
+  if (fut == NULL) { /* detached: the pool may be gone */
+    job_free(job);
+    return;
+  }
+  /* A future cancelled meanwhile ignores the outcome, as in asyncio. A
+   * discarded completion leaves it pending, as a closed loop does. */
+  if (run && !uvrun_future_done(fut)) {
+    if (job->err != NULL) {
+      uvrun_future_set_error(fut, job->err);
+      job->err = NULL;
+    } else {
+      uvrun_future_set_result(fut, job->result, NULL);
+    }
+  }
+  uvrun_future_unref(fut);
+  job_unlink(s, job);
+  job_free(job);
+}
+
+int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t **out) {
+  uvr_executor *s;
+  uvr_job *job;
+  uvrun_future_t *fut;
+  int rc;
+
+  if (loop == NULL || fn == NULL)
+    return uvr_fail(UVRUN_E_INVAL, "uvrun_run_in_executor: %s is NULL", loop == NULL ? "loop" : "fn");
+  if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
+  if (loop->executor_shutdown_called)
+    return uvr_fail(UVRUN_E_EXECUTOR_SHUTDOWN, "Executor shutdown has been called");
+  if (loop->executor == NULL) {
+    rc = executor_new(loop, &loop->executor);
+    if (rc < 0) return rc;
+  }
+  s = loop->executor;
+
+  job = uvr_calloc(1, sizeof *job);
+  if (job == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  rc = uvrun_future_new(loop, &fut);
+  if (rc < 0) goto fail_future;
+  job->fn = fn;
+  job->ud = ud;
+  job->ctx = uvr_map_ref(uvr_context_current()->map);
+  job->fut = uvrun_future_ref(fut);
+
+  uv_mutex_lock(&s->mu);
+  /* Like ThreadPoolExecutor: a new worker unless an idle one will take it. */
+  if ((size_t)s->waiting <= s->nqueued && s->nthreads < s->max_threads) {
+    rc = worker_start(s);
+    /* Without any worker the job would never run; with some it waits. */
+    if (rc < 0 && s->nthreads == 0) {
+      uv_mutex_unlock(&s->mu);
+      rc = uvr_fail(rc, "cannot start an executor thread: %s", uv_strerror(rc));
+      goto fail_thread;
+    }
+  }
+  if (s->tail != NULL) s->tail->qnext = job;
+  else s->head = job;
+  s->tail = job;
+  s->nqueued++;
+  if (s->waiting > 0) uv_cond_signal(&s->cond);
+  uv_mutex_unlock(&s->mu);
+
+  job->next = s->jobs;
+  if (s->jobs != NULL) s->jobs->prev = job;
+  s->jobs = job;
+  *out = fut;
+  return 0;
+
+fail_thread:
+  uvrun_future_unref(job->fut);
+  uvrun_future_unref(fut);
+fail_future:
+  job_free(job);
+  return rc;
+}
+
+uvrun_future_t *uvrun_run_in_executor(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud) {
+  uvrun_future_t *fut;
+  return uvr_executor_submit(loop, fn, ud, &fut) < 0 ? NULL : fut;
+}
+
+static void timer_stop(uvr_executor *s) {
+  if (s->timer == NULL) return;
+  uvrun_handle_cancel(s->timer);
+  uvrun_handle_unref(s->timer);
+  s->timer = NULL;
+}
+
+/* Completes the shutdown future, whoever came first: the workers or the
+ * timer. */
+static void shutdown_finish(uvr_executor *s) {
+  uvrun_future_t *fut = s->shutdown_fut;
+  timer_stop(s);
+  s->shutdown_fut = NULL;
+  if (!uvrun_future_done(fut)) uvrun_future_set_result(fut, NULL, NULL);
+  uvrun_future_unref(fut);
+}
+
+static void workers_exited_cb(uvrun_loop_t *loop, uvr_item *item, int run) {
+  uvr_executor *s = item->a;
+  /* Discarded: the loop is closing (the pool may be gone), or out of memory
+   * (the timer ends the wait). The timer may also have fired after the post
+   * and detached the threads. */
+  if (!run || s->threads_released) return;
+  threads_release(s, 1);
+  shutdown_finish(s);
+}
+
+static void shutdown_timeout_cb(void *ud) {
+  uvr_executor *s = ud;
+  size_t running, queued;
+
+  uv_mutex_lock(&s->mu);
+  s->notify_exit = 0;
+  running = s->nrunning;
+  queued = s->nqueued;
+  uv_mutex_unlock(&s->mu);
+  /* R58's exact sentence (its grammar included), then X3's details. */
+  uvr_logf(UVRUN_LOG_WARNING,
+           "The executor did not finishing joining its threads within %g seconds.\n"
+           "%zu job%s still running, %zu queued.",
+           s->timeout, running, running == 1 ? "" : "s", queued);
+  threads_release(s, 0);
+  shutdown_finish(s);
+}
+
+int uvr_executor_shutdown(uvrun_loop_t *loop, double timeout, uvrun_future_t **out) {
+  uvr_executor *s = loop->executor;
+  uvrun_future_t *fut;
+  int rc, exited;
+
+  loop->executor_shutdown_called = 1;
+  if (s != NULL && s->shutdown_fut != NULL) {
+    *out = uvrun_future_ref(s->shutdown_fut);
+    return 0;
+  }
+  rc = uvrun_future_new(loop, &fut);
+  if (rc < 0) return rc;
+  if (s == NULL || s->threads_released) {
+    uvrun_future_set_result(fut, NULL, NULL);
+    *out = fut;
+    return 0;
+  }
+  /* The timer first: failing here leaves the workers untouched. */
+  if (timeout >= 0) {
+    rc = uvrun_loop_call_later(loop, timeout, shutdown_timeout_cb, s, &s->timer);
+    if (rc < 0) {
+      uvrun_future_unref(fut);
+      return rc;
+    }
+  }
+  s->timeout = timeout;
+  s->shutdown_fut = uvrun_future_ref(fut);
+  *out = fut;
+
+  uv_mutex_lock(&s->mu);
+  s->stopping = 1;
+  exited = s->nalive == 0;
+  s->notify_exit = !exited;
+  uv_cond_broadcast(&s->cond);
+  uv_mutex_unlock(&s->mu);
+  /* No worker ever started (thread creation failed). */
+  if (exited) {
+    threads_release(s, 1);
+    shutdown_finish(s);
+  }
+  return 0;
+}
+
+void uvr_executor_detach(uvrun_loop_t *loop) {
+  uvr_executor *s = loop->executor;
+  uvr_job *job;
+
+  loop->executor_shutdown_called = 1;
+  if (s == NULL) return;
+  loop->executor = NULL;
+
+  /* Python's executor.shutdown(wait=False): queued jobs still run, their
+   * results go nowhere. */
+  uv_mutex_lock(&s->mu);
+  s->loop = NULL;
+  s->stopping = 1;
+  s->notify_exit = 0;
+  uv_cond_broadcast(&s->cond);
+  uv_mutex_unlock(&s->mu);
+
+  if (!s->threads_released) threads_release(s, 0);
+  timer_stop(s);
+  /* Nobody can wait on a closed loop: drop, do not complete. */
+  uvrun_future_unref(s->shutdown_fut);
+  s->shutdown_fut = NULL;
+  for (job = s->jobs; job != NULL; job = job->next) {
+    uvrun_future_unref(job->fut);
+    job->fut = NULL;
+  }
+  s->jobs = NULL;
+  executor_unref(s);
+}

@@ -1,0 +1,264 @@
+/* future.c -- a result, an error or a cancellation that arrives later.
+ * Done callbacks never run inline: they are queued on the loop (R35). */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+void uvr_future_init(uvrun_future_t *fut, uvrun_loop_t *loop) {
+  fut->refs = 1;
+  fut->loop = uvr_loop_ref(loop);
+}
+
+int uvrun_future_new(uvrun_loop_t *loop, uvrun_future_t **out) {
+  uvrun_future_t *fut;
+  if (out == NULL) return uvr_fail(UVRUN_E_INVAL, "out must not be NULL");
+  *out = NULL;
+  if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
+  fut = uvr_calloc(1, sizeof *fut);
+  if (fut == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  uvr_future_init(fut, loop);
+  *out = fut;
+  return 0;
+}
+
+uvrun_future_t *uvrun_future_ref(uvrun_future_t *fut) {
+  if (fut != NULL) fut->refs++;
+  return fut;
+}
+
+static uvr_done_cb *cb_at(uvrun_future_t *fut, uint32_t i) { return i == 0 ? &fut->cb0 : &fut->cbs[i - 1]; }
+
+void uvr_future_release_fields(uvrun_future_t *fut) {
+  uint32_t i;
+  if (fut->value_free != NULL && !fut->value_moved) fut->value_free(fut->value);
+  fut->value_free = NULL;
+  uvrun_error_unref(fut->error);
+  fut->error = NULL;
+  uvr_free(fut->cancel_msg);
+  fut->cancel_msg = NULL;
+  for (i = 0; i < fut->ncbs; i++) uvr_map_unref(cb_at(fut, i)->ctx);
+  uvr_free(fut->cbs);
+  fut->cbs = NULL;
+  fut->ncbs = fut->cap_cbs = 0;
+}
+
+void uvr_future_check_unretrieved(uvrun_future_t *fut) {
+  if (fut->state != UVR_ERROR || fut->retrieved) return;
+  fut->retrieved = 1;
+  if (fut->is_task) {
+    uvr_report(fut->loop, "Task exception was never retrieved", fut->error, (uvrun_task_t *)fut, NULL,
+               fut->site);
+  } else {
+    uvr_report(fut->loop, "Future exception was never retrieved", fut->error, NULL, fut, fut->site);
+  }
+}
+
+void uvrun_future_unref(uvrun_future_t *fut) {
+  uvrun_loop_t *loop;
+  if (fut == NULL || --fut->refs > 0) return;
+  fut->refs = 1; /* reports below may take and drop references */
+  uvr_future_check_unretrieved(fut);
+  if (fut->on_free != NULL) fut->on_free(fut);
+  uvr_future_release_fields(fut);
+  loop = fut->loop;
+  uvr_free(fut);
+  uvr_loop_unref(loop);
+}
+
+uvrun_loop_t *uvrun_future_loop(const uvrun_future_t *fut) { return fut != NULL ? fut->loop : NULL; }
+
+/* ---- completion ---- */
+
+static void run_done(uvrun_loop_t *loop, uvr_item *it, int run) {
+  uvrun_future_t *fut = it->a;
+  (void)loop;
+  if (run) {
+    uvrun_context_t scope;
+    uvr_scope_enter(&scope, it->ctx);
+    it->fn.done(fut, it->b);
+    uvr_scope_exit(&scope);
+  }
+  uvr_map_unref(it->ctx);
+  uvrun_future_unref(fut);
+}
+
+static void schedule_one(uvrun_future_t *fut, uvr_done_cb *cb) {
+  uvr_item it = {run_done, {NULL}, fut, cb->ud, NULL, cb->ctx};
+  it.fn.done = cb->fn;
+  if (fut->loop->closed) {
+    uvr_map_unref(cb->ctx); /* R61: nothing runs on a closed loop */
+    return;
+  }
+  uvrun_future_ref(fut);
+  if (uvr_loop_push(fut->loop, &it) < 0) {
+    uvr_logf(UVRUN_LOG_ERROR, "out of memory: a done callback of a future was dropped");
+    uvr_map_unref(cb->ctx);
+    fut->refs--;
+  }
+}
+
+void uvr_future_schedule_callbacks(uvrun_future_t *fut) {
+  uint32_t i;
+  for (i = 0; i < fut->ncbs; i++) schedule_one(fut, cb_at(fut, i));
+  uvr_free(fut->cbs);
+  fut->cbs = NULL;
+  fut->ncbs = fut->cap_cbs = 0;
+}
+
+static int check_settable(uvrun_future_t *fut) {
+  if (fut == NULL) return uvr_fail(UVRUN_E_INVAL, "future must not be NULL");
+  if (fut->is_task)
+    return uvr_fail(UVRUN_E_INVALID_STATE, "Task does not support set_result() operation");
+  if (fut->state != UVR_PENDING) return uvr_fail(UVRUN_E_INVALID_STATE, "invalid state");
+  return 0;
+}
+
+int uvrun_future_set_result(uvrun_future_t *fut, void *value, uvrun_free_fn value_free) {
+  int rc = check_settable(fut);
+  if (rc < 0) return rc;
+  fut->state = UVR_RESULT;
+  fut->value = value;
+  fut->value_free = value_free;
+  uvr_future_schedule_callbacks(fut);
+  return 0;
+}
+
+int uvrun_future_set_error(uvrun_future_t *fut, uvrun_error_t *err) {
+  int rc = err == NULL ? uvr_fail(UVRUN_E_INVAL, "error must not be NULL") : check_settable(fut);
+  if (rc < 0) {
+    uvrun_error_unref(err);
+    return rc;
+  }
+  fut->state = UVR_ERROR;
+  fut->error = err;
+  uvr_future_schedule_callbacks(fut);
+  return 0;
+}
+
+int uvrun_future_set_error_code(uvrun_future_t *fut, int code, const char *message) {
+  if (code >= 0) return uvr_fail(UVRUN_E_INVAL, "an error code is negative");
+  return uvrun_future_set_error(fut, uvr_error_make(code, message));
+}
+
+int uvr_future_cancel_plain(uvrun_future_t *fut, const char *msg) {
+  if (fut->state != UVR_PENDING) return 0;
+  fut->state = UVR_CANCELLED;
+  if (msg != NULL) fut->cancel_msg = uvr_strdup(msg);
+  uvr_future_schedule_callbacks(fut);
+  return 1;
+}
+
+int uvrun_future_cancel(uvrun_future_t *fut, const char *msg) {
+  if (fut == NULL) return 0;
+  if (fut->cancel_hook != NULL) return fut->cancel_hook(fut, msg);
+  return uvr_future_cancel_plain(fut, msg);
+}
+
+void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src) {
+  if (dst->state != UVR_PENDING) return;
+  switch (src->state) {
+  case UVR_CANCELLED: uvr_future_cancel_plain(dst, src->cancel_msg); break;
+  case UVR_ERROR:
+    src->retrieved = 1;
+    uvrun_future_set_error(dst, uvrun_error_ref(src->error));
+    break;
+  case UVR_RESULT: uvrun_future_set_result(dst, src->value, NULL); break;
+  }
+}
+
+/* ---- queries ---- */
+
+int uvrun_future_done(const uvrun_future_t *fut) { return fut != NULL && fut->state != UVR_PENDING; }
+int uvrun_future_cancelled(const uvrun_future_t *fut) { return fut != NULL && fut->state == UVR_CANCELLED; }
+
+uvrun_error_t *uvr_future_cancelled_error(uvrun_future_t *fut) {
+  if (fut->error == NULL) fut->error = uvr_error_make(UVRUN_E_CANCELLED, fut->cancel_msg ? fut->cancel_msg : "");
+  return fut->error;
+}
+
+int uvrun_future_result(uvrun_future_t *fut, void **value) {
+  if (value != NULL) *value = NULL;
+  if (fut == NULL) return uvr_fail(UVRUN_E_INVAL, "future must not be NULL");
+  switch (fut->state) {
+  case UVR_PENDING: return uvr_fail(UVRUN_E_INVALID_STATE, "Result is not set.");
+  case UVR_CANCELLED: return uvr_fail(UVRUN_E_CANCELLED, "%s", uvr_future_cancelled_error(fut)->message);
+  case UVR_ERROR: fut->retrieved = 1; return uvr_fail(fut->error->code, "%s", fut->error->message);
+  }
+  if (value != NULL) *value = fut->value;
+  return 0;
+}
+
+uvrun_error_t *uvrun_future_error(uvrun_future_t *fut) {
+  if (fut == NULL) return NULL;
+  switch (fut->state) {
+  case UVR_CANCELLED: return uvr_future_cancelled_error(fut);
+  case UVR_ERROR: fut->retrieved = 1; return fut->error;
+  }
+  return NULL;
+}
+
+/* ---- callbacks ---- */
+
+int uvrun_future_add_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, void *ud) {
+  uvr_done_cb entry;
+  if (fut == NULL || cb == NULL) return uvr_fail(UVRUN_E_INVAL, "future and callback must not be NULL");
+  entry.fn = cb;
+  entry.ud = ud;
+  entry.ctx = uvr_map_ref(uvr_context_current()->map);
+  if (fut->state != UVR_PENDING) {
+    schedule_one(fut, &entry);
+    return 0;
+  }
+  if (fut->ncbs == 0) {
+    fut->cb0 = entry;
+  } else {
+    if (fut->ncbs - 1 == fut->cap_cbs) {
+      uint32_t cap = fut->cap_cbs ? fut->cap_cbs * 2 : 4;
+      uvr_done_cb *cbs = uvr_realloc(fut->cbs, cap * sizeof *cbs);
+      if (cbs == NULL) {
+        uvr_map_unref(entry.ctx);
+        return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+      }
+      fut->cbs = cbs;
+      fut->cap_cbs = cap;
+    }
+    fut->cbs[fut->ncbs - 1] = entry;
+  }
+  fut->ncbs++;
+  return 0;
+}
+
+int uvrun_future_remove_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, void *ud) {
+  uint32_t i, kept = 0;
+  if (fut == NULL) return 0;
+  for (i = 0; i < fut->ncbs; i++) {
+    uvr_done_cb *c = cb_at(fut, i);
+    if (c->fn == cb && c->ud == ud) {
+      uvr_map_unref(c->ctx);
+    } else {
+      *cb_at(fut, kept++) = *c;
+    }
+  }
+  i = fut->ncbs - kept;
+  fut->ncbs = kept;
+  return (int)i;
+}
+
+/* ---- description ---- */
+
+void uvr_future_describe(const uvrun_future_t *fut, char *buf, size_t len) {
+  const char *site = fut->loop->debug && fut->site ? fut->site : NULL;
+  if (fut->is_task) {
+    uvr_task_describe((const uvrun_task_t *)fut, buf, len);
+    return;
+  }
+  switch (fut->state) {
+  case UVR_PENDING: snprintf(buf, len, "<Future pending%s%s>", site ? " created at " : "", site ? site : ""); break;
+  case UVR_CANCELLED: snprintf(buf, len, "<Future cancelled>"); break;
+  case UVR_ERROR:
+    snprintf(buf, len, "<Future finished exception=%s('%s')>", uvrun_err_name(fut->error->code), fut->error->message);
+    break;
+  default: snprintf(buf, len, "<Future finished result=%p>", fut->value); break;
+  }
+}

@@ -1,0 +1,294 @@
+/* helpers.c -- the futures every C task needs: sleep, gather, wait_for and
+ * wait_any, each a future whose state is freed with it. */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size) {
+  uvrun_future_t *fut;
+  if (loop == NULL) {
+    uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
+    return NULL;
+  }
+  if (uvrun_future_new(loop, &fut) < 0) return NULL;
+  if (helper_size > 0 && (fut->helper = uvr_calloc(1, helper_size)) == NULL) {
+    uvrun_future_unref(fut);
+    uvr_fail(UVRUN_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  return fut;
+}
+
+static void free_helper(uvrun_future_t *fut) {
+  uvr_free(fut->helper);
+  fut->helper = NULL;
+}
+
+/* ---- sleep ---- */
+
+typedef struct {
+  uvrun_handle_t *timer;
+  void *value;
+} sleep_state;
+
+static void sleep_fire(void *ud) {
+  uvrun_future_t *fut = ud;
+  sleep_state *s = fut->helper;
+  if (fut->state == UVR_PENDING) uvrun_future_set_result(fut, s->value, NULL);
+}
+
+static void sleep_free(uvrun_future_t *fut) {
+  sleep_state *s = fut->helper;
+  /* The timer holds no reference to the future: cancel it before it fires. */
+  uvrun_handle_cancel(s->timer);
+  uvrun_handle_unref(s->timer);
+  free_helper(fut);
+}
+
+static int sleep_cancel(uvrun_future_t *fut, const char *msg) {
+  sleep_state *s = fut->helper;
+  if (!uvr_future_cancel_plain(fut, msg)) return 0;
+  uvrun_handle_cancel(s->timer); /* as asyncio.sleep cancels its handle */
+  return 1;
+}
+
+uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop, double seconds, void *value) {
+  uvrun_future_t *fut;
+  sleep_state *s;
+  if (isnan(seconds)) {
+    uvr_fail(UVRUN_E_INVAL, "sleep needs a number of seconds, not NaN");
+    return NULL;
+  }
+  fut = new_future(loop, sizeof(sleep_state));
+  if (fut == NULL) return NULL;
+  s = fut->helper;
+  s->value = value;
+  fut->on_free = sleep_free;
+  fut->cancel_hook = sleep_cancel;
+  if (uvrun_loop_call_later(loop, seconds, sleep_fire, fut, &s->timer) < 0) {
+    int code = uvr_last_code();
+    uvrun_future_unref(fut);
+    uvr_fail(code, "%s", uvrun_strerror(code));
+    return NULL;
+  }
+  return fut;
+}
+
+uvrun_future_t *uvrun_sleep(uvrun_task_t *task, double seconds) {
+  if (task == NULL) {
+    uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
+    return NULL;
+  }
+  return uvrun_sleep_value(task->fut.loop, seconds, NULL);
+}
+
+/* ---- children: gather and wait_any watch several futures ---- */
+
+typedef struct {
+  size_t n, remaining;
+  int return_exceptions;
+  int cancel_requested;
+  uvrun_future_t *children[];
+} multi_state;
+
+/* Each registered done callback holds a reference to the outer future, so
+ * a callback already queued never sees it freed; by the time it is freed,
+ * every callback has run. */
+static void multi_free(uvrun_future_t *fut) {
+  multi_state *s = fut->helper;
+  size_t i;
+  for (i = 0; i < s->n; i++) uvrun_future_unref(s->children[i]);
+  free_helper(fut);
+}
+
+static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, uvrun_done_fn cb) {
+  uvrun_future_t *fut;
+  multi_state *s;
+  size_t i;
+  if (loop == NULL || (futs == NULL && n > 0)) {
+    uvr_fail(UVRUN_E_INVAL, "loop and futures must not be NULL");
+    return NULL;
+  }
+  for (i = 0; i < n; i++) {
+    if (futs[i] == NULL || futs[i]->loop != loop) {
+      uvr_fail(UVRUN_E_INVAL, "futures must be non-NULL and belong to the loop");
+      return NULL;
+    }
+  }
+  fut = new_future(loop, sizeof(multi_state) + n * sizeof(uvrun_future_t *));
+  if (fut == NULL) return NULL;
+  s = fut->helper;
+  fut->on_free = multi_free;
+  for (i = 0; i < n; i++) {
+    if (uvrun_future_add_done_callback(futs[i], cb, fut) < 0) {
+      while (i-- > 0) fut->refs -= uvrun_future_remove_done_callback(futs[i], cb, fut);
+      uvrun_future_unref(fut);
+      return NULL;
+    }
+    fut->refs++;
+    s->children[i] = uvrun_future_ref(futs[i]);
+    s->n = i + 1;
+  }
+  s->remaining = n;
+  return fut;
+}
+
+/* ---- gather ---- */
+
+static void gather_update(uvrun_future_t *outer, uvrun_future_t *child) {
+  multi_state *s = outer->helper;
+  size_t i;
+  s->remaining--;
+  if (outer->state != UVR_PENDING) {
+    if (child->state == UVR_ERROR) child->retrieved = 1;
+    return;
+  }
+  if (!s->return_exceptions && child->state != UVR_RESULT) {
+    /* The first failure fails the gather; a cancelled child fails it with a
+     * CANCELLED error, as asyncio sets a CancelledError exception. */
+    uvrun_error_t *err = uvrun_future_error(child);
+    uvrun_future_set_error(outer, uvrun_error_ref(err));
+    return;
+  }
+  if (s->remaining > 0) return;
+  if (s->return_exceptions) {
+    for (i = 0; i < s->n; i++) uvrun_future_error(s->children[i]); /* retrieved */
+  }
+  if (s->cancel_requested) {
+    uvr_future_cancel_plain(outer, NULL); /* R52 */
+  } else {
+    uvrun_future_set_result(outer, NULL, NULL);
+  }
+}
+
+static void gather_child_done(uvrun_future_t *child, void *ud) {
+  gather_update(ud, child);
+  uvrun_future_unref(ud);
+}
+
+static int gather_cancel(uvrun_future_t *fut, const char *msg) {
+  multi_state *s = fut->helper;
+  size_t i;
+  int any = 0;
+  if (fut->state != UVR_PENDING) return 0;
+  for (i = 0; i < s->n; i++) any |= uvrun_future_cancel(s->children[i], msg);
+  if (any) s->cancel_requested = 1; /* the gather ends cancelled (R52) */
+  return any;
+}
+
+uvrun_future_t *uvrun_gather(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, int return_exceptions) {
+  uvrun_future_t *fut = multi_new(loop, futs, n, gather_child_done);
+  if (fut == NULL) return NULL;
+  ((multi_state *)fut->helper)->return_exceptions = return_exceptions != 0;
+  fut->cancel_hook = gather_cancel;
+  if (n == 0) uvrun_future_set_result(fut, NULL, NULL);
+  return fut;
+}
+
+/* ---- wait_any ---- */
+
+static void any_child_done(uvrun_future_t *child, void *ud) {
+  uvrun_future_t *outer = ud;
+  multi_state *s = outer->helper;
+  size_t i = 0;
+  if (outer->state == UVR_PENDING) {
+    while (i < s->n && s->children[i] != child) i++;
+    uvrun_future_set_result(outer, (void *)(uintptr_t)i, NULL);
+  }
+  uvrun_future_unref(outer);
+}
+
+uvrun_future_t *uvrun_wait_any(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n) {
+  if (n == 0) {
+    uvr_fail(UVRUN_E_INVAL, "Set of awaitables is empty.");
+    return NULL;
+  }
+  return multi_new(loop, futs, n, any_child_done);
+}
+
+/* ---- wait_for ---- */
+
+typedef struct {
+  uvrun_future_t *inner;
+  uvrun_handle_t *timer;
+  int timed_out;
+  int cancel_requested;
+} wait_for_state;
+
+static void wait_for_update(uvrun_future_t *outer, uvrun_future_t *inner) {
+  wait_for_state *s = outer->helper;
+  uvrun_handle_cancel(s->timer);
+  if (outer->state != UVR_PENDING) return;
+  if (s->cancel_requested) {
+    if (inner->state == UVR_ERROR) inner->retrieved = 1;
+    uvr_future_cancel_plain(outer, NULL);
+  } else if (s->timed_out && inner->state == UVR_CANCELLED) {
+    uvrun_future_set_error_code(outer, UVRUN_E_TIMEDOUT, "timed out");
+  } else {
+    /* Done in time, or done anyway while being cancelled: its outcome wins. */
+    uvr_future_copy_outcome(outer, inner);
+  }
+}
+
+/* Holds a reference to outer, like gather's callbacks. */
+static void wait_for_inner_done(uvrun_future_t *inner, void *ud) {
+  wait_for_update(ud, inner);
+  uvrun_future_unref(ud);
+}
+
+static void wait_for_expired(void *ud) {
+  uvrun_future_t *outer = ud;
+  wait_for_state *s = outer->helper;
+  s->timed_out = 1;
+  if (!uvrun_future_cancel(s->inner, NULL) && s->inner->state == UVR_PENDING)
+    uvrun_future_set_error_code(outer, UVRUN_E_TIMEDOUT, "timed out");
+}
+
+static int wait_for_cancel(uvrun_future_t *outer, const char *msg) {
+  wait_for_state *s = outer->helper;
+  if (outer->state != UVR_PENDING || s->cancel_requested) return 0;
+  s->cancel_requested = 1;
+  if (!uvrun_future_cancel(s->inner, msg)) uvr_future_cancel_plain(outer, msg);
+  return 1;
+}
+
+static void wait_for_free(uvrun_future_t *outer) {
+  wait_for_state *s = outer->helper;
+  uvrun_handle_cancel(s->timer);
+  uvrun_handle_unref(s->timer);
+  uvrun_future_unref(s->inner);
+  free_helper(outer);
+}
+
+uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
+  uvrun_future_t *outer;
+  wait_for_state *s;
+  if (fut == NULL) {
+    uvr_fail(UVRUN_E_INVAL, "future must not be NULL");
+    return NULL;
+  }
+  if (isnan(timeout)) {
+    uvrun_future_unref(fut);
+    uvr_fail(UVRUN_E_INVAL, "timeout must be a number, not NaN");
+    return NULL;
+  }
+  outer = new_future(fut->loop, sizeof(wait_for_state));
+  if (outer == NULL) {
+    uvrun_future_unref(fut);
+    return NULL;
+  }
+  s = outer->helper;
+  s->inner = fut; /* the caller's reference */
+  outer->on_free = wait_for_free;
+  outer->cancel_hook = wait_for_cancel;
+  if (!isinf(timeout) && uvrun_loop_call_later(fut->loop, timeout, wait_for_expired, outer, &s->timer) < 0)
+    goto fail;
+  if (uvrun_future_add_done_callback(fut, wait_for_inner_done, outer) < 0) goto fail;
+  outer->refs++; /* the callback's */
+  return outer;
+
+fail:
+  uvrun_future_unref(outer);
+  return NULL;
+}

@@ -1,0 +1,273 @@
+/* internal.h -- what core files share. Nothing here is API. */
+#ifndef UVRUN_INTERNAL_H
+#define UVRUN_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "uvrun.h"
+#include "uvrun_uv.h"
+
+#if defined(__GNUC__)
+#  define UVR_LIKELY(x) __builtin_expect(!!(x), 1)
+#  define UVR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#  define UVR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define UVR_LIKELY(x) (x)
+#  define UVR_UNLIKELY(x) (x)
+#  define UVR_PRINTF(a, b)
+#endif
+
+/* ---- alloc.c ---- */
+void *uvr_malloc(size_t size);
+void *uvr_calloc(size_t n, size_t size);
+void *uvr_realloc(void *ptr, size_t size);
+void uvr_free(void *ptr);
+char *uvr_strdup(const char *s);
+/* Marks that objects exist, so the allocator can no longer change. */
+void uvr_alloc_lock(void);
+
+/* ---- error.c ---- */
+struct uvrun_error_s {
+  atomic_int refs;
+  int code;
+  void *payload;
+  uvrun_free_fn payload_free;
+  char message[]; /* NUL-terminated */
+};
+/* Records code + formatted message as this thread's last failure; returns
+ * code, so `return uvr_fail(UVRUN_E_INVAL, "...")` reads naturally. */
+int uvr_fail(int code, const char *fmt, ...) UVR_PRINTF(2, 3);
+/* The thread's last failure with its object (reference taken over). */
+int uvr_fail_error(uvrun_error_t *err);
+int uvr_last_code(void);
+/* A new error; on OOM a static NOMEM error (refcount is ignored for it). */
+uvrun_error_t *uvr_error_make(int code, const char *message);
+/* Error for a negative code from a step: the thread's last message when
+ * it has that code, else the code's text. */
+uvrun_error_t *uvr_error_for_code(int code);
+
+/* ---- log.c ---- */
+void uvr_logf(int level, const char *fmt, ...) UVR_PRINTF(2, 3);
+
+/* ---- context.c ---- */
+/* An immutable, reference-counted map from variable to value. NULL is the
+ * empty map. Copying a context shares its map (O(1)). */
+typedef struct uvr_map uvr_map;
+uvr_map *uvr_map_ref(uvr_map *map);
+void uvr_map_unref(uvr_map *map);
+
+struct uvrun_context_s {
+  uvr_map *map;
+  int entered;
+  uvrun_context_t *prev; /* the context that was current when entered */
+};
+/* The thread's current context (never NULL: a thread-local base). */
+uvrun_context_t *uvr_context_current(void);
+/* Enter/exit without the entered check, for the loop's hot paths. */
+void uvr_context_enter(uvrun_context_t *ctx);
+void uvr_context_exit(uvrun_context_t *ctx);
+/* A context sharing ctx's map; NULL on OOM. */
+uvrun_context_t *uvr_context_clone(const uvrun_context_t *ctx);
+
+/* ---- loop.c: ready queue, timers, threadsafe queue ---- */
+typedef struct uvr_item uvr_item;
+/* run = 1: do the work; run = 0: the loop closed, only release references. */
+typedef void (*uvr_run_fn)(uvrun_loop_t *loop, uvr_item *item, int run);
+struct uvr_item {
+  uvr_run_fn run;
+  union {
+    uvrun_callback_fn cb;
+    uvrun_done_fn done;
+  } fn;
+  void *a, *b;
+  uvrun_handle_t *handle; /* reference, or NULL */
+  uvr_map *ctx;           /* reference: run inside a copy of this map */
+};
+
+struct uvrun_handle_s {
+  int refs;
+  uint8_t cancelled, in_heap;
+  uint64_t when; /* ns, for timers */
+  uint64_t seq;
+  uvrun_callback_fn cb;
+  void *ud;
+  uvr_map *ctx;
+  uvrun_loop_t *loop;
+};
+
+typedef struct uvr_ring {
+  uvr_item *items;
+  size_t head, count, cap; /* cap is a power of two */
+} uvr_ring;
+
+typedef struct uvr_executor uvr_executor;
+
+struct uvrun_loop_s {
+  int refs;
+  uv_loop_t *uv;
+  uv_loop_t uv_storage;
+  uint8_t borrowed, closed, running, stopping, debug, handles_live;
+  uvrun_error_t *raised;         /* an interrupt/exit unwinding the loop (R38) */
+  unsigned skip_polls;           /* iterations since the last I/O poll */
+  uv_timer_t wake_timer;
+  uv_async_t async;
+  uvr_ring ready;
+  /* timer heap of handles (each heap slot holds a reference) */
+  uvrun_handle_t **heap;
+  size_t heap_n, heap_cap, heap_cancelled;
+  uint64_t timer_seq;
+  /* call_soon_threadsafe: items appended under ts_mu */
+  uv_mutex_t ts_mu;
+  uvr_item *ts_items, *ts_spare;
+  size_t ts_n, ts_cap, ts_spare_cap;
+  atomic_int ts_pending;
+  uv_thread_t thread;
+  /* tasks */
+  uvrun_task_t *current_task;
+  uvrun_task_t *tasks; /* pending tasks, doubly linked */
+  size_t ntasks;
+  uint64_t task_counter;
+  /* reports */
+  uvrun_exception_handler_fn eh;
+  void *eh_ud;
+  uint64_t slow_ns;
+  /* executor (executor.c) */
+  uvr_executor *executor;
+  int executor_shutdown_called;
+  int executor_max_workers;
+  /* async finalizers (asyncgen.c) */
+  uvrun_asyncgen_t *asyncgens;
+  int asyncgens_shutdown_called;
+  /* signals (signal.c): woken by the SIGINT handler while a runner watches */
+  uv_async_t sig_async;
+  uvrun_task_t *sig_main;
+  int *sig_count;
+};
+
+uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop);
+void uvr_loop_unref(uvrun_loop_t *loop);
+/* Queue an item; takes over a->ctx/handle references. 0 or NOMEM. */
+int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item);
+/* Queue from any thread. Returns LOOP_CLOSED after close. */
+int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item);
+uint64_t uvr_now_ns(void);
+/* Runs the loop until stopped; the running-loop TLS is set meanwhile. */
+int uvr_loop_run_forever(uvrun_loop_t *loop);
+/* Fails the current run with err (reference taken): the loop unwinds at
+ * once, as a KeyboardInterrupt leaves asyncio's loop (R38, R44). */
+void uvr_loop_raise(uvrun_loop_t *loop, uvrun_error_t *err);
+/* Enter a fresh context holding (a reference to) map: code run inside works
+ * on a copy, as a call_soon callback does (R31). */
+void uvr_scope_enter(uvrun_context_t *scope, uvr_map *map);
+void uvr_scope_exit(uvrun_context_t *scope);
+/* Describe a loop for reports. */
+void uvr_loop_describe(const uvrun_loop_t *loop, char *buf, size_t len);
+/* Calls the handler; never fails. */
+void uvr_report(uvrun_loop_t *loop, const char *message, uvrun_error_t *err,
+                uvrun_task_t *task, uvrun_future_t *fut, const char *source);
+extern _Thread_local uvrun_loop_t *uvr_running_loop;
+extern _Thread_local uvrun_loop_t *uvr_current_loop;
+
+/* ---- future.c ---- */
+enum { UVR_PENDING = 0, UVR_RESULT, UVR_ERROR, UVR_CANCELLED };
+
+typedef struct uvr_done_cb {
+  uvrun_done_fn fn;
+  void *ud;
+  uvr_map *ctx;
+} uvr_done_cb;
+
+struct uvrun_future_s {
+  int refs;
+  uint8_t state;
+  uint8_t is_task;
+  uint8_t retrieved;
+  uint8_t value_moved;
+  uvrun_loop_t *loop;
+  void *value;
+  uvrun_free_fn value_free;
+  uvrun_error_t *error;   /* for ERROR; for CANCELLED created on demand */
+  char *cancel_msg;
+  uvr_done_cb cb0;        /* first callback inline: no allocation */
+  uvr_done_cb *cbs;
+  uint32_t ncbs, cap_cbs; /* ncbs counts cb0 */
+  const char *site;
+  /* tasks and helper futures (sleep, gather, ...) hook cancel and free */
+  int (*cancel_hook)(uvrun_future_t *fut, const char *msg);
+  void (*on_free)(uvrun_future_t *fut);
+  void *helper;
+};
+
+void uvr_future_init(uvrun_future_t *fut, uvrun_loop_t *loop);
+/* Marks done and schedules callbacks. */
+void uvr_future_schedule_callbacks(uvrun_future_t *fut);
+/* The CANCELLED error with the cancel message (cached). */
+uvrun_error_t *uvr_future_cancelled_error(uvrun_future_t *fut);
+/* Sets the outcome of dst from src (both done/pending respectively). */
+void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src);
+/* Plain-future cancel (tasks override it). */
+int uvr_future_cancel_plain(uvrun_future_t *fut, const char *msg);
+void uvr_future_release_fields(uvrun_future_t *fut);
+/* "<Future pending>" and friends; tasks describe themselves. */
+void uvr_future_describe(const uvrun_future_t *fut, char *buf, size_t len);
+/* Reports "... exception was never retrieved" when due. */
+void uvr_future_check_unretrieved(uvrun_future_t *fut);
+
+/* ---- task.c ---- */
+struct uvrun_task_s {
+  struct uvrun_future_s fut; /* first: a task is a future */
+  uvrun_step_fn step;
+  void *arg;
+  uvrun_free_fn arg_free;
+  uvrun_context_t *ctx;
+  char *name;               /* NULL: "Task-<id>" in auto_name */
+  uint64_t id;
+  const char *site;
+  uvrun_future_t *waiter;   /* what the task awaits now (reference) */
+  uvrun_future_t *last;     /* what the running step resumed from (reference) */
+  uvrun_error_t *thrown;    /* what resume reports (reference) */
+  uvrun_error_t *raised;    /* set by uvrun_task_raise (reference) */
+  char *cancel_msg;         /* message of a pending must_cancel */
+  int num_cancels;
+  uint8_t must_cancel, yielded, started, in_list, ctx_owned;
+  uvrun_task_t *prev, *next; /* loop->tasks while pending */
+  char auto_name[28];
+};
+/* Format "<Task pending name='..' ...>" into buf. */
+void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len);
+/* The task an item steps, or NULL for other items. */
+const uvrun_task_t *uvr_item_task(const uvr_item *it);
+int uvr_task_cancel(uvrun_task_t *task, const char *msg);
+/* Drops the loop's hold of every pending task (loop close). */
+void uvr_task_drop_all(uvrun_loop_t *loop);
+/* Fails the main task's run with `code` unwinding the loop (R38). */
+
+/* ---- executor.c ---- */
+/* Frees nothing that a late worker may still touch: workers hold their own
+ * reference to the shared pool state. */
+int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud,
+                        uvrun_future_t **out);
+/* A future done when every worker has finished the queued jobs (R58-R59);
+ * the warning and the detach happen after `timeout` seconds. */
+int uvr_executor_shutdown(uvrun_loop_t *loop, double timeout,
+                          uvrun_future_t **out);
+/* Loop close: stop waiting, detach the workers (R61). */
+void uvr_executor_detach(uvrun_loop_t *loop);
+
+/* ---- asyncgen.c ---- */
+/* Closes live generators and waits for them (R55); runs the loop. */
+int uvr_asyncgen_shutdown(uvrun_loop_t *loop);
+void uvr_asyncgen_detach_all(uvrun_loop_t *loop);
+
+/* ---- signal.c ---- */
+/* Sets up loop->sig_async (unreferenced) at loop creation. */
+int uvr_signal_init(uvrun_loop_t *loop);
+/* Starts watching SIGINT for main_task when R40 allows; idempotent. */
+void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task,
+                      int *interrupt_count);
+void uvr_signal_stop(uvrun_loop_t *loop);
+
+#endif /* UVRUN_INTERNAL_H */

@@ -1,0 +1,720 @@
+/* loop.c -- the event loop: a ready queue drained once per iteration with a
+ * snapshot (R35), a timer heap behind one uv_timer_t, a queue for other
+ * threads behind one uv_async_t, all on a private uv_loop_t.
+ *
+ * No user code runs inside a libuv callback: libuv callbacks only wake the
+ * loop or queue items, and items run from run_once(). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <pthread.h>
+
+#include "internal.h"
+
+_Thread_local uvrun_loop_t *uvr_running_loop;
+_Thread_local uvrun_loop_t *uvr_current_loop;
+
+/* How many busy iterations may pass without polling for I/O. Polling costs
+ * a syscall; never polling would starve I/O while callbacks keep coming. */
+#define POLL_INTERVAL 61
+#define DEFAULT_SLOW_NS 100000000u
+
+uint64_t uvr_now_ns(void) { return uv_hrtime(); }
+
+/* D7: UVRUN_DEBUG=1/true/yes turns debug mode on, read at construction. */
+static int debug_from_env(void) {
+  const char *v = getenv("UVRUN_DEBUG");
+  if (v == NULL) return 0;
+  return strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0;
+}
+
+/* R68: a forked child starts with no running or current loop. */
+static void clear_tls_in_child(void) {
+  uvr_running_loop = NULL;
+  uvr_current_loop = NULL;
+}
+static uv_once_t atfork_once = UV_ONCE_INIT;
+static void install_atfork(void) { pthread_atfork(NULL, NULL, clear_tls_in_child); }
+
+/* ---- ready queue ---- */
+
+static int ring_grow(uvr_ring *r) {
+  size_t cap = r->cap ? r->cap * 2 : 64, i;
+  uvr_item *items = uvr_malloc(cap * sizeof *items);
+  if (items == NULL) return UVRUN_E_NOMEM;
+  for (i = 0; i < r->count; i++) items[i] = r->items[(r->head + i) & (r->cap - 1)];
+  uvr_free(r->items);
+  r->items = items;
+  r->head = 0;
+  r->cap = cap;
+  return 0;
+}
+
+int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
+  uvr_ring *r = &loop->ready;
+  if (UVR_UNLIKELY(r->count == r->cap) && ring_grow(r) != 0)
+    return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  r->items[(r->head + r->count) & (r->cap - 1)] = *item;
+  r->count++;
+  return 0;
+}
+
+static uvr_item ring_pop(uvr_ring *r) {
+  uvr_item it = r->items[r->head];
+  r->head = (r->head + 1) & (r->cap - 1);
+  r->count--;
+  return it;
+}
+
+void uvr_scope_enter(uvrun_context_t *scope, uvr_map *map) {
+  scope->map = uvr_map_ref(map);
+  scope->entered = 0;
+  scope->prev = NULL;
+  uvr_context_enter(scope);
+}
+
+void uvr_scope_exit(uvrun_context_t *scope) {
+  uvr_context_exit(scope);
+  uvr_map_unref(scope->map); /* the original, or what the code set */
+}
+
+static void run_in_map(uvr_map *map, uvrun_callback_fn fn, void *ud) {
+  uvrun_context_t scope;
+  uvr_scope_enter(&scope, map);
+  fn(ud);
+  uvr_scope_exit(&scope);
+}
+
+static void release_item(uvr_item *it) {
+  uvrun_handle_unref(it->handle);
+  uvr_map_unref(it->ctx);
+}
+
+static void run_callback(uvrun_loop_t *loop, uvr_item *it, int run) {
+  (void)loop;
+  if (run) run_in_map(it->ctx, it->fn.cb, it->a);
+  release_item(it);
+}
+
+/* ---- handles and the timer heap ---- */
+
+static uvrun_handle_t *handle_new(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud, int refs) {
+  uvrun_handle_t *h = uvr_calloc(1, sizeof *h);
+  if (h == NULL) return NULL;
+  h->refs = refs;
+  h->cb = cb;
+  h->ud = ud;
+  h->loop = loop;
+  return h;
+}
+
+void uvrun_handle_unref(uvrun_handle_t *h) {
+  if (h == NULL || --h->refs > 0) return;
+  uvr_map_unref(h->ctx);
+  uvr_free(h);
+}
+
+void uvrun_handle_cancel(uvrun_handle_t *h) {
+  if (h == NULL || h->cancelled) return;
+  h->cancelled = 1;
+  if (h->in_heap) h->loop->heap_cancelled++;
+  /* Like asyncio, a cancelled handle lets go of what it would have run. */
+  uvr_map_unref(h->ctx);
+  h->ctx = NULL;
+}
+
+int uvrun_handle_cancelled(const uvrun_handle_t *h) { return h != NULL && h->cancelled; }
+
+static int heap_before(const uvrun_handle_t *a, const uvrun_handle_t *b) {
+  return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void heap_sift_up(uvrun_handle_t **heap, size_t i) {
+  uvrun_handle_t *h = heap[i];
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!heap_before(h, heap[parent])) break;
+    heap[i] = heap[parent];
+    i = parent;
+  }
+  heap[i] = h;
+}
+
+static void heap_sift_down(uvrun_handle_t **heap, size_t n, size_t i) {
+  uvrun_handle_t *h = heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && heap_before(heap[c + 1], heap[c])) c++;
+    if (!heap_before(heap[c], h)) break;
+    heap[i] = heap[c];
+    i = c;
+  }
+  heap[i] = h;
+}
+
+static int heap_push(uvrun_loop_t *loop, uvrun_handle_t *h) {
+  if (loop->heap_n == loop->heap_cap) {
+    size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
+    uvrun_handle_t **heap = uvr_realloc(loop->heap, cap * sizeof *heap);
+    if (heap == NULL) return UVRUN_E_NOMEM;
+    loop->heap = heap;
+    loop->heap_cap = cap;
+  }
+  h->seq = loop->timer_seq++;
+  h->in_heap = 1;
+  loop->heap[loop->heap_n++] = h;
+  heap_sift_up(loop->heap, loop->heap_n - 1);
+  return 0;
+}
+
+static uvrun_handle_t *heap_pop(uvrun_loop_t *loop) {
+  uvrun_handle_t *top = loop->heap[0];
+  if (--loop->heap_n > 0) {
+    loop->heap[0] = loop->heap[loop->heap_n];
+    heap_sift_down(loop->heap, loop->heap_n, 0);
+  }
+  top->in_heap = 0;
+  if (top->cancelled) loop->heap_cancelled--;
+  return top;
+}
+
+/* Drops cancelled timers once they are most of the heap, as asyncio does, so
+ * that many cancelled long sleeps do not pin memory. */
+static void heap_compact(uvrun_loop_t *loop) {
+  size_t i, n = 0;
+  for (i = 0; i < loop->heap_n; i++) {
+    uvrun_handle_t *h = loop->heap[i];
+    if (h->cancelled) {
+      h->in_heap = 0;
+      uvrun_handle_unref(h);
+    } else {
+      loop->heap[n++] = h;
+    }
+  }
+  loop->heap_n = n;
+  loop->heap_cancelled = 0;
+  for (i = n / 2; i-- > 0;) heap_sift_down(loop->heap, n, i);
+}
+
+static void run_timer(uvrun_loop_t *loop, uvr_item *it, int run) {
+  uvrun_handle_t *h = it->handle;
+  (void)loop;
+  if (run && !h->cancelled) {
+    h->cancelled = 1; /* fired: a late cancel() is a no-op */
+    run_in_map(h->ctx, h->cb, h->ud);
+  }
+  uvrun_handle_unref(h);
+}
+
+/* ---- the public call_* family ---- */
+
+static int check_call(uvrun_loop_t *loop, uvrun_callback_fn cb, const char *what) {
+  if (loop == NULL || cb == NULL)
+    return uvr_fail(UVRUN_E_INVAL, "a callable object was expected by %s()", what);
+  if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
+  /* R23: only checked in debug mode, and only while the loop runs. */
+  if (loop->debug && loop->running && !uv_thread_equal(&loop->thread, &(uv_thread_t){uv_thread_self()}))
+    return uvr_fail(UVRUN_E_WRONG_THREAD,
+                    "Non-thread-safe operation invoked on an event loop other than the current one");
+  return 0;
+}
+
+int uvrun_loop_call_soon(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud,
+                         uvrun_handle_t **handle) {
+  uvr_item it = {run_callback, {cb}, ud, NULL, NULL, NULL};
+  int rc = check_call(loop, cb, "call_soon");
+  if (rc < 0) return rc;
+  if (handle != NULL) {
+    it.handle = handle_new(loop, cb, ud, 2);
+    if (it.handle == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  }
+  it.ctx = uvr_map_ref(uvr_context_current()->map);
+  if (uvr_loop_push(loop, &it) < 0) {
+    uvr_map_unref(it.ctx);
+    uvr_free(it.handle);
+    return UVRUN_E_NOMEM;
+  }
+  if (handle != NULL) *handle = it.handle;
+  return 0;
+}
+
+static uint64_t seconds_to_ns(double s) { return s <= 0 ? 0 : (uint64_t)(s * 1e9); }
+
+int uvrun_loop_call_at(uvrun_loop_t *loop, double when, uvrun_callback_fn cb, void *ud,
+                       uvrun_handle_t **handle) {
+  uvrun_handle_t *h;
+  int rc = check_call(loop, cb, "call_at");
+  if (rc < 0) return rc;
+  if (isnan(when)) return uvr_fail(UVRUN_E_INVAL, "when must be a number, not NaN");
+  h = handle_new(loop, cb, ud, handle != NULL ? 2 : 1);
+  if (h == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  h->when = seconds_to_ns(when);
+  h->ctx = uvr_map_ref(uvr_context_current()->map);
+  if (heap_push(loop, h) < 0) {
+    uvr_map_unref(h->ctx);
+    uvr_free(h);
+    return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  }
+  if (handle != NULL) *handle = h;
+  return 0;
+}
+
+int uvrun_loop_call_later(uvrun_loop_t *loop, double delay, uvrun_callback_fn cb, void *ud,
+                          uvrun_handle_t **handle) {
+  if (isnan(delay)) return uvr_fail(UVRUN_E_INVAL, "delay must be a number, not NaN");
+  return uvrun_loop_call_at(loop, uvrun_loop_time(loop) + (delay > 0 ? delay : 0), cb, ud, handle);
+}
+
+/* ---- other threads ---- */
+
+int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item) {
+  int was_empty;
+  uv_mutex_lock(&loop->ts_mu);
+  if (loop->closed) {
+    uv_mutex_unlock(&loop->ts_mu);
+    return UVRUN_E_LOOP_CLOSED;
+  }
+  if (loop->ts_n == loop->ts_cap) {
+    size_t cap = loop->ts_cap ? loop->ts_cap * 2 : 64;
+    uvr_item *items = uvr_realloc(loop->ts_items, cap * sizeof *items);
+    if (items == NULL) {
+      uv_mutex_unlock(&loop->ts_mu);
+      return UVRUN_E_NOMEM;
+    }
+    loop->ts_items = items;
+    loop->ts_cap = cap;
+  }
+  loop->ts_items[loop->ts_n++] = *item;
+  was_empty = loop->ts_n == 1;
+  if (was_empty) {
+    atomic_store_explicit(&loop->ts_pending, 1, memory_order_release);
+    /* Under the lock: close() takes it before closing the async handle. */
+    uv_async_send(&loop->async);
+  }
+  uv_mutex_unlock(&loop->ts_mu);
+  return 0;
+}
+
+int uvrun_loop_call_soon_threadsafe(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud) {
+  uvr_item it = {run_callback, {cb}, ud, NULL, NULL, NULL};
+  int rc;
+  if (loop == NULL || cb == NULL)
+    return uvr_fail(UVRUN_E_INVAL, "a callable object was expected by call_soon_threadsafe()");
+  it.ctx = uvr_map_ref(uvr_context_current()->map);
+  rc = uvr_loop_push_threadsafe(loop, &it);
+  if (rc < 0) {
+    uvr_map_unref(it.ctx);
+    return uvr_fail(rc, "%s", uvrun_strerror(rc));
+  }
+  return 0;
+}
+
+/* Moves what other threads posted onto the ready queue; buffers are swapped,
+ * not reallocated, so a steady stream allocates nothing. */
+static void drain_threadsafe(uvrun_loop_t *loop) {
+  uvr_item *items;
+  size_t n, i, cap;
+  uv_mutex_lock(&loop->ts_mu);
+  items = loop->ts_items;
+  n = loop->ts_n;
+  cap = loop->ts_cap;
+  loop->ts_items = loop->ts_spare;
+  loop->ts_cap = loop->ts_spare_cap;
+  loop->ts_n = 0;
+  atomic_store_explicit(&loop->ts_pending, 0, memory_order_relaxed);
+  uv_mutex_unlock(&loop->ts_mu);
+  for (i = 0; i < n; i++) {
+    if (uvr_loop_push(loop, &items[i]) < 0) items[i].run(loop, &items[i], 0);
+  }
+  loop->ts_spare = items;
+  loop->ts_spare_cap = cap;
+}
+
+static void on_async(uv_async_t *async) { (void)async; /* drained in run_once */ }
+static void on_wake(uv_timer_t *timer) { (void)timer; }
+
+/* ---- life cycle ---- */
+
+static int loop_init(uvrun_loop_t *loop, uv_loop_t *borrowed) {
+  int rc;
+  uv_once(&atfork_once, install_atfork);
+  uvr_alloc_lock();
+  loop->refs = 1;
+  if (borrowed != NULL) {
+    loop->uv = borrowed;
+    loop->borrowed = 1;
+  } else {
+    rc = uv_loop_init(&loop->uv_storage);
+    if (rc < 0) return uvr_fail(rc, "uv_loop_init: %s", uv_strerror(rc));
+    loop->uv = &loop->uv_storage;
+  }
+  if ((rc = uv_mutex_init(&loop->ts_mu)) < 0) goto fail_loop;
+  uv_timer_init(loop->uv, &loop->wake_timer);
+  if ((rc = uv_async_init(loop->uv, &loop->async, on_async)) < 0) goto fail_timer;
+  loop->async.data = loop;
+  uv_unref((uv_handle_t *)&loop->async); /* referenced only while running */
+  if ((rc = uvr_signal_init(loop)) < 0) goto fail_async;
+  loop->handles_live = 1;
+  loop->debug = (uint8_t)debug_from_env();
+  loop->slow_ns = DEFAULT_SLOW_NS;
+  return 0;
+
+fail_async:
+  uv_close((uv_handle_t *)&loop->async, NULL);
+fail_timer:
+  uv_close((uv_handle_t *)&loop->wake_timer, NULL);
+  uv_run(loop->uv, UV_RUN_NOWAIT);
+  uv_mutex_destroy(&loop->ts_mu);
+fail_loop:
+  if (!loop->borrowed) uv_loop_close(loop->uv);
+  return uvr_fail(rc, "loop setup failed: %s", uv_strerror(rc));
+}
+
+static int loop_create(uv_loop_t *borrowed, uvrun_loop_t **out) {
+  uvrun_loop_t *loop;
+  int rc;
+  if (out == NULL) return uvr_fail(UVRUN_E_INVAL, "out must not be NULL");
+  *out = NULL;
+  loop = uvr_calloc(1, sizeof *loop);
+  if (loop == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  rc = loop_init(loop, borrowed);
+  if (rc < 0) {
+    uvr_free(loop);
+    return rc;
+  }
+  *out = loop;
+  return 0;
+}
+
+int uvrun_loop_new(uvrun_loop_t **out) { return loop_create(NULL, out); }
+
+int uvrun_loop_new_borrowed(uv_loop_t *uv, uvrun_loop_t **out) {
+  if (uv == NULL) return uvr_fail(UVRUN_E_INVAL, "uv loop must not be NULL");
+  return loop_create(uv, out);
+}
+
+uv_loop_t *uvrun_loop_get_uv(uvrun_loop_t *loop) { return loop != NULL ? loop->uv : NULL; }
+
+uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop) {
+  loop->refs++;
+  return loop;
+}
+
+void uvr_loop_unref(uvrun_loop_t *loop) {
+  if (--loop->refs > 0) return;
+  if (!loop->closed) uvrun_loop_close(loop);
+  uvr_free(loop);
+}
+
+void uvr_loop_describe(const uvrun_loop_t *loop, char *buf, size_t len) {
+  snprintf(buf, len, "<uvrun loop running=%s closed=%s debug=%s>", loop->running ? "True" : "False",
+           loop->closed ? "True" : "False", loop->debug ? "True" : "False");
+}
+
+static void report_foreign_handle(uv_handle_t *h, void *arg) {
+  uvrun_loop_t *loop = arg;
+  if (h == (uv_handle_t *)&loop->wake_timer || h == (uv_handle_t *)&loop->async ||
+      h == (uv_handle_t *)&loop->sig_async || uv_is_closing(h))
+    return;
+  /* R27: reported whether or not debug mode is on. */
+  uvr_logf(UVRUN_LOG_WARNING, "unclosed handle <%s %p> closed by uvrun_loop_close()",
+           uv_handle_type_name(uv_handle_get_type(h)), (void *)h);
+  uv_close(h, NULL);
+}
+
+static void discard_items(uvrun_loop_t *loop) {
+  size_t i;
+  while (loop->ready.count > 0) {
+    uvr_item it = ring_pop(&loop->ready);
+    it.run(loop, &it, 0);
+  }
+  for (i = 0; i < loop->ts_n; i++) loop->ts_items[i].run(loop, &loop->ts_items[i], 0);
+  loop->ts_n = 0;
+  for (i = 0; i < loop->heap_n; i++) {
+    loop->heap[i]->in_heap = 0;
+    uvrun_handle_unref(loop->heap[i]);
+  }
+  loop->heap_n = loop->heap_cancelled = 0;
+}
+
+int uvrun_loop_close(uvrun_loop_t *loop) {
+  char desc[128];
+  int rc;
+  if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
+  if (loop->running) return uvr_fail(UVRUN_E_LOOP_RUNNING, "Cannot close a running event loop");
+  if (loop->closed) return 0;
+  if (loop->debug) {
+    uvr_loop_describe(loop, desc, sizeof desc);
+    uvr_logf(UVRUN_LOG_DEBUG, "Close %s", desc);
+  }
+  uv_mutex_lock(&loop->ts_mu);
+  loop->closed = 1; /* other threads now get LOOP_CLOSED */
+  uv_mutex_unlock(&loop->ts_mu);
+  loop->executor_shutdown_called = 1;
+  uvr_executor_detach(loop);
+  discard_items(loop);
+  uvr_asyncgen_detach_all(loop);
+  uvr_task_drop_all(loop);
+  discard_items(loop); /* whatever dropping the tasks queued */
+  uvrun_error_unref(loop->raised);
+  loop->raised = NULL;
+
+  uv_close((uv_handle_t *)&loop->wake_timer, NULL);
+  uv_close((uv_handle_t *)&loop->async, NULL);
+  uv_close((uv_handle_t *)&loop->sig_async, NULL);
+  if (!loop->borrowed) uv_walk(loop->uv, report_foreign_handle, loop);
+  uv_run(loop->uv, UV_RUN_DEFAULT);
+  loop->handles_live = 0;
+  if (!loop->borrowed) {
+    rc = uv_loop_close(loop->uv);
+    if (rc < 0) uvr_logf(UVRUN_LOG_ERROR, "uv_loop_close: %s", uv_strerror(rc));
+  }
+  uv_mutex_destroy(&loop->ts_mu);
+  uvr_free(loop->ready.items);
+  uvr_free(loop->heap);
+  uvr_free(loop->ts_items);
+  uvr_free(loop->ts_spare);
+  loop->ready.items = NULL;
+  loop->heap = NULL;
+  loop->ts_items = loop->ts_spare = NULL;
+  loop->ready.cap = loop->ready.count = loop->heap_cap = loop->ts_cap = loop->ts_spare_cap = 0;
+  return 0;
+}
+
+int uvrun_loop_free(uvrun_loop_t *loop) {
+  if (loop == NULL) return 0;
+  if (loop->running) return uvr_fail(UVRUN_E_LOOP_RUNNING, "Cannot close a running event loop");
+  uvrun_loop_close(loop);
+  uvr_loop_unref(loop);
+  return 0;
+}
+
+int uvrun_loop_is_closed(const uvrun_loop_t *loop) { return loop == NULL || loop->closed; }
+int uvrun_loop_is_running(const uvrun_loop_t *loop) { return loop != NULL && loop->running; }
+
+double uvrun_loop_time(const uvrun_loop_t *loop) {
+  (void)loop;
+  return (double)uv_hrtime() / 1e9;
+}
+
+int uvrun_loop_get_debug(const uvrun_loop_t *loop) { return loop != NULL && loop->debug; }
+void uvrun_loop_set_debug(uvrun_loop_t *loop, int enabled) {
+  if (loop != NULL) loop->debug = enabled != 0;
+}
+void uvrun_loop_set_slow_callback_duration(uvrun_loop_t *loop, double seconds) {
+  if (loop != NULL && seconds >= 0) loop->slow_ns = seconds_to_ns(seconds);
+}
+
+void uvrun_loop_stop(uvrun_loop_t *loop) {
+  if (loop != NULL) loop->stopping = 1;
+}
+
+void uvr_loop_raise(uvrun_loop_t *loop, uvrun_error_t *err) {
+  if (loop->raised == NULL) {
+    loop->raised = err;
+  } else {
+    uvrun_error_unref(err);
+  }
+}
+
+/* ---- running ---- */
+
+static void describe_item(const uvr_item *it, char *buf, size_t len);
+
+/* Debug mode (R22): time one item, log it if slow. */
+static void run_item_timed(uvrun_loop_t *loop, uvr_item *it) {
+  char desc[256];
+  uint64_t t0 = uv_hrtime(), dt;
+  describe_item(it, desc, sizeof desc); /* before: the item may free itself */
+  it->run(loop, it, 1);
+  dt = uv_hrtime() - t0;
+  if (dt >= loop->slow_ns) uvr_logf(UVRUN_LOG_WARNING, "Executing %s took %.3f seconds", desc, (double)dt / 1e9);
+}
+
+/* Waits for I/O or the next timer when there is nothing to run, else polls
+ * now and then; then queues due timers and runs one snapshot of the ready
+ * queue (R35). */
+static void run_once(uvrun_loop_t *loop) {
+  size_t n;
+  uint64_t now;
+  if (atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) drain_threadsafe(loop);
+  while (loop->heap_n > 0 && loop->heap[0]->cancelled) uvrun_handle_unref(heap_pop(loop));
+  if (loop->heap_cancelled > 64 && loop->heap_cancelled * 2 > loop->heap_n) heap_compact(loop);
+
+  if (loop->ready.count == 0 && !loop->stopping) {
+    if (loop->heap_n > 0) {
+      now = uv_hrtime();
+      if (loop->heap[0]->when > now) {
+        uint64_t ms = (loop->heap[0]->when - now + 999999) / 1000000;
+        uv_update_time(loop->uv);
+        uv_timer_start(&loop->wake_timer, on_wake, ms, 0);
+        uv_run(loop->uv, UV_RUN_ONCE);
+        uv_timer_stop(&loop->wake_timer);
+      } else {
+        uv_run(loop->uv, UV_RUN_NOWAIT);
+      }
+    } else {
+      uv_run(loop->uv, UV_RUN_ONCE);
+    }
+    loop->skip_polls = 0;
+  } else if (++loop->skip_polls >= POLL_INTERVAL) {
+    uv_run(loop->uv, UV_RUN_NOWAIT);
+    loop->skip_polls = 0;
+  }
+  if (atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) drain_threadsafe(loop);
+
+  if (loop->heap_n > 0) {
+    now = uv_hrtime();
+    while (loop->heap_n > 0 && loop->heap[0]->when <= now) {
+      uvrun_handle_t *h = heap_pop(loop);
+      uvr_item it = {run_timer, {NULL}, NULL, NULL, h, NULL};
+      if (h->cancelled || uvr_loop_push(loop, &it) < 0) uvrun_handle_unref(h);
+    }
+  }
+
+  for (n = loop->ready.count; n > 0 && loop->raised == NULL; n--) {
+    uvr_item it = ring_pop(&loop->ready);
+    if (it.handle != NULL && it.handle->cancelled && it.run != run_timer) {
+      it.run(loop, &it, 0);
+    } else if (UVR_UNLIKELY(loop->debug)) {
+      run_item_timed(loop, &it);
+    } else {
+      it.run(loop, &it, 1);
+    }
+  }
+}
+
+int uvr_loop_run_forever(uvrun_loop_t *loop) {
+  uvrun_error_t *raised;
+  if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
+  if (loop->running) return uvr_fail(UVRUN_E_LOOP_ALREADY_RUNNING, "This event loop is already running");
+  if (uvr_running_loop != NULL)
+    return uvr_fail(UVRUN_E_OTHER_LOOP_RUNNING, "Cannot run the event loop while another loop is running");
+  loop->running = 1;
+  loop->thread = uv_thread_self();
+  uvr_running_loop = loop;
+  uv_ref((uv_handle_t *)&loop->async);
+  for (;;) {
+    run_once(loop);
+    if (loop->stopping || loop->raised != NULL) break;
+  }
+  uv_unref((uv_handle_t *)&loop->async);
+  uvr_running_loop = NULL;
+  loop->stopping = 0;
+  loop->running = 0;
+  raised = loop->raised;
+  loop->raised = NULL;
+  if (raised != NULL) return uvr_fail_error(raised);
+  return 0;
+}
+
+static void stop_on_done(uvrun_future_t *fut, void *ud) {
+  /* An interrupt or exit already unwound the loop (R35): do not stop a
+   * later run by mistake. */
+  if (fut->state == UVR_ERROR &&
+      (fut->error->code == UVRUN_E_INTERRUPTED || fut->error->code == UVRUN_E_EXIT))
+    return;
+  uvrun_loop_stop(ud);
+}
+
+int uvrun_loop_run_until_complete(uvrun_loop_t *loop, uvrun_future_t *fut, void **result) {
+  int rc;
+  if (result != NULL) *result = NULL;
+  if (loop == NULL || fut == NULL) return uvr_fail(UVRUN_E_INVAL, "loop and future must not be NULL");
+  if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
+  if (loop->running) return uvr_fail(UVRUN_E_LOOP_ALREADY_RUNNING, "This event loop is already running");
+  if (uvr_running_loop != NULL)
+    return uvr_fail(UVRUN_E_OTHER_LOOP_RUNNING, "Cannot run the event loop while another loop is running");
+  if (fut->loop != loop)
+    return uvr_fail(UVRUN_E_INVAL,
+                    "The future belongs to a different loop than the one specified as the loop argument");
+  uvrun_future_ref(fut);
+  rc = uvrun_future_add_done_callback(fut, stop_on_done, loop);
+  if (rc == 0) rc = uvr_loop_run_forever(loop);
+  uvrun_future_remove_done_callback(fut, stop_on_done, loop);
+  if (rc == 0 && !uvrun_future_done(fut))
+    rc = uvr_fail(UVRUN_E_LOOP_STOPPED, "Event loop stopped before Future completed.");
+  if (rc == 0) {
+    rc = uvrun_future_result(fut, result);
+    if (rc < 0) uvr_fail_error(uvrun_error_ref(uvrun_future_error(fut)));
+  }
+  uvrun_future_unref(fut);
+  return rc;
+}
+
+uvrun_loop_t *uvrun_get_running_loop(void) { return uvr_running_loop; }
+uvrun_loop_t *uvrun_get_current_loop(void) { return uvr_current_loop; }
+
+/* ---- reports ---- */
+
+void uvrun_loop_set_exception_handler(uvrun_loop_t *loop, uvrun_exception_handler_fn fn, void *ud) {
+  if (loop == NULL) return;
+  loop->eh = fn;
+  loop->eh_ud = ud;
+}
+
+static void describe_item(const uvr_item *it, char *buf, size_t len) {
+  const uvrun_task_t *task = uvr_item_task(it);
+  if (task != NULL) {
+    uvr_task_describe(task, buf, len);
+  } else {
+    snprintf(buf, len, "<Handle cb=%p ud=%p>", (void *)(uintptr_t)it->fn.cb, it->a);
+  }
+}
+
+void uvrun_loop_default_exception_handler(uvrun_loop_t *loop, const uvrun_exception_context_t *c) {
+  char out[2048], desc[512];
+  size_t n;
+  (void)loop;
+  if (c == NULL) return;
+  n = (size_t)snprintf(out, sizeof out, "%s",
+                       c->message && *c->message ? c->message : "Unhandled exception in event loop");
+  /* Keys in sorted order, as asyncio prints them (R65). */
+  if (c->asyncgen != NULL && n < sizeof out)
+    n += (size_t)snprintf(out + n, sizeof out - n, "\nasyncgen: <async_generator %s>",
+                          uvrun_asyncgen_name(c->asyncgen));
+  if (c->future != NULL && n < sizeof out) {
+    uvr_future_describe(c->future, desc, sizeof desc);
+    n += (size_t)snprintf(out + n, sizeof out - n, "\nfuture: %s", desc);
+  }
+  if (c->source != NULL && n < sizeof out)
+    n += (size_t)snprintf(out + n, sizeof out - n, "\nObject created at %s", c->source);
+  if (c->task != NULL && n < sizeof out) {
+    uvr_task_describe(c->task, desc, sizeof desc);
+    n += (size_t)snprintf(out + n, sizeof out - n, "\ntask: %s", desc);
+  }
+  if (c->error != NULL && n < sizeof out)
+    snprintf(out + n, sizeof out - n, "\n%s: %s", uvrun_err_name(c->error->code), c->error->message);
+  uvrun_log(UVRUN_LOG_ERROR, out);
+}
+
+void uvrun_loop_call_exception_handler(uvrun_loop_t *loop, const uvrun_exception_context_t *ctx) {
+  if (loop == NULL || ctx == NULL) return;
+  if (loop->eh == NULL) {
+    uvrun_loop_default_exception_handler(loop, ctx);
+  } else if (ctx->task != NULL) {
+    /* R32: a custom handler runs in (a copy of) the task's context. */
+    uvrun_context_t scope;
+    uvr_scope_enter(&scope, ctx->task->ctx->map);
+    loop->eh(loop, ctx, loop->eh_ud);
+    uvr_scope_exit(&scope);
+  } else {
+    loop->eh(loop, ctx, loop->eh_ud);
+  }
+}
+
+void uvr_report(uvrun_loop_t *loop, const char *message, uvrun_error_t *err, uvrun_task_t *task,
+                uvrun_future_t *fut, const char *source) {
+  uvrun_exception_context_t c;
+  memset(&c, 0, sizeof c);
+  c.size = sizeof c;
+  c.message = message;
+  c.error = err;
+  c.task = task;
+  c.future = fut;
+  c.source = loop->debug ? source : NULL;
+  uvrun_loop_call_exception_handler(loop, &c);
+}

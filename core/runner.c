@@ -1,0 +1,310 @@
+/* runner.c -- asyncio.run() and asyncio.Runner (R1-R69).
+ *
+ * A runner is CREATED (nothing allocated but itself), INITIALIZED (a loop and
+ * a context) or CLOSED. It initializes lazily, binds to the thread that
+ * initialized it (D6), and closes in asyncio's order: cancel what is left,
+ * close async generators, shut the executor down, close the loop (R47). */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { CREATED, INITIALIZED, CLOSED };
+
+struct uvrun_runner_s {
+  int state;
+  uvrun_options_t opts;
+  uvrun_loop_t *loop;
+  uvrun_context_t *context;
+  uint8_t set_event_loop;
+  uv_thread_t thread;
+  int interrupt_count;
+};
+
+void uvrun_options_init(uvrun_options_t *opts) {
+  static const uvrun_options_t defaults = UVRUN_OPTIONS_INIT;
+  if (opts != NULL) *opts = defaults;
+}
+
+int uvrun_runner_new(const uvrun_options_t *opts, uvrun_runner_t **out) {
+  uvrun_runner_t *r;
+  uvrun_options_t o;
+  if (out == NULL) return uvr_fail(UVRUN_E_INVAL, "out must not be NULL");
+  *out = NULL;
+  uvrun_options_init(&o);
+  if (opts != NULL) {
+    if (opts->size < offsetof(uvrun_options_t, debug) + sizeof opts->debug)
+      return uvr_fail(UVRUN_E_INVAL, "options must be set up with uvrun_options_init()");
+    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    o.size = sizeof o;
+  }
+  if (o.debug < UVRUN_DEBUG_DEFAULT || o.debug > UVRUN_DEBUG_ON)
+    return uvr_fail(UVRUN_E_INVAL, "debug must be UVRUN_DEBUG_DEFAULT, UVRUN_DEBUG_OFF or UVRUN_DEBUG_ON");
+  if (!(o.executor_shutdown_timeout >= 0)) /* also NaN */
+    return uvr_fail(UVRUN_E_INVAL, "executor_shutdown_timeout must be >= 0 seconds");
+  if (o.executor_max_workers < 0) return uvr_fail(UVRUN_E_INVAL, "executor_max_workers must be >= 0");
+  if (isnan(o.cancel_timeout)) return uvr_fail(UVRUN_E_INVAL, "cancel_timeout must be a number");
+  r = uvr_calloc(1, sizeof *r);
+  if (r == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  r->state = CREATED; /* R2: nothing else until first use */
+  r->opts = o;
+  *out = r;
+  return 0;
+}
+
+static int check_thread(const uvrun_runner_t *r) {
+  uv_thread_t self = uv_thread_self();
+  if (!uv_thread_equal(&r->thread, &self))
+    return uvr_fail(UVRUN_E_WRONG_THREAD, "Runner is bound to the thread that initialized it");
+  return 0;
+}
+
+/* R3, R4: create the loop (or ask the factory), apply debug, snapshot the
+ * caller's context. A failing factory leaves the runner CREATED. */
+static int lazy_init(uvrun_runner_t *r) {
+  uvrun_loop_t *loop = NULL;
+  int rc;
+  if (r->state == CLOSED) return uvr_fail(UVRUN_E_CLOSED, "Runner is closed");
+  if (r->state == INITIALIZED) return check_thread(r);
+  if (r->opts.loop_factory != NULL) {
+    rc = r->opts.loop_factory(r->opts.loop_factory_data, &loop);
+    if (rc < 0) return uvr_last_code() == rc ? rc : uvr_fail(rc, "loop factory failed: %s", uvrun_strerror(rc));
+    if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "loop factory returned no loop");
+  } else {
+    rc = uvrun_loop_new(&loop);
+    if (rc < 0) return rc;
+  }
+  r->context = NULL;
+  if (uvrun_context_copy_current(&r->context) < 0) {
+    uvrun_loop_free(loop);
+    return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  }
+  if (r->opts.loop_factory == NULL) {
+    uvr_current_loop = loop; /* R16: once, and only on the default path */
+    r->set_event_loop = 1;
+  }
+  if (r->opts.debug != UVRUN_DEBUG_DEFAULT) uvrun_loop_set_debug(loop, r->opts.debug);
+  if (r->opts.exception_handler != NULL)
+    uvrun_loop_set_exception_handler(loop, r->opts.exception_handler, r->opts.exception_handler_data);
+  loop->executor_max_workers = r->opts.executor_max_workers;
+  r->loop = loop;
+  r->thread = uv_thread_self();
+  r->state = INITIALIZED;
+  return 0;
+}
+
+int uvrun_runner_get_loop(uvrun_runner_t *r, uvrun_loop_t **out) {
+  int rc;
+  if (out != NULL) *out = NULL;
+  if (r == NULL || out == NULL) return uvr_fail(UVRUN_E_INVAL, "runner and out must not be NULL");
+  rc = lazy_init(r);
+  if (rc < 0) return rc;
+  *out = r->loop;
+  return 0;
+}
+
+/* Runs the main task to its end and maps the outcome (R33-R45). */
+static int drive(uvrun_runner_t *r, uvrun_task_t *main_task, void **result) {
+  void *value = NULL;
+  int rc;
+  r->interrupt_count = 0; /* R33: interrupts do not carry over */
+  if (r->opts.handle_sigint) uvr_signal_start(r->loop, main_task, &r->interrupt_count);
+  rc = uvrun_loop_run_until_complete(r->loop, &main_task->fut, &value);
+  if (rc == UVRUN_E_CANCELLED && r->interrupt_count > 0 && uvrun_task_uncancel(main_task) == 0)
+    rc = uvr_fail(UVRUN_E_INTERRUPTED, "KeyboardInterrupt"); /* R42 */
+  uvr_signal_stop(r->loop);
+  if (rc == 0) {
+    /* R36: the result is moved out, never inspected. */
+    if (result != NULL) {
+      *result = value;
+      main_task->fut.value_moved = 1;
+    }
+  } else if (main_task->fut.state == UVR_ERROR && rc == main_task->fut.error->code &&
+             rc != UVRUN_E_INTERRUPTED && rc != UVRUN_E_EXIT) {
+    rc = UVRUN_E_TASK_FAILED; /* uvrun_take_error() has the task's error */
+  }
+  uvrun_task_unref(main_task);
+  return rc;
+}
+
+static int check_run(uvrun_runner_t *r) {
+  int rc;
+  if (r == NULL) return uvr_fail(UVRUN_E_INVAL, "runner must not be NULL");
+  if (uvr_running_loop != NULL) /* R10 */
+    return uvr_fail(UVRUN_E_LOOP_RUNNING, "uvrun_runner_run() cannot be called from a running event loop");
+  rc = lazy_init(r);
+  return rc;
+}
+
+int uvrun_runner_run(uvrun_runner_t *r, uvrun_step_fn step, void *arg, uvrun_context_t *context, void **result) {
+  uvrun_task_opts_t topts;
+  uvrun_task_t *task;
+  int rc;
+  if (result != NULL) *result = NULL;
+  if ((rc = check_run(r)) < 0) return rc; /* R12: checks in 3.14's order */
+  if (step == NULL) return uvr_fail(UVRUN_E_INVAL, "A future, a step function or an awaitable is required");
+  uvrun_task_opts_init(&topts);
+  topts.context = context != NULL ? context : r->context;
+  rc = uvrun_task_new(r->loop, step, arg, &topts, &task);
+  if (rc < 0) return rc;
+  return drive(r, task, result);
+}
+
+/* R11: a future becomes a main task that awaits it. */
+static int await_future_step(uvrun_task_t *task, void *arg) {
+  uvrun_future_t *fut = arg;
+  void *value;
+  int rc;
+  if (task->last == NULL) return uvrun_task_await(task, uvrun_future_ref(fut));
+  rc = uvrun_task_resume(task, &value);
+  if (rc < 0) return rc;
+  fut->value_moved = 1; /* the value changes hands with its destructor */
+  return uvrun_task_return_owned(task, value, fut->value_free);
+}
+
+static void unref_future(void *fut) { uvrun_future_unref(fut); }
+
+int uvrun_runner_run_future(uvrun_runner_t *r, uvrun_future_t *fut, void **result) {
+  uvrun_task_opts_t topts;
+  uvrun_task_t *task;
+  int rc;
+  if (result != NULL) *result = NULL;
+  if ((rc = check_run(r)) < 0 || fut == NULL) {
+    uvrun_future_unref(fut);
+    return rc < 0 ? rc : uvr_fail(UVRUN_E_INVAL, "A future, a step function or an awaitable is required");
+  }
+  uvrun_task_opts_init(&topts);
+  topts.context = r->context;
+  topts.arg_free = unref_future;
+  rc = uvrun_task_new(r->loop, await_future_step, fut, &topts, &task);
+  if (rc < 0) return rc;
+  return drive(r, task, result);
+}
+
+/* ---- shutdown (R47-R54) ---- */
+
+static void stop_loop(void *ud) {
+  int *expired = ud;
+  *expired = 1;
+  uvrun_loop_stop(uvr_running_loop);
+}
+
+/* X2: name what ignored the cancellation past the deadline. */
+static void report_abandoned(uvrun_runner_t *r, uvrun_task_t **tasks, size_t n) {
+  char desc[512];
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (tasks[i]->fut.state != UVR_PENDING) continue;
+    uvr_task_describe(tasks[i], desc, sizeof desc);
+    uvr_logf(UVRUN_LOG_WARNING, "%s ignored cancellation for %g seconds and was abandoned", desc,
+             r->opts.cancel_timeout);
+  }
+}
+
+static int cancel_all_tasks(uvrun_runner_t *r) {
+  uvrun_loop_t *loop = r->loop;
+  uvrun_task_t **tasks, *t;
+  uvrun_future_t *gather;
+  uvrun_handle_t *deadline = NULL;
+  size_t n = loop->ntasks, i = 0;
+  int rc, expired = 0;
+  if (n == 0) return 0; /* R48: no iteration when nothing is left */
+  tasks = uvr_malloc(n * sizeof *tasks);
+  if (tasks == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  for (t = loop->tasks; t != NULL; t = t->next) tasks[i++] = uvrun_task_ref(t);
+  for (i = 0; i < n; i++) uvr_task_cancel(tasks[i], NULL);
+  gather = uvrun_gather(loop, (uvrun_future_t *const *)tasks, n, 1);
+  if (gather == NULL) {
+    rc = uvr_last_code();
+    goto done;
+  }
+  if (r->opts.cancel_timeout > 0)
+    uvrun_loop_call_later(loop, r->opts.cancel_timeout, stop_loop, &expired, &deadline);
+  rc = uvrun_loop_run_until_complete(loop, gather, NULL); /* R49 */
+  uvrun_handle_cancel(deadline);
+  uvrun_handle_unref(deadline);
+  if (expired && rc == UVRUN_E_LOOP_STOPPED) {
+    report_abandoned(r, tasks, n);
+    rc = 0;
+  }
+  uvrun_future_unref(gather);
+  if (rc < 0) goto done;
+  for (i = 0; i < n; i++) {
+    t = tasks[i];
+    if (t->fut.state == UVR_ERROR) /* R50 */
+      uvr_report(loop, "unhandled exception during uvrun_run() shutdown", t->fut.error, t, NULL, t->site);
+  }
+done:
+  for (i = 0; i < n; i++) uvrun_task_unref(tasks[i]);
+  uvr_free(tasks);
+  return rc;
+}
+
+static int shutdown_executor(uvrun_runner_t *r) {
+  uvrun_future_t *fut;
+  int rc = uvr_executor_shutdown(r->loop, r->opts.executor_shutdown_timeout, &fut);
+  if (rc < 0) return rc;
+  rc = uvrun_loop_run_until_complete(r->loop, fut, NULL);
+  uvrun_future_unref(fut);
+  return rc;
+}
+
+int uvrun_runner_close(uvrun_runner_t *r) {
+  int rc;
+  if (r == NULL) return uvr_fail(UVRUN_E_INVAL, "runner must not be NULL");
+  if (r->state != INITIALIZED) return 0; /* R6 */
+  if ((rc = check_thread(r)) < 0) return rc;
+  if (uvr_running_loop != NULL) /* D5: refused up front, nothing changed */
+    return uvr_fail(UVRUN_E_LOOP_RUNNING, "uvrun_runner_close() cannot be called from a running event loop");
+  rc = cancel_all_tasks(r);
+  if (rc == 0) rc = uvr_asyncgen_shutdown(r->loop);
+  if (rc == 0) rc = shutdown_executor(r);
+  /* What follows always happens (R47 "finally", R7). */
+  if (r->set_event_loop && uvr_current_loop == r->loop) uvr_current_loop = NULL;
+  uvrun_loop_free(r->loop);
+  r->loop = NULL;
+  uvrun_context_free(r->context); /* R8 */
+  r->context = NULL;
+  r->state = CLOSED;
+  return rc;
+}
+
+void uvrun_runner_free(uvrun_runner_t *r) {
+  int rc;
+  if (r == NULL) return;
+  rc = uvrun_runner_close(r);
+  if (rc == UVRUN_E_LOOP_RUNNING || rc == UVRUN_E_WRONG_THREAD) {
+    /* Freeing it now would pull the loop from under its own thread. */
+    uvr_logf(UVRUN_LOG_ERROR, "uvrun_runner_free: %s; the runner was not freed", uvrun_errmsg());
+    return;
+  }
+  if (rc < 0) uvr_logf(UVRUN_LOG_ERROR, "uvrun_runner_free: closing failed: %s", uvrun_errmsg());
+  uvr_free(r);
+}
+
+/* ---- asyncio.run() ---- */
+
+int uvrun_run(uvrun_step_fn step, void *arg, const uvrun_options_t *opts, void **result) {
+  uvrun_runner_t *r;
+  uvrun_error_t *main_err = NULL;
+  int rc, close_rc;
+  if (result != NULL) *result = NULL;
+  if (uvr_running_loop != NULL) /* R9: before anything exists */
+    return uvr_fail(UVRUN_E_LOOP_RUNNING, "uvrun_run() cannot be called from a running event loop");
+  rc = uvrun_runner_new(opts, &r);
+  if (rc < 0) return rc;
+  rc = lazy_init(r); /* R13: a loop exists, and is shut down, even for a bad step */
+  if (rc == 0) rc = uvrun_runner_run(r, step, arg, NULL, result);
+  if (rc < 0) main_err = uvrun_take_error();
+  close_rc = uvrun_runner_close(r);
+  uvr_free(r);
+  if (close_rc < 0 && rc == 0) return close_rc; /* R62: a close error wins */
+  if (close_rc < 0)
+    uvr_logf(UVRUN_LOG_ERROR, "error while closing the loop after a failed run: %s", uvrun_errmsg());
+  if (main_err != NULL) {
+    int code = rc;
+    uvr_fail_error(main_err);
+    rc = code;
+  }
+  return rc;
+}

@@ -1,0 +1,109 @@
+/* signal.c -- Ctrl-C cancels the main task (R40-R46, D3, X1).
+ *
+ * Our own sigaction handler, not a uv_signal_t: libuv's handler only writes
+ * to a pipe that a stuck loop never reads, so it cannot tell a stuck loop
+ * from a busy one. Ours counts signals and compares with what the loop has
+ * seen: a Ctrl-C that finds the previous one still unhandled restores the
+ * default disposition and re-raises, so the process ends the default way
+ * (killed by SIGINT). Otherwise it wakes the loop through a uv_async_t,
+ * which is async-signal-safe.
+ *
+ * Only the main thread installs, and only over SIG_DFL (R40), and a run can
+ * only be active once per thread, so one process-wide slot is enough. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#if defined(__linux__)
+#  include <sys/syscall.h>
+#elif defined(__APPLE__)
+#  include <pthread.h>
+#endif
+
+#include "internal.h"
+
+static uvrun_loop_t *_Atomic watching;
+static volatile sig_atomic_t received, seen;
+static struct sigaction previous;
+
+static void on_sigint(int signo) {
+  int saved_errno = errno;
+  uvrun_loop_t *loop = atomic_load(&watching);
+  received++;
+  if (loop == NULL || received - seen >= 2) {
+    /* X1: the loop has not answered the last Ctrl-C; end the default way. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(signo, &dfl, NULL);
+    raise(signo); /* delivered as soon as this handler returns */
+  } else {
+    uv_async_send(&loop->sig_async);
+  }
+  errno = saved_errno;
+}
+
+static int is_main_thread(void) {
+#if defined(__linux__)
+  return syscall(SYS_gettid) == getpid();
+#elif defined(__APPLE__)
+  return pthread_main_np() != 0;
+#else
+  return 0; /* unknown platform: never take SIGINT over */
+#endif
+}
+
+/* Runs inside uv_run, but only cancels or unwinds: no task step runs here. */
+static void on_sig_async(uv_async_t *async) {
+  uvrun_loop_t *loop = async->data;
+  while (seen < received) {
+    seen++;
+    if (loop->sig_main == NULL) continue;
+    if (++*loop->sig_count == 1 && loop->sig_main->fut.state == UVR_PENDING) {
+      uvr_task_cancel(loop->sig_main, NULL); /* R41 */
+    } else {
+      uvr_loop_raise(loop, uvr_error_make(UVRUN_E_INTERRUPTED, "KeyboardInterrupt")); /* R44 */
+    }
+  }
+}
+
+int uvr_signal_init(uvrun_loop_t *loop) {
+  int rc = uv_async_init(loop->uv, &loop->sig_async, on_sig_async);
+  if (rc < 0) return rc;
+  loop->sig_async.data = loop;
+  uv_unref((uv_handle_t *)&loop->sig_async);
+  return 0;
+}
+
+void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrupt_count) {
+  struct sigaction current, ours;
+  if (!is_main_thread() || atomic_load(&watching) != NULL) return;
+  if (sigaction(SIGINT, NULL, &current) != 0) return;
+  if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return; /* R40 (b) */
+  received = seen = 0;
+  loop->sig_main = uvrun_task_ref(main_task);
+  loop->sig_count = interrupt_count;
+  atomic_store(&watching, loop);
+  memset(&ours, 0, sizeof ours);
+  ours.sa_handler = on_sigint;
+  ours.sa_flags = SA_RESTART;
+  sigemptyset(&ours.sa_mask);
+  if (sigaction(SIGINT, &ours, &previous) != 0) { /* R40 (c): run without it */
+    atomic_store(&watching, NULL);
+    uvrun_task_unref(loop->sig_main);
+    loop->sig_main = NULL;
+  }
+}
+
+void uvr_signal_stop(uvrun_loop_t *loop) {
+  struct sigaction current;
+  if (atomic_load(&watching) != loop) return;
+  /* R45: restore only if the handler is still ours. */
+  if (sigaction(SIGINT, NULL, &current) == 0 && !(current.sa_flags & SA_SIGINFO) &&
+      current.sa_handler == on_sigint)
+    sigaction(SIGINT, &previous, NULL);
+  atomic_store(&watching, NULL);
+  uvrun_task_unref(loop->sig_main);
+  loop->sig_main = NULL;
+  loop->sig_count = NULL;
+}

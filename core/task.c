@@ -1,0 +1,487 @@
+/* task.c -- the C coroutine: a step function driven from the ready queue.
+ *
+ * A step runs until it awaits a future (UVRUN_SUSPEND), finishes (0) or
+ * fails (a negative code). The task is woken by the awaited future's done
+ * callback, which the loop runs from its ready queue, never from inside a
+ * libuv callback. Cancellation follows asyncio's Task.cancel (R51). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void task_step(uvrun_task_t *task);
+static void task_wakeup(uvrun_future_t *fut, void *ud);
+static int task_cancel_hook(uvrun_future_t *fut, const char *msg);
+
+/* ---- the loop's list of pending tasks ---- */
+
+static void list_add(uvrun_task_t *task) {
+  uvrun_loop_t *loop = task->fut.loop;
+  task->next = NULL;
+  task->prev = NULL;
+  if (loop->tasks != NULL) {
+    /* Append: keeps creation order for all_tasks and shutdown reports. */
+    uvrun_task_t *tail = loop->tasks->prev;
+    tail->next = task;
+    task->prev = tail;
+  } else {
+    loop->tasks = task;
+  }
+  loop->tasks->prev = task; /* head->prev is the tail */
+  task->in_list = 1;
+  loop->ntasks++;
+}
+
+static void list_remove(uvrun_task_t *task) {
+  uvrun_loop_t *loop = task->fut.loop;
+  if (!task->in_list) return;
+  if (task == loop->tasks) {
+    loop->tasks = task->next;
+    if (loop->tasks != NULL) loop->tasks->prev = task->prev;
+  } else {
+    task->prev->next = task->next;
+    if (task->next != NULL) {
+      task->next->prev = task->prev;
+    } else {
+      loop->tasks->prev = task->prev;
+    }
+  }
+  task->in_list = 0;
+  task->next = task->prev = NULL;
+  loop->ntasks--;
+}
+
+/* ---- scheduling ---- */
+
+static void run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
+  uvrun_task_t *task = it->a;
+  (void)loop;
+  if (run) task_step(task);
+  uvrun_task_unref(task);
+}
+
+static int schedule_step(uvrun_task_t *task) {
+  uvr_item it = {run_step, {NULL}, task, NULL, NULL, NULL};
+  int rc = uvr_loop_push(task->fut.loop, &it);
+  if (rc == 0) task->fut.refs++;
+  return rc;
+}
+
+const uvrun_task_t *uvr_item_task(const uvr_item *it) {
+  if (it->run == run_step) return it->a;
+  if (it->fn.done == task_wakeup) return it->b;
+  return NULL;
+}
+
+/* ---- creation and destruction ---- */
+
+static void task_free(uvrun_future_t *fut) {
+  uvrun_task_t *task = (uvrun_task_t *)fut;
+  if (fut->state == UVR_PENDING)
+    uvr_report(fut->loop, "Task was destroyed but it is pending!", NULL, task, NULL, task->site);
+  list_remove(task);
+  if (task->waiter != NULL) {
+    uvrun_future_remove_done_callback(task->waiter, task_wakeup, task);
+    uvrun_future_unref(task->waiter);
+  }
+  uvrun_future_unref(task->last);
+  uvrun_error_unref(task->thrown);
+  uvrun_error_unref(task->raised);
+  uvr_free(task->cancel_msg);
+  uvr_free(task->name);
+  if (task->ctx_owned) uvrun_context_free(task->ctx);
+  if (task->arg_free != NULL) task->arg_free(task->arg);
+}
+
+void uvrun_task_opts_init(uvrun_task_opts_t *opts) {
+  if (opts == NULL) return;
+  memset(opts, 0, sizeof *opts);
+  opts->size = sizeof *opts;
+}
+
+int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvrun_task_opts_t *opts,
+                   uvrun_task_t **out) {
+  uvrun_task_opts_t o;
+  uvrun_task_t *task;
+  int rc;
+  uvrun_task_opts_init(&o);
+  if (opts != NULL) memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || step == NULL) {
+    rc = uvr_fail(UVRUN_E_INVAL, "A future, a step function or an awaitable is required");
+    goto reject;
+  }
+  if (loop->closed) {
+    rc = uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
+    goto reject;
+  }
+  task = uvr_calloc(1, sizeof *task);
+  if (task == NULL) goto nomem;
+  if (o.name != NULL && (task->name = uvr_strdup(o.name)) == NULL) goto nomem_task;
+  if (o.context != NULL) {
+    task->ctx = o.context; /* R31: the task runs in that very context */
+  } else {
+    task->ctx = uvr_context_clone(uvr_context_current());
+    if (task->ctx == NULL) goto nomem_name;
+    task->ctx_owned = 1;
+  }
+  uvr_future_init(&task->fut, loop);
+  task->fut.is_task = 1;
+  task->fut.on_free = task_free;
+  task->fut.cancel_hook = task_cancel_hook;
+  task->fut.site = o.site;
+  task->site = o.site;
+  task->step = step;
+  task->arg = arg;
+  task->arg_free = o.arg_free;
+  task->id = ++loop->task_counter;
+  if (schedule_step(task) < 0) {
+    task->arg_free = NULL;              /* released below, once */
+    task->fut.state = UVR_CANCELLED;    /* it never was a pending task */
+    uvrun_future_unref(&task->fut);
+    goto nomem;
+  }
+  list_add(task); /* the creation reference is the list's */
+  if (out != NULL) {
+    task->fut.refs++;
+    *out = task;
+  }
+  return 0;
+
+nomem_name:
+  uvr_free(task->name);
+nomem_task:
+  uvr_free(task);
+nomem:
+  rc = uvr_fail(UVRUN_E_NOMEM, "out of memory");
+reject:
+  /* D1: a rejected step function never runs, and its state is released. */
+  if (o.arg_free != NULL) o.arg_free(arg);
+  return rc;
+}
+
+uvrun_task_t *uvrun_task_ref(uvrun_task_t *task) {
+  if (task != NULL) task->fut.refs++;
+  return task;
+}
+
+void uvrun_task_unref(uvrun_task_t *task) {
+  if (task != NULL) uvrun_future_unref(&task->fut);
+}
+
+uvrun_future_t *uvrun_task_future(uvrun_task_t *task) { return task != NULL ? &task->fut : NULL; }
+uvrun_loop_t *uvrun_task_loop(const uvrun_task_t *task) { return task != NULL ? task->fut.loop : NULL; }
+
+/* ---- finishing ---- */
+
+static void finish(uvrun_task_t *task, int state, uvrun_error_t *err, const char *cancel_msg) {
+  uvrun_future_t *fut = &task->fut;
+  fut->state = (uint8_t)state;
+  if (state != UVR_RESULT && fut->value_free != NULL) {
+    fut->value_free(fut->value);
+    fut->value_free = NULL;
+  }
+  if (state != UVR_RESULT) fut->value = NULL;
+  if (state == UVR_ERROR) fut->error = err;
+  if (state == UVR_CANCELLED) {
+    if (cancel_msg != NULL && *cancel_msg) fut->cancel_msg = uvr_strdup(cancel_msg);
+    uvrun_error_unref(err); /* after the copy: cancel_msg may be its text */
+  }
+  uvr_future_schedule_callbacks(fut);
+  list_remove(task);
+  uvrun_future_unref(fut); /* the list's reference; the caller holds one */
+}
+
+/* The error a failing step stands for: what it raised, what was thrown
+ * into it with the same code (re-raised unchanged), or a new one. */
+static uvrun_error_t *error_for(uvrun_task_t *task, int rc) {
+  if (task->raised != NULL && task->raised->code == rc) {
+    uvrun_error_t *err = task->raised;
+    task->raised = NULL;
+    return err;
+  }
+  if (task->thrown != NULL && task->thrown->code == rc) return uvrun_error_ref(task->thrown);
+  return uvr_error_for_code(rc);
+}
+
+/* What the step will see from uvrun_task_resume(). */
+static void take_outcome(uvrun_task_t *task, uvrun_future_t *from) {
+  uvrun_error_unref(task->thrown);
+  task->thrown = NULL;
+  uvrun_future_unref(task->last);
+  task->last = from;
+  if (from == NULL) return;
+  if (from->state == UVR_CANCELLED) {
+    task->thrown = uvrun_error_ref(uvr_future_cancelled_error(from));
+  } else if (from->state == UVR_ERROR) {
+    from->retrieved = 1;
+    task->thrown = uvrun_error_ref(from->error);
+  }
+}
+
+static void task_step(uvrun_task_t *task) {
+  uvrun_loop_t *loop = task->fut.loop;
+  uvrun_task_t *prev;
+  int rc;
+  if (task->fut.state != UVR_PENDING) return;
+  task->fut.refs++; /* finishing drops the list's reference */
+  for (;;) {
+    if (task->must_cancel) {
+      task->must_cancel = 0;
+      uvrun_error_unref(task->thrown);
+      task->thrown = uvr_error_make(UVRUN_E_CANCELLED, task->cancel_msg ? task->cancel_msg : "");
+      uvr_free(task->cancel_msg);
+      task->cancel_msg = NULL;
+      if (!task->started) {
+        /* Like throwing into an unstarted coroutine: the body never runs. */
+        finish(task, UVR_CANCELLED, NULL, task->thrown->message);
+        break;
+      }
+    }
+    task->started = 1;
+    if (task->ctx->entered) {
+      rc = uvr_fail(UVRUN_E_CONTEXT_ENTERED, "cannot enter context: it is already entered");
+    } else {
+      prev = loop->current_task;
+      loop->current_task = task;
+      uvr_context_enter(task->ctx);
+      rc = task->step(task, task->arg);
+      uvr_context_exit(task->ctx);
+      loop->current_task = prev;
+    }
+
+    if (rc == UVRUN_SUSPEND) {
+      if (task->yielded) {
+        task->yielded = 0;
+        take_outcome(task, NULL);
+        if (schedule_step(task) < 0) {
+          finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
+        }
+        break;
+      }
+      if (task->waiter == NULL) {
+        rc = uvr_fail(UVRUN_E_INVALID_STATE, "step returned UVRUN_SUSPEND without awaiting a future");
+      } else if (task->waiter->state != UVR_PENDING) {
+        /* Awaiting a done future does not suspend: resume at once. */
+        uvrun_future_t *w = task->waiter;
+        task->waiter = NULL;
+        take_outcome(task, w);
+        continue;
+      } else {
+        take_outcome(task, NULL);
+        if (task->must_cancel && uvrun_future_cancel(task->waiter, task->cancel_msg)) {
+          task->must_cancel = 0;
+          uvr_free(task->cancel_msg);
+          task->cancel_msg = NULL;
+        }
+        if (uvrun_future_add_done_callback(task->waiter, task_wakeup, task) < 0)
+          finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
+        break;
+      }
+    }
+    if (task->waiter != NULL) {
+      /* Finishing with an await pending: the future is not ours to keep. */
+      uvrun_future_unref(task->waiter);
+      task->waiter = NULL;
+    }
+    if (rc == 0 || rc > 0) {
+      if (task->must_cancel) {
+        /* Cancelled right before the step finished (asyncio does the same). */
+        task->must_cancel = 0;
+        finish(task, UVR_CANCELLED, NULL, task->cancel_msg);
+      } else {
+        finish(task, UVR_RESULT, NULL, NULL);
+      }
+    } else {
+      uvrun_error_t *err = error_for(task, rc);
+      if (rc == UVRUN_E_CANCELLED) {
+        finish(task, UVR_CANCELLED, err, err->message);
+      } else {
+        /* R38: an interrupt or exit raised in a step unwinds the loop. */
+        if (rc == UVRUN_E_INTERRUPTED || rc == UVRUN_E_EXIT) uvr_loop_raise(loop, uvrun_error_ref(err));
+        finish(task, UVR_ERROR, err, NULL);
+      }
+    }
+    take_outcome(task, NULL);
+    break;
+  }
+  uvrun_task_unref(task);
+}
+
+static void task_wakeup(uvrun_future_t *fut, void *ud) {
+  uvrun_task_t *task = ud;
+  if (task->waiter != fut) return; /* stale: the task moved on */
+  task->waiter = NULL;
+  take_outcome(task, fut); /* the waiter's reference moves to last */
+  task_step(task);
+}
+
+/* ---- inside a step ---- */
+
+int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut) {
+  if (fut == NULL) {
+    int code = uvr_last_code();
+    return code < 0 ? code : uvr_fail(UVRUN_E_INVAL, "uvrun_task_await() needs a future");
+  }
+  if (task == NULL) {
+    uvrun_future_unref(fut);
+    return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
+  }
+  if (fut->loop != task->fut.loop) {
+    uvrun_future_unref(fut);
+    return uvr_fail(UVRUN_E_INVAL, "Task got Future attached to a different loop");
+  }
+  if (fut == &task->fut) {
+    uvrun_future_unref(fut);
+    return uvr_fail(UVRUN_E_INVAL, "Task cannot await on itself");
+  }
+  if (task->waiter != NULL || task->yielded) {
+    uvrun_future_unref(fut);
+    return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time");
+  }
+  task->waiter = fut;
+  return UVRUN_SUSPEND;
+}
+
+int uvrun_task_yield(uvrun_task_t *task) {
+  if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
+  if (task->waiter != NULL) return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time");
+  task->yielded = 1;
+  return UVRUN_SUSPEND;
+}
+
+int uvrun_task_resume(uvrun_task_t *task, void **value) {
+  if (value != NULL) *value = NULL;
+  if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
+  if (task->thrown != NULL) return uvr_fail(task->thrown->code, "%s", task->thrown->message);
+  if (value != NULL && task->last != NULL) *value = task->last->value;
+  return 0;
+}
+
+uvrun_error_t *uvrun_task_resume_error(uvrun_task_t *task) { return task != NULL ? task->thrown : NULL; }
+
+int uvrun_task_return_owned(uvrun_task_t *task, void *value, uvrun_free_fn value_free) {
+  if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
+  if (task->fut.value_free != NULL) task->fut.value_free(task->fut.value);
+  task->fut.value = value;
+  task->fut.value_free = value_free;
+  return 0;
+}
+
+int uvrun_task_return(uvrun_task_t *task, void *value) { return uvrun_task_return_owned(task, value, NULL); }
+
+int uvrun_task_raise(uvrun_task_t *task, uvrun_error_t *err) {
+  if (task == NULL || err == NULL) {
+    uvrun_error_unref(err);
+    return uvr_fail(UVRUN_E_INVAL, "task and error must not be NULL");
+  }
+  uvrun_error_unref(task->raised);
+  task->raised = err;
+  uvr_fail(err->code, "%s", err->message);
+  return err->code;
+}
+
+/* ---- cancellation (R51) ---- */
+
+int uvr_task_cancel(uvrun_task_t *task, const char *msg) {
+  if (task->fut.state != UVR_PENDING) return 0;
+  task->num_cancels++;
+  if (task->waiter != NULL && uvrun_future_cancel(task->waiter, msg)) return 1;
+  task->must_cancel = 1;
+  uvr_free(task->cancel_msg);
+  task->cancel_msg = msg != NULL ? uvr_strdup(msg) : NULL;
+  return 1;
+}
+
+static int task_cancel_hook(uvrun_future_t *fut, const char *msg) {
+  return uvr_task_cancel((uvrun_task_t *)fut, msg);
+}
+
+int uvrun_task_cancel(uvrun_task_t *task, const char *msg) { return task != NULL ? uvr_task_cancel(task, msg) : 0; }
+
+int uvrun_task_cancelling(const uvrun_task_t *task) { return task != NULL ? task->num_cancels : 0; }
+
+int uvrun_task_uncancel(uvrun_task_t *task) {
+  if (task == NULL) return 0;
+  if (task->num_cancels > 0 && --task->num_cancels == 0) task->must_cancel = 0; /* [3.13+] */
+  return task->num_cancels;
+}
+
+/* ---- names and introspection ---- */
+
+const char *uvrun_task_name(const uvrun_task_t *task) {
+  uvrun_task_t *t = (uvrun_task_t *)task;
+  if (t == NULL) return "";
+  if (t->name != NULL) return t->name;
+  if (t->auto_name[0] == '\0') snprintf(t->auto_name, sizeof t->auto_name, "Task-%" PRIu64, t->id);
+  return t->auto_name;
+}
+
+int uvrun_task_set_name(uvrun_task_t *task, const char *name) {
+  char *copy;
+  if (task == NULL || name == NULL) return uvr_fail(UVRUN_E_INVAL, "task and name must not be NULL");
+  copy = uvr_strdup(name);
+  if (copy == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  uvr_free(task->name);
+  task->name = copy;
+  return 0;
+}
+
+uvrun_context_t *uvrun_task_context(const uvrun_task_t *task) { return task != NULL ? task->ctx : NULL; }
+uvrun_task_t *uvrun_current_task(const uvrun_loop_t *loop) { return loop != NULL ? loop->current_task : NULL; }
+
+int uvrun_all_tasks(const uvrun_loop_t *loop, uvrun_task_visit_fn fn, void *ud) {
+  uvrun_task_t *task, *next;
+  if (loop == NULL || fn == NULL) return uvr_fail(UVRUN_E_INVAL, "loop and function must not be NULL");
+  for (task = loop->tasks; task != NULL; task = next) {
+    next = task->next;
+    fn(task, ud);
+  }
+  return 0;
+}
+
+void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len) {
+  const uvrun_future_t *f = &task->fut;
+  const char *site = f->loop->debug && task->site ? task->site : NULL;
+  char waiting[160] = "";
+  int n;
+  if (f->state == UVR_PENDING && task->waiter != NULL && !task->waiter->is_task) {
+    char w[128];
+    uvr_future_describe(task->waiter, w, sizeof w);
+    snprintf(waiting, sizeof waiting, " wait_for=%s", w);
+  } else if (f->state == UVR_PENDING && task->waiter != NULL) {
+    snprintf(waiting, sizeof waiting, " wait_for=<Task name='%s'>", uvrun_task_name((uvrun_task_t *)task->waiter));
+  }
+  n = snprintf(buf, len, "<Task %s name='%s' step=%p%s%s",
+               f->state == UVR_PENDING ? "pending" : f->state == UVR_CANCELLED ? "cancelled" : "finished",
+               uvrun_task_name(task), (void *)(uintptr_t)task->step, site ? " created at " : "", site ? site : "");
+  if (n < 0 || (size_t)n >= len) return;
+  if (f->state == UVR_ERROR) {
+    snprintf(buf + n, len - (size_t)n, " exception=%s('%s')>", uvrun_err_name(f->error->code), f->error->message);
+  } else if (f->state == UVR_RESULT) {
+    snprintf(buf + n, len - (size_t)n, " result=%p>", f->value);
+  } else {
+    snprintf(buf + n, len - (size_t)n, "%s>", waiting);
+  }
+}
+
+void uvrun_loop_dump_tasks(const uvrun_loop_t *loop, int level) {
+  const uvrun_task_t *task;
+  char desc[512];
+  if (loop == NULL) return;
+  uvr_logf(level, "%zu pending task(s)", loop->ntasks);
+  for (task = loop->tasks; task != NULL; task = task->next) {
+    uvr_task_describe(task, desc, sizeof desc);
+    uvr_logf(level, "  %s", desc);
+  }
+}
+
+/* R61: the loop closes with tasks still pending; it lets go of them. */
+void uvr_task_drop_all(uvrun_loop_t *loop) {
+  while (loop->tasks != NULL) {
+    uvrun_task_t *task = loop->tasks;
+    list_remove(task);
+    uvrun_future_unref(&task->fut);
+  }
+}
