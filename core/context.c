@@ -103,12 +103,12 @@ static int map_with(const uvr_map *map, const uvrun_contextvar_t *var, void *val
 }
 
 /* A new map: map without var (NULL when that leaves it empty). */
-static int map_without(const uvr_map *map, const uvrun_contextvar_t *var, uvr_map **out) {
+static int map_without(uvr_map *map, const uvrun_contextvar_t *var, uvr_map **out) {
   int found;
   size_t i = map_search(map, var, &found);
   uvr_map *m;
   if (!found) {
-    *out = uvr_map_ref((uvr_map *)map);
+    *out = uvr_map_ref(map);
     return 0;
   }
   if (map->n == 1) {

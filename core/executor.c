@@ -21,9 +21,12 @@
  *    memory) is an orphan: the pool keeps it and frees it with itself, since
  *    detach may still be walking the job list when the worker finds out. */
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
+
+#if UV_VERSION_HEX < 0x012c00
+#  include <unistd.h> /* sysconf(): uv_available_parallelism() is 1.44+ */
+#endif
 
 typedef struct uvr_job uvr_job;
 struct uvr_job {

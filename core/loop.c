@@ -406,6 +406,7 @@ uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop) {
 void uvr_loop_unref(uvrun_loop_t *loop) {
   if (--loop->refs > 0) return;
   if (!loop->closed) uvrun_loop_close(loop);
+  uv_mutex_destroy(&loop->ts_mu); /* other threads may lock it until now */
   uvr_free(loop);
 }
 
@@ -472,7 +473,6 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
     rc = uv_loop_close(loop->uv);
     if (rc < 0) uvr_logf(UVRUN_LOG_ERROR, "uv_loop_close: %s", uv_strerror(rc));
   }
-  uv_mutex_destroy(&loop->ts_mu);
   uvr_free(loop->ready.items);
   uvr_free(loop->heap);
   uvr_free(loop->ts_items);
