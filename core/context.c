@@ -44,8 +44,8 @@ struct uvrun_token_s {
 
 /* The context of a thread that entered none: static storage, so reading a
  * variable never allocates. Values set here live as long as the thread. */
-static _Thread_local uvrun_context_t base;
-static _Thread_local uvrun_context_t *current;
+static UVR_TLS_FAST uvrun_context_t base;
+static UVR_TLS_FAST uvrun_context_t *current;
 
 /* ---- maps ---- */
 
@@ -157,12 +157,6 @@ void uvr_context_exit(uvrun_context_t *ctx) {
   ctx->entered = 0;
 }
 
-uvrun_context_t *uvr_context_clone(const uvrun_context_t *ctx) {
-  uvrun_context_t *copy = uvr_calloc(1, sizeof *copy);
-  if (copy != NULL) copy->map = uvr_map_ref(ctx->map);
-  return copy;
-}
-
 int uvrun_context_new(uvrun_context_t **out) {
   if (out == NULL) return uvr_fail(UVRUN_E_INVAL, "uvrun_context_new: out is NULL");
   *out = uvr_calloc(1, sizeof **out);
@@ -176,8 +170,10 @@ int uvrun_context_copy_current(uvrun_context_t **out) {
 int uvrun_context_copy(const uvrun_context_t *ctx, uvrun_context_t **out) {
   if (ctx == NULL || out == NULL)
     return uvr_fail(UVRUN_E_INVAL, "uvrun_context_copy: %s is NULL", ctx == NULL ? "ctx" : "out");
-  *out = uvr_context_clone(ctx);
-  return *out != NULL ? 0 : uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  *out = uvr_calloc(1, sizeof **out);
+  if (*out == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  (*out)->map = uvr_map_ref(ctx->map); /* shared: O(1) */
+  return 0;
 }
 
 void uvrun_context_free(uvrun_context_t *ctx) {

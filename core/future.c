@@ -62,7 +62,7 @@ void uvrun_future_unref(uvrun_future_t *fut) {
   if (fut->on_free != NULL) fut->on_free(fut);
   uvr_future_release_fields(fut);
   loop = fut->loop;
-  uvr_free(fut);
+  if (!fut->is_task || !uvr_task_recycle((uvrun_task_t *)fut)) uvr_free(fut);
   uvr_loop_unref(loop);
 }
 

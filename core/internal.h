@@ -14,7 +14,11 @@
 #  define UVR_LIKELY(x) __builtin_expect(!!(x), 1)
 #  define UVR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #  define UVR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+/* For the few thread-locals on hot paths: initial-exec avoids a call to
+ * __tls_get_addr on every access from the shared library. */
+#  define UVR_TLS_FAST _Thread_local __attribute__((tls_model("initial-exec")))
 #else
+#  define UVR_TLS_FAST _Thread_local
 #  define UVR_LIKELY(x) (x)
 #  define UVR_UNLIKELY(x) (x)
 #  define UVR_PRINTF(a, b)
@@ -69,8 +73,6 @@ uvrun_context_t *uvr_context_current(void);
 /* Enter/exit without the entered check, for the loop's hot paths. */
 void uvr_context_enter(uvrun_context_t *ctx);
 void uvr_context_exit(uvrun_context_t *ctx);
-/* A context sharing ctx's map; NULL on OOM. */
-uvrun_context_t *uvr_context_clone(const uvrun_context_t *ctx);
 
 /* ---- loop.c: ready queue, timers, threadsafe queue ---- */
 typedef struct uvr_item uvr_item;
@@ -129,6 +131,8 @@ struct uvrun_loop_s {
   uvrun_task_t *current_task;
   uvrun_task_t *tasks; /* pending tasks, doubly linked */
   size_t ntasks;
+  uvrun_task_t *task_cache; /* freed task memory kept for reuse */
+  size_t ncached;
   uint64_t task_counter;
   /* reports */
   uvrun_exception_handler_fn eh;
@@ -168,8 +172,8 @@ void uvr_loop_describe(const uvrun_loop_t *loop, char *buf, size_t len);
 /* Calls the handler; never fails. */
 void uvr_report(uvrun_loop_t *loop, const char *message, uvrun_error_t *err,
                 uvrun_task_t *task, uvrun_future_t *fut, const char *source);
-extern _Thread_local uvrun_loop_t *uvr_running_loop;
-extern _Thread_local uvrun_loop_t *uvr_current_loop;
+extern UVR_TLS_FAST uvrun_loop_t *uvr_running_loop;
+extern UVR_TLS_FAST uvrun_loop_t *uvr_current_loop;
 
 /* ---- future.c ---- */
 enum { UVR_PENDING = 0, UVR_RESULT, UVR_ERROR, UVR_CANCELLED };
@@ -222,7 +226,8 @@ struct uvrun_task_s {
   uvrun_step_fn step;
   void *arg;
   uvrun_free_fn arg_free;
-  uvrun_context_t *ctx;
+  uvrun_context_t *ctx;      /* &own_ctx, or the context it was given */
+  uvrun_context_t own_ctx;  /* a copy of the creator's context (R31) */
   char *name;               /* NULL: "Task-<id>" in auto_name */
   uint64_t id;
   const char *site;
@@ -232,7 +237,7 @@ struct uvrun_task_s {
   uvrun_error_t *raised;    /* set by uvrun_task_raise (reference) */
   char *cancel_msg;         /* message of a pending must_cancel */
   int num_cancels;
-  uint8_t must_cancel, yielded, started, in_list, ctx_owned;
+  uint8_t must_cancel, yielded, started, in_list;
   uvrun_task_t *prev, *next; /* loop->tasks while pending */
   char auto_name[28];
 };
@@ -241,6 +246,10 @@ void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len);
 /* The task an item steps, or NULL for other items. */
 const uvrun_task_t *uvr_item_task(const uvr_item *it);
 int uvr_task_cancel(uvrun_task_t *task, const char *msg);
+/* Keeps a freed task's memory for the next task of its loop; 0 if not. */
+int uvr_task_recycle(uvrun_task_t *task);
+/* Frees the loop's cache of task memory. */
+void uvr_task_cache_free(uvrun_loop_t *loop);
 /* Drops the loop's hold of every pending task (loop close). */
 void uvr_task_drop_all(uvrun_loop_t *loop);
 /* Fails the main task's run with `code` unwinding the loop (R38). */

@@ -13,8 +13,8 @@
 
 #include "internal.h"
 
-_Thread_local uvrun_loop_t *uvr_running_loop;
-_Thread_local uvrun_loop_t *uvr_current_loop;
+UVR_TLS_FAST uvrun_loop_t *uvr_running_loop;
+UVR_TLS_FAST uvrun_loop_t *uvr_current_loop;
 
 /* How many busy iterations may pass without polling for I/O. Polling costs
  * a syscall; never polling would starve I/O while callbacks keep coming. */
@@ -460,6 +460,7 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
   uvr_asyncgen_detach_all(loop);
   uvr_task_drop_all(loop);
   discard_items(loop); /* whatever dropping the tasks queued */
+  uvr_task_cache_free(loop);
   uvrun_error_unref(loop->raised);
   loop->raised = NULL;
 

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
 #if defined(__linux__)
 #  include <sys/syscall.h>
 #elif defined(__APPLE__)
@@ -43,7 +44,7 @@ static void on_sigint(int signo) {
   errno = saved_errno;
 }
 
-static int is_main_thread(void) {
+static int query_main_thread(void) {
 #if defined(__linux__)
   return syscall(SYS_gettid) == getpid();
 #elif defined(__APPLE__)
@@ -51,6 +52,29 @@ static int is_main_thread(void) {
 #else
   return 0; /* unknown platform: never take SIGINT over */
 #endif
+}
+
+/* A thread's answer never changes (a forked child's only thread is its main
+ * thread, and the cache is reset there). */
+static _Thread_local int main_thread_cache = -1;
+static void reset_main_thread_cache(void) { main_thread_cache = -1; }
+static uv_once_t atfork_once = UV_ONCE_INIT;
+static void install_atfork(void) { pthread_atfork(NULL, NULL, reset_main_thread_cache); }
+
+static int is_main_thread(void) {
+  if (main_thread_cache < 0) {
+    uv_once(&atfork_once, install_atfork);
+    main_thread_cache = query_main_thread();
+  }
+  return main_thread_cache;
+}
+
+static int is_default(const struct sigaction *sa) {
+  return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_DFL;
+}
+
+static int is_ours(const struct sigaction *sa) {
+  return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == on_sigint;
 }
 
 /* Runs inside uv_run, but only cancels or unwinds: no task step runs here. */
@@ -76,10 +100,8 @@ int uvr_signal_init(uvrun_loop_t *loop) {
 }
 
 void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrupt_count) {
-  struct sigaction current, ours;
+  struct sigaction ours;
   if (!is_main_thread() || atomic_load(&watching) != NULL) return;
-  if (sigaction(SIGINT, NULL, &current) != 0) return;
-  if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return; /* R40 (b) */
   received = seen = 0;
   loop->sig_main = uvrun_task_ref(main_task);
   loop->sig_count = interrupt_count;
@@ -88,20 +110,23 @@ void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrup
   ours.sa_handler = on_sigint;
   ours.sa_flags = SA_RESTART;
   sigemptyset(&ours.sa_mask);
-  if (sigaction(SIGINT, &ours, &previous) != 0) { /* R40 (c): run without it */
+  /* Install and read the old disposition in one call (a run is hot); put
+   * the old one back when it was not SIG_DFL (R40 b) or install failed (c). */
+  if (sigaction(SIGINT, &ours, &previous) != 0 || !is_default(&previous)) {
+    if (is_ours(&previous) == 0) sigaction(SIGINT, &previous, NULL);
     atomic_store(&watching, NULL);
     uvrun_task_unref(loop->sig_main);
     loop->sig_main = NULL;
+    loop->sig_count = NULL;
   }
 }
 
 void uvr_signal_stop(uvrun_loop_t *loop) {
   struct sigaction current;
   if (atomic_load(&watching) != loop) return;
-  /* R45: restore only if the handler is still ours. */
-  if (sigaction(SIGINT, NULL, &current) == 0 && !(current.sa_flags & SA_SIGINFO) &&
-      current.sa_handler == on_sigint)
-    sigaction(SIGINT, &previous, NULL);
+  /* R45: restore only if the handler is still ours; swap, and swap back in
+   * the rare case user code replaced it meanwhile. */
+  if (sigaction(SIGINT, &previous, &current) == 0 && !is_ours(&current)) sigaction(SIGINT, &current, NULL);
   atomic_store(&watching, NULL);
   uvrun_task_unref(loop->sig_main);
   loop->sig_main = NULL;

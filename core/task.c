@@ -90,7 +90,7 @@ static void task_free(uvrun_future_t *fut) {
   uvrun_error_unref(task->raised);
   uvr_free(task->cancel_msg);
   uvr_free(task->name);
-  if (task->ctx_owned) uvrun_context_free(task->ctx);
+  uvr_map_unref(task->own_ctx.map);
   if (task->arg_free != NULL) task->arg_free(task->arg);
 }
 
@@ -116,15 +116,20 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
     rc = uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
     goto reject;
   }
-  task = uvr_calloc(1, sizeof *task);
-  if (task == NULL) goto nomem;
+  task = loop->task_cache;
+  if (task != NULL) {
+    loop->task_cache = task->next;
+    loop->ncached--;
+    memset(task, 0, sizeof *task);
+  } else if ((task = uvr_calloc(1, sizeof *task)) == NULL) {
+    goto nomem;
+  }
   if (o.name != NULL && (task->name = uvr_strdup(o.name)) == NULL) goto nomem_task;
   if (o.context != NULL) {
     task->ctx = o.context; /* R31: the task runs in that very context */
   } else {
-    task->ctx = uvr_context_clone(uvr_context_current());
-    if (task->ctx == NULL) goto nomem_name;
-    task->ctx_owned = 1;
+    task->own_ctx.map = uvr_map_ref(uvr_context_current()->map); /* O(1) copy */
+    task->ctx = &task->own_ctx;
   }
   uvr_future_init(&task->fut, loop);
   task->fut.is_task = 1;
@@ -149,8 +154,6 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   }
   return 0;
 
-nomem_name:
-  uvr_free(task->name);
 nomem_task:
   uvr_free(task);
 nomem:
@@ -475,6 +478,33 @@ void uvrun_loop_dump_tasks(const uvrun_loop_t *loop, int level) {
     uvr_task_describe(task, desc, sizeof desc);
     uvr_logf(level, "  %s", desc);
   }
+}
+
+/* Creating and finishing tasks is a hot path: reuse the memory of the
+ * last ones instead of a malloc/free pair each (at most ~350 KiB a loop).
+ * Off under AddressSanitizer, which must see every free. */
+#if defined(__SANITIZE_ADDRESS__)
+#  define TASK_CACHE_MAX 0
+#else
+#  define TASK_CACHE_MAX 1024
+#endif
+
+int uvr_task_recycle(uvrun_task_t *task) {
+  uvrun_loop_t *loop = task->fut.loop;
+  if (loop->closed || loop->ncached >= TASK_CACHE_MAX) return 0;
+  task->next = loop->task_cache;
+  loop->task_cache = task;
+  loop->ncached++;
+  return 1;
+}
+
+void uvr_task_cache_free(uvrun_loop_t *loop) {
+  while (loop->task_cache != NULL) {
+    uvrun_task_t *task = loop->task_cache;
+    loop->task_cache = task->next;
+    uvr_free(task);
+  }
+  loop->ncached = 0;
 }
 
 /* R61: the loop closes with tasks still pending; it lets go of them. */
