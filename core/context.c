@@ -13,6 +13,7 @@
  * Maps cross threads (the executor runs a job in a copy of the submitter's
  * context, X7), so their reference count is atomic. Contexts themselves
  * belong to one thread at a time. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,22 @@ struct uvrun_token_s {
  * variable never allocates. Values set here live as long as the thread. */
 static UVR_TLS_FAST uvrun_context_t base;
 static UVR_TLS_FAST uvrun_context_t *current;
+
+/* A thread that set variables in its base context lets go of the map when
+ * it exits (a thread-specific key's destructor does it). */
+static pthread_key_t base_key;
+static uv_once_t base_key_once = UV_ONCE_INIT;
+static void release_base(void *arg) {
+  uvrun_context_t *ctx = arg;
+  uvr_map_unref(ctx->map);
+  ctx->map = NULL;
+}
+static void create_base_key(void) { pthread_key_create(&base_key, release_base); }
+
+static void watch_thread_exit(void) {
+  uv_once(&base_key_once, create_base_key);
+  if (pthread_getspecific(base_key) == NULL) pthread_setspecific(base_key, &base);
+}
 
 /* ---- maps ---- */
 
@@ -269,6 +286,7 @@ int uvrun_contextvar_set(uvrun_contextvar_t *var, void *value, uvrun_token_t **t
   }
   uvr_map_unref(ctx->map);
   ctx->map = map;
+  if (ctx == &base) watch_thread_exit();
   if (token != NULL) *token = tok;
   return 0;
 }

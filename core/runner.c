@@ -110,6 +110,9 @@ static int drive(uvrun_runner_t *r, uvrun_task_t *main_task, void **result) {
   r->interrupt_count = 0; /* R33: interrupts do not carry over */
   if (r->opts.handle_sigint) uvr_signal_start(r->loop, main_task, &r->interrupt_count);
   rc = uvrun_loop_run_until_complete(r->loop, &main_task->fut, &value);
+  /* Nobody else can reach the main task: its error is run()'s outcome, so
+   * it is retrieved, as asyncio consumes a BaseException there (R38). */
+  if (main_task->fut.state == UVR_ERROR) main_task->fut.retrieved = 1;
   if (rc == UVRUN_E_CANCELLED && r->interrupt_count > 0 && uvrun_task_uncancel(main_task) == 0)
     rc = uvr_fail(UVRUN_E_INTERRUPTED, "KeyboardInterrupt"); /* R42 */
   uvr_signal_stop(r->loop);

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -577,6 +578,56 @@ TEST_CASE("R40 SIG_IGN (as background jobs inherit it): uvrun does not install, 
   CHECK(has(res, "resume=0\n"));
   CHECK(has(res, "rc=0 value=7\n"));
   CHECK(has(res, "ign_after_run=1\n"));
+}
+
+TEST_CASE("R40 SIG_IGN or a host handler: a flood of SIGINTs across many short runs never reaches uvrun") {
+  // Each run() checks the disposition anew (R40). Whatever the order of
+  // its sigaction calls, no SIGINT may land on uvrun's handler while the
+  // host's disposition is SIG_IGN or the host's own handler: two such
+  // signals would kill a process that asked to ignore them.
+  for (int host : {0, 1}) {
+    CAPTURE(host);
+    std::atomic<bool> stop{false};
+    auto res = t::in_child(
+        [host] {
+          child_setup();
+          if (host) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sigemptyset(&sa.sa_mask);
+            sa.sa_handler = host_handler;
+            sa.sa_flags = SA_RESTART;
+            sigaction(SIGINT, &sa, nullptr);
+          } else {
+            signal(SIGINT, SIG_IGN);
+          }
+          uvrun_runner_t *runner = nullptr;
+          uvrun_runner_new(nullptr, &runner);
+          t::Lambda quick{[](uvrun_task_t *, int) { return 0; }};
+          t::child_ready();
+          int bad = 0, runs = 0;
+          auto t0 = Clock::now();
+          while (since(t0) < 2.0) {
+            for (int i = 0; i < 100; i++, runs++)
+              if (uvrun_runner_run(runner, t::Lambda::run, &quick, nullptr, nullptr) != 0) bad++;
+          }
+          uvrun_runner_free(runner);
+          printf("runs=%d failed=%d host_hits=%d\n", runs, bad, (int)host_hits);
+          printf("kept=%d\n", host ? is_handler(host_handler) : is_handler(SIG_IGN));
+          return 0;
+        },
+        [&stop](int pid) {
+          auto t0 = Clock::now();
+          while (since(t0) < 1.8 && kill(pid, SIGINT) == 0)
+            std::this_thread::sleep_for(std::chrono::microseconds(20));
+        });
+    INFO("child output:\n" << res.output);
+    CHECK(!res.signaled);
+    CHECK(exited_ok(res));
+    CHECK(has(res, "failed=0 "));
+    CHECK(has(res, "kept=1\n"));
+    if (host) CHECK(!has(res, "host_hits=0\n"));
+  }
 }
 
 TEST_CASE("R40 a run on a non-main thread does not install: SIGINT keeps SIG_DFL and kills the process") {
