@@ -66,7 +66,7 @@ static void run_finalize(uvrun_loop_t *loop, uvr_item *it, int run) {
 }
 
 void uvrun_asyncgen_finalize(uvrun_asyncgen_t *gen) {
-  uvr_item it = {run_finalize, {NULL}, NULL, NULL, NULL, NULL};
+  uvr_item it = {run_finalize, {NULL}, NULL, NULL, {NULL}, NULL};
   if (gen == NULL) return;
   it.a = gen;
   if (uvr_loop_push_threadsafe(gen->loop, &it) < 0) uvrun_asyncgen_unregister(gen); /* loop closed */

@@ -30,17 +30,27 @@ uvrun_future_t *uvrun_future_ref(uvrun_future_t *fut) {
 static uvr_done_cb *cb_at(uvrun_future_t *fut, uint32_t i) { return i == 0 ? &fut->cb0 : &fut->cbs[i - 1]; }
 
 void uvr_future_release_fields(uvrun_future_t *fut) {
-  uint32_t i;
   if (fut->value_free != NULL && !fut->value_moved) fut->value_free(fut->value);
   fut->value_free = NULL;
   uvrun_error_unref(fut->error);
   fut->error = NULL;
   uvr_free(fut->cancel_msg);
   fut->cancel_msg = NULL;
-  for (i = 0; i < fut->ncbs; i++) uvr_map_unref(cb_at(fut, i)->ctx);
-  uvr_free(fut->cbs);
+  uvr_future_drop_callbacks(fut);
+}
+
+void uvr_future_drop_callbacks(uvrun_future_t *fut) {
+  uint32_t i, n = fut->ncbs;
+  uvr_done_cb *cbs = fut->cbs, first = fut->cb0;
+  /* Detach first: a drop may free what refers back to this future. */
   fut->cbs = NULL;
   fut->ncbs = fut->cap_cbs = 0;
+  for (i = 0; i < n; i++) {
+    uvr_done_cb *c = i == 0 ? &first : &cbs[i - 1];
+    uvr_map_unref(c->ctx);
+    if (c->drop != NULL) c->drop(c->ud);
+  }
+  uvr_free(cbs);
 }
 
 void uvr_future_check_unretrieved(uvrun_future_t *fut) {
@@ -78,24 +88,26 @@ static void run_done(uvrun_loop_t *loop, uvr_item *it, int run) {
     uvr_scope_enter(&scope, it->ctx);
     it->fn.done(fut, it->b);
     uvr_scope_exit(&scope);
+  } else if (it->x.drop != NULL) {
+    it->x.drop(it->b);
   }
   uvr_map_unref(it->ctx);
   uvrun_future_unref(fut);
 }
 
 static void schedule_one(uvrun_future_t *fut, uvr_done_cb *cb) {
-  uvr_item it = {run_done, {NULL}, fut, cb->ud, NULL, cb->ctx};
+  uvr_item it = {run_done, {NULL}, fut, cb->ud, {NULL}, cb->ctx};
   it.fn.done = cb->fn;
-  if (fut->loop->closed) {
-    uvr_map_unref(cb->ctx); /* R61: nothing runs on a closed loop */
-    return;
-  }
-  uvrun_future_ref(fut);
-  if (uvr_loop_push(fut->loop, &it) < 0) {
+  it.x.drop = cb->drop;
+  if (!fut->loop->closed) {
+    uvrun_future_ref(fut);
+    if (uvr_loop_push(fut->loop, &it) == 0) return;
     uvr_logf(UVRUN_LOG_ERROR, "out of memory: a done callback of a future was dropped");
-    uvr_map_unref(cb->ctx);
     fut->refs--;
   }
+  /* R61: nothing runs on a closed loop. */
+  uvr_map_unref(cb->ctx);
+  if (cb->drop != NULL) cb->drop(cb->ud);
 }
 
 void uvr_future_schedule_callbacks(uvrun_future_t *fut) {
@@ -201,10 +213,15 @@ uvrun_error_t *uvrun_future_error(uvrun_future_t *fut) {
 /* ---- callbacks ---- */
 
 int uvrun_future_add_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, void *ud) {
+  return uvr_future_add_done_callback_holding(fut, cb, ud, NULL);
+}
+
+int uvr_future_add_done_callback_holding(uvrun_future_t *fut, uvrun_done_fn cb, void *ud, uvrun_free_fn drop) {
   uvr_done_cb entry;
   if (fut == NULL || cb == NULL) return uvr_fail(UVRUN_E_INVAL, "future and callback must not be NULL");
   entry.fn = cb;
   entry.ud = ud;
+  entry.drop = drop;
   entry.ctx = uvr_map_ref(uvr_context_current()->map);
   if (fut->state != UVR_PENDING) {
     schedule_one(fut, &entry);

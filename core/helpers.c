@@ -25,6 +25,9 @@ static void free_helper(uvrun_future_t *fut) {
   fut->helper = NULL;
 }
 
+/* What a watching callback holds, released if it never runs. */
+static void drop_outer(void *outer) { uvrun_future_unref(outer); }
+
 /* ---- sleep ---- */
 
 typedef struct {
@@ -121,7 +124,7 @@ static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs
   s = fut->helper;
   fut->on_free = multi_free;
   for (i = 0; i < n; i++) {
-    if (uvrun_future_add_done_callback(futs[i], cb, fut) < 0) {
+    if (uvr_future_add_done_callback_holding(futs[i], cb, fut, drop_outer) < 0) {
       while (i-- > 0) fut->refs -= uvrun_future_remove_done_callback(futs[i], cb, fut);
       uvrun_future_unref(fut);
       return NULL;
@@ -284,7 +287,7 @@ uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
   outer->cancel_hook = wait_for_cancel;
   if (!isinf(timeout) && uvrun_loop_call_later(fut->loop, timeout, wait_for_expired, outer, &s->timer) < 0)
     goto fail;
-  if (uvrun_future_add_done_callback(fut, wait_for_inner_done, outer) < 0) goto fail;
+  if (uvr_future_add_done_callback_holding(fut, wait_for_inner_done, outer, drop_outer) < 0) goto fail;
   outer->refs++; /* the callback's */
   return outer;
 

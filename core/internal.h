@@ -85,8 +85,11 @@ struct uvr_item {
     uvrun_done_fn done;
   } fn;
   void *a, *b;
-  uvrun_handle_t *handle; /* reference, or NULL */
-  uvr_map *ctx;           /* reference: run inside a copy of this map */
+  union {
+    uvrun_handle_t *handle; /* callbacks and timers: a reference, or NULL */
+    uvrun_free_fn drop;     /* done callbacks: releases b if never run */
+  } x;
+  uvr_map *ctx;             /* reference: run inside a copy of this map */
 };
 
 struct uvrun_handle_s {
@@ -182,6 +185,7 @@ typedef struct uvr_done_cb {
   uvrun_done_fn fn;
   void *ud;
   uvr_map *ctx;
+  uvrun_free_fn drop; /* internal callbacks that hold ud: release it unrun */
 } uvr_done_cb;
 
 struct uvrun_future_s {
@@ -206,6 +210,12 @@ struct uvrun_future_s {
 };
 
 void uvr_future_init(uvrun_future_t *fut, uvrun_loop_t *loop);
+/* A done callback that holds a reference through ud: `drop(ud)` runs
+ * instead of the callback when it can no longer run (its future is freed
+ * pending, or its loop closed). */
+int uvr_future_add_done_callback_holding(uvrun_future_t *fut, uvrun_done_fn cb, void *ud, uvrun_free_fn drop);
+/* Releases every registered callback unrun (loop close). */
+void uvr_future_drop_callbacks(uvrun_future_t *fut);
 /* Marks done and schedules callbacks. */
 void uvr_future_schedule_callbacks(uvrun_future_t *fut);
 /* The CANCELLED error with the cancel message (cached). */

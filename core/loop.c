@@ -88,13 +88,13 @@ static void run_in_map(uvr_map *map, uvrun_callback_fn fn, void *ud) {
 }
 
 static void release_item(uvr_item *it) {
-  uvrun_handle_unref(it->handle);
+  uvrun_handle_unref(it->x.handle);
   uvr_map_unref(it->ctx);
 }
 
 static void run_callback(uvrun_loop_t *loop, uvr_item *it, int run) {
   (void)loop;
-  if (run) run_in_map(it->ctx, it->fn.cb, it->a);
+  if (run && !(it->x.handle != NULL && it->x.handle->cancelled)) run_in_map(it->ctx, it->fn.cb, it->a);
   release_item(it);
 }
 
@@ -200,7 +200,7 @@ static void heap_compact(uvrun_loop_t *loop) {
 }
 
 static void run_timer(uvrun_loop_t *loop, uvr_item *it, int run) {
-  uvrun_handle_t *h = it->handle;
+  uvrun_handle_t *h = it->x.handle;
   (void)loop;
   if (run && !h->cancelled) {
     h->cancelled = 1; /* fired: a late cancel() is a no-op */
@@ -224,20 +224,20 @@ static int check_call(uvrun_loop_t *loop, uvrun_callback_fn cb, const char *what
 
 int uvrun_loop_call_soon(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud,
                          uvrun_handle_t **handle) {
-  uvr_item it = {run_callback, {cb}, ud, NULL, NULL, NULL};
+  uvr_item it = {run_callback, {cb}, ud, NULL, {NULL}, NULL};
   int rc = check_call(loop, cb, "call_soon");
   if (rc < 0) return rc;
   if (handle != NULL) {
-    it.handle = handle_new(loop, cb, ud, 2);
-    if (it.handle == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+    it.x.handle = handle_new(loop, cb, ud, 2);
+    if (it.x.handle == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
   }
   it.ctx = uvr_map_ref(uvr_context_current()->map);
   if (uvr_loop_push(loop, &it) < 0) {
     uvr_map_unref(it.ctx);
-    uvr_free(it.handle);
+    uvr_free(it.x.handle);
     return UVRUN_E_NOMEM;
   }
-  if (handle != NULL) *handle = it.handle;
+  if (handle != NULL) *handle = it.x.handle;
   return 0;
 }
 
@@ -299,7 +299,7 @@ int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item) {
 }
 
 int uvrun_loop_call_soon_threadsafe(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud) {
-  uvr_item it = {run_callback, {cb}, ud, NULL, NULL, NULL};
+  uvr_item it = {run_callback, {cb}, ud, NULL, {NULL}, NULL};
   int rc;
   if (loop == NULL || cb == NULL)
     return uvr_fail(UVRUN_E_INVAL, "a callable object was expected by call_soon_threadsafe()");
@@ -571,16 +571,14 @@ static void run_once(uvrun_loop_t *loop) {
     now = uv_hrtime();
     while (loop->heap_n > 0 && loop->heap[0]->when <= now) {
       uvrun_handle_t *h = heap_pop(loop);
-      uvr_item it = {run_timer, {NULL}, NULL, NULL, h, NULL};
+      uvr_item it = {run_timer, {NULL}, NULL, NULL, {h}, NULL};
       if (h->cancelled || uvr_loop_push(loop, &it) < 0) uvrun_handle_unref(h);
     }
   }
 
   for (n = loop->ready.count; n > 0 && loop->raised == NULL; n--) {
     uvr_item it = ring_pop(&loop->ready);
-    if (it.handle != NULL && it.handle->cancelled && it.run != run_timer) {
-      it.run(loop, &it, 0);
-    } else if (UVR_UNLIKELY(loop->debug)) {
+    if (UVR_UNLIKELY(loop->debug)) {
       run_item_timed(loop, &it);
     } else {
       it.run(loop, &it, 1);

@@ -62,7 +62,7 @@ static void run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
 }
 
 static int schedule_step(uvrun_task_t *task) {
-  uvr_item it = {run_step, {NULL}, task, NULL, NULL, NULL};
+  uvr_item it = {run_step, {NULL}, task, NULL, {NULL}, NULL};
   int rc = uvr_loop_push(task->fut.loop, &it);
   if (rc == 0) task->fut.refs++;
   return rc;
@@ -301,8 +301,11 @@ static void task_step(uvrun_task_t *task) {
       if (rc == UVRUN_E_CANCELLED) {
         finish(task, UVR_CANCELLED, err, err->message);
       } else {
-        /* R38: an interrupt or exit raised in a step unwinds the loop. */
-        if (rc == UVRUN_E_INTERRUPTED || rc == UVRUN_E_EXIT) uvr_loop_raise(loop, uvrun_error_ref(err));
+        /* R38: an interrupt or exit raised in a step unwinds the loop; it
+         * reaches the caller, so it counts as retrieved. */
+        int unwinds = rc == UVRUN_E_INTERRUPTED || rc == UVRUN_E_EXIT;
+        if (unwinds) uvr_loop_raise(loop, uvrun_error_ref(err));
+        task->fut.retrieved = (uint8_t)unwinds;
         finish(task, UVR_ERROR, err, NULL);
       }
     }
@@ -512,6 +515,11 @@ void uvr_task_drop_all(uvrun_loop_t *loop) {
   while (loop->tasks != NULL) {
     uvrun_task_t *task = loop->tasks;
     list_remove(task);
+    /* Callbacks can never run now; what they hold (a gather awaiting this
+     * task, say) would otherwise keep the task alive in a cycle. */
+    task->fut.refs++;
+    uvr_future_drop_callbacks(&task->fut);
+    uvrun_future_unref(&task->fut);
     uvrun_future_unref(&task->fut);
   }
 }
