@@ -9,6 +9,7 @@ struct uvrun_asyncgen_s {
   void *obj;
   char *name;
   uvrun_aclose_fn aclose;
+  atomic_int claimed; /* 1: finalize, 2: shutdown closes it -- never both */
   uvrun_asyncgen_t *prev, *next;
 };
 
@@ -67,9 +68,15 @@ static void run_finalize(uvrun_loop_t *loop, uvr_item *it, int run) {
 
 void uvrun_asyncgen_finalize(uvrun_asyncgen_t *gen) {
   uvr_item it = {run_finalize, {NULL}, NULL, NULL, {NULL}, NULL};
+  int expected = 0;
   if (gen == NULL) return;
+  /* R56: a finalized object leaves the tracked set at once: shutdown must
+   * not close (and free) it as well. Shutdown may have claimed it first. */
+  if (!atomic_compare_exchange_strong(&gen->claimed, &expected, 1)) return;
   it.a = gen;
-  if (uvr_loop_push_threadsafe(gen->loop, &it) < 0) uvrun_asyncgen_unregister(gen); /* loop closed */
+  /* Closed: the close frees the registration (this thread must not touch
+   * the loop's list). Out of memory: leave it to the shutdown. */
+  if (uvr_loop_push_threadsafe(gen->loop, &it) < 0) atomic_store(&gen->claimed, 0);
 }
 
 void *uvrun_asyncgen_object(const uvrun_asyncgen_t *gen) { return gen != NULL ? gen->obj : NULL; }
@@ -90,7 +97,7 @@ static void report(uvrun_loop_t *loop, uvrun_asyncgen_t *gen, uvrun_error_t *err
 /* R55: close every live generator at once and wait for all of them. Always
  * runs the loop at least one iteration, as asyncio's shutdown step does. */
 int uvr_asyncgen_shutdown(uvrun_loop_t *loop) {
-  uvrun_asyncgen_t **gens = NULL, *gen;
+  uvrun_asyncgen_t **gens = NULL, *gen, *next;
   uvrun_future_t **futs = NULL, *all;
   size_t n = 0, i;
   int rc;
@@ -104,10 +111,15 @@ int uvr_asyncgen_shutdown(uvrun_loop_t *loop) {
       goto done;
     }
   }
-  for (i = 0; i < n; i++) {
-    gens[i] = loop->asyncgens;
-    unlink_gen(gens[i]);
+  for (i = 0, gen = loop->asyncgens; n > 0 && gen != NULL; gen = next) {
+    int expected = 0;
+    next = gen->next;
+    /* A finalized object is its finalizer's to close (R56). */
+    if (!atomic_compare_exchange_strong(&gen->claimed, &expected, 2)) continue;
+    unlink_gen(gen);
+    gens[i++] = gen;
   }
+  n = i;
   for (i = 0; i < n; i++) {
     rc = gens[i]->aclose(gens[i]->obj, loop, &futs[i]);
     if (rc < 0 || futs[i] == NULL) {

@@ -76,6 +76,7 @@ void uvrun_error_unref(uvrun_error_t *err) {
 int uvrun_error_code(const uvrun_error_t *err) { return err != NULL ? err->code : 0; }
 const char *uvrun_error_message(const uvrun_error_t *err) { return err != NULL ? err->message : ""; }
 void *uvrun_error_payload(const uvrun_error_t *err) { return err != NULL ? err->payload : NULL; }
+uvrun_free_fn uvrun_error_payload_free(const uvrun_error_t *err) { return err != NULL ? err->payload_free : NULL; }
 
 /* ---- the thread's last failure ---- */
 

@@ -22,6 +22,9 @@
  *    detach may still be walking the job list when the worker finds out. */
 #include <string.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include "internal.h"
 
 #if UV_VERSION_HEX < 0x012c00
@@ -177,7 +180,12 @@ static void job_post(uvr_executor *s, uvr_job *job) {
 static void worker_main(void *arg) {
   uvr_executor *s = arg;
   uvr_job *job;
+  sigset_t all;
 
+  /* Signals belong to the loop's thread: a SIGINT handled here would race
+   * with the loop that watches it (D3). */
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
   uv_mutex_lock(&s->mu);
   for (;;) {
     while (s->head == NULL && !s->stopping) {

@@ -139,18 +139,29 @@ static int check_run(uvrun_runner_t *r) {
   return rc;
 }
 
-int uvrun_runner_run(uvrun_runner_t *r, uvrun_step_fn step, void *arg, uvrun_context_t *context, void **result) {
+int uvrun_runner_run_task(uvrun_runner_t *r, uvrun_step_fn step, void *arg, const uvrun_task_opts_t *opts,
+                          void **result) {
   uvrun_task_opts_t topts;
   uvrun_task_t *task;
   int rc;
-  if (result != NULL) *result = NULL;
-  if ((rc = check_run(r)) < 0) return rc; /* R12: checks in 3.14's order */
-  if (step == NULL) return uvr_fail(UVRUN_E_INVAL, "A future, a step function or an awaitable is required");
   uvrun_task_opts_init(&topts);
-  topts.context = context != NULL ? context : r->context;
+  if (opts != NULL) memcpy(&topts, opts, opts->size < sizeof topts ? opts->size : sizeof topts);
+  if (result != NULL) *result = NULL;
+  if ((rc = check_run(r)) < 0 || step == NULL) { /* R12: checks in 3.14's order */
+    if (topts.arg_free != NULL) topts.arg_free(arg); /* D1 */
+    return rc < 0 ? rc : uvr_fail(UVRUN_E_INVAL, "A future, a step function or an awaitable is required");
+  }
+  if (topts.context == NULL) topts.context = r->context;
   rc = uvrun_task_new(r->loop, step, arg, &topts, &task);
   if (rc < 0) return rc;
   return drive(r, task, result);
+}
+
+int uvrun_runner_run(uvrun_runner_t *r, uvrun_step_fn step, void *arg, uvrun_context_t *context, void **result) {
+  uvrun_task_opts_t topts;
+  uvrun_task_opts_init(&topts);
+  topts.context = context;
+  return uvrun_runner_run_task(r, step, arg, &topts, result);
 }
 
 /* R11: a future becomes a main task that awaits it. */
@@ -243,13 +254,20 @@ done:
   return rc;
 }
 
-static int shutdown_executor(uvrun_runner_t *r) {
+int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop, double timeout) {
   uvrun_future_t *fut;
-  int rc = uvr_executor_shutdown(r->loop, r->opts.executor_shutdown_timeout, &fut);
+  int rc;
+  if (loop == NULL || !(timeout >= 0)) return uvr_fail(UVRUN_E_INVAL, "a loop and a timeout >= 0 are needed");
+  rc = uvr_executor_shutdown(loop, timeout, &fut);
   if (rc < 0) return rc;
-  rc = uvrun_loop_run_until_complete(r->loop, fut, NULL);
+  rc = uvrun_loop_run_until_complete(loop, fut, NULL);
   uvrun_future_unref(fut);
   return rc;
+}
+
+int uvrun_loop_shutdown_asyncgens(uvrun_loop_t *loop) {
+  if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
+  return uvr_asyncgen_shutdown(loop);
 }
 
 int uvrun_runner_close(uvrun_runner_t *r) {
@@ -260,8 +278,8 @@ int uvrun_runner_close(uvrun_runner_t *r) {
   if (uvr_running_loop != NULL) /* D5: refused up front, nothing changed */
     return uvr_fail(UVRUN_E_LOOP_RUNNING, "uvrun_runner_close() cannot be called from a running event loop");
   rc = cancel_all_tasks(r);
-  if (rc == 0) rc = uvr_asyncgen_shutdown(r->loop);
-  if (rc == 0) rc = shutdown_executor(r);
+  if (rc == 0) rc = uvrun_loop_shutdown_asyncgens(r->loop);
+  if (rc == 0) rc = uvrun_loop_shutdown_default_executor(r->loop, r->opts.executor_shutdown_timeout);
   /* What follows always happens (R47 "finally", R7). */
   if (r->set_event_loop && uvr_current_loop == r->loop) uvr_current_loop = NULL;
   uvrun_loop_free(r->loop);

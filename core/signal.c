@@ -26,10 +26,21 @@
 static uvrun_loop_t *_Atomic watching;
 static volatile sig_atomic_t received, seen;
 static struct sigaction previous;
+/* uvr_signal_start installs first and looks at what it replaced after, so
+ * for a moment our handler may stand in for SIG_IGN or a host's handler. A
+ * SIGINT in that moment is only noted, then re-raised once the right
+ * disposition is in place (R40: never ours to act on, or kill with). */
+static atomic_int probing;
+static volatile sig_atomic_t deferred;
 
 static void on_sigint(int signo) {
   int saved_errno = errno;
-  uvrun_loop_t *loop = atomic_load(&watching);
+  uvrun_loop_t *loop;
+  if (atomic_load(&probing)) {
+    deferred = 1;
+    return;
+  }
+  loop = atomic_load(&watching);
   received++;
   if (loop == NULL || received - seen >= 2) {
     /* X1: the loop has not answered the last Ctrl-C; end the default way. */
@@ -101,6 +112,7 @@ int uvr_signal_init(uvrun_loop_t *loop) {
 
 void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrupt_count) {
   struct sigaction ours;
+  int rc;
   if (!is_main_thread() || atomic_load(&watching) != NULL) return;
   received = seen = 0;
   loop->sig_main = uvrun_task_ref(main_task);
@@ -112,13 +124,18 @@ void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrup
   sigemptyset(&ours.sa_mask);
   /* Install and read the old disposition in one call (a run is hot); put
    * the old one back when it was not SIG_DFL (R40 b) or install failed (c). */
-  if (sigaction(SIGINT, &ours, &previous) != 0 || !is_default(&previous)) {
-    if (is_ours(&previous) == 0) sigaction(SIGINT, &previous, NULL);
+  deferred = 0;
+  atomic_store(&probing, 1);
+  rc = sigaction(SIGINT, &ours, &previous);
+  if (rc != 0 || !is_default(&previous)) {
+    if (rc == 0 && !is_ours(&previous)) sigaction(SIGINT, &previous, NULL);
     atomic_store(&watching, NULL);
     uvrun_task_unref(loop->sig_main);
     loop->sig_main = NULL;
     loop->sig_count = NULL;
   }
+  atomic_store(&probing, 0);
+  if (deferred) raise(SIGINT); /* now to whichever disposition stays */
 }
 
 void uvr_signal_stop(uvrun_loop_t *loop) {

@@ -110,6 +110,8 @@ UVRUN_EXTERN void uvrun_error_unref(uvrun_error_t *err);
 UVRUN_EXTERN int uvrun_error_code(const uvrun_error_t *err);
 UVRUN_EXTERN const char *uvrun_error_message(const uvrun_error_t *err);
 UVRUN_EXTERN void *uvrun_error_payload(const uvrun_error_t *err);
+/* The payload's destructor: tells a host its own payloads from others'. */
+UVRUN_EXTERN uvrun_free_fn uvrun_error_payload_free(const uvrun_error_t *err);
 /* Takes this thread's last error object (the main task's error after
  * uvrun_run() returned UVRUN_E_TASK_FAILED, say); NULL if there is none.
  * The caller owns the reference. */
@@ -189,6 +191,13 @@ UVRUN_EXTERN int uvrun_loop_is_running(const uvrun_loop_t *loop);
 UVRUN_EXTERN int uvrun_loop_run_until_complete(uvrun_loop_t *loop,
                                                uvrun_future_t *fut,
                                                void **result);
+/* R55: closes every live async generator (see "Async finalizers") and
+ * waits for them; runs the loop. */
+UVRUN_EXTERN int uvrun_loop_shutdown_asyncgens(uvrun_loop_t *loop);
+/* R58: lets queued executor jobs finish, waiting at most `timeout` seconds
+ * (then warns); later run_in_executor calls fail. Runs the loop. */
+UVRUN_EXTERN int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop,
+                                                      double timeout);
 /* R39: stop at the end of the current iteration. */
 UVRUN_EXTERN void uvrun_loop_stop(uvrun_loop_t *loop);
 /* Monotonic seconds. */
@@ -457,6 +466,13 @@ UVRUN_EXTERN int uvrun_runner_new(const uvrun_options_t *opts,
 UVRUN_EXTERN int uvrun_runner_run(uvrun_runner_t *runner, uvrun_step_fn step,
                                   void *arg, uvrun_context_t *context,
                                   void **result);
+/* As uvrun_runner_run, with task options: name, context (NULL: the
+ * runner's), site, and arg_free, which runs once the main task is freed --
+ * possibly after this call returns (a main task left pending by a second
+ * Ctrl-C is cancelled by close) -- or at once if the call is rejected (D1). */
+UVRUN_EXTERN int uvrun_runner_run_task(uvrun_runner_t *runner, uvrun_step_fn step,
+                                       void *arg, const uvrun_task_opts_t *opts,
+                                       void **result);
 /* R11: runs until fut (reference taken over) is done and returns its value. */
 UVRUN_EXTERN int uvrun_runner_run_future(uvrun_runner_t *runner,
                                          uvrun_future_t *fut, void **result);

@@ -378,3 +378,37 @@ TEST_CASE("R55 a Runner closes objects registered during its runs only at close"
   CHECK(g.finished);
   uvrun_runner_free(r);
 }
+
+TEST_CASE("R56 an object finalized in the last iteration before shutdown is closed once, by its finalizer") {
+  // Python's finalizer drops the generator from the tracked set at once, so
+  // shutdown_asyncgens() never closes it a second time.
+  Gen g;
+  g.name = "finalized-late";
+  int rc = t::run([&](uvrun_task_t *task, int) {
+    uvrun_loop_t *loop = uvrun_task_loop(task);
+    REQUIRE(reg(loop, &g) == 0);
+    // Cancelled at shutdown (R47 step 1), the leftover starts a task outside
+    // the snapshot whose second step -- in the iteration that ends step 1 --
+    // finalizes the object.
+    uvrun_task_t *leftover = t::spawn(
+        loop,
+        [&](uvrun_task_t *t, int step) -> int {
+          if (step == 0) return uvrun_task_await(t, uvrun_sleep(t, 10.0));
+          uvrun_task_t *dropper = t::spawn(
+              uvrun_task_loop(t),
+              [&](uvrun_task_t *d, int s) -> int {
+                if (s == 0) return uvrun_task_yield(d);
+                uvrun_asyncgen_finalize(g.reg);
+                return 0;
+              },
+              "dropper");
+          uvrun_task_unref(dropper);
+          return uvrun_task_resume(t, nullptr);
+        },
+        "leftover");
+    uvrun_task_unref(leftover);
+    return 0;
+  });
+  CHECK(rc == 0);
+  CHECK(g.closes == 1);
+}

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <regex>
@@ -268,21 +269,25 @@ TEST_CASE("R22 a slow plain callback is logged with its handle") {
   uvrun_options_t opts;
   uvrun_options_init(&opts);
   opts.debug = UVRUN_DEBUG_ON;
+  int marker = 0;  // the callback's ud names it in the line
   int rc = t::run(
       [&](uvrun_task_t *task, int step) -> int {
         uvrun_loop_t *loop = uvrun_task_loop(task);
         if (step == 0) {
           uvrun_loop_set_slow_callback_duration(loop, 0.03);
-          REQUIRE(uvrun_loop_call_soon(loop, [](void *) { busy_wait(0.04); }, nullptr, nullptr) == 0);
+          REQUIRE(uvrun_loop_call_soon(loop, [](void *) { busy_wait(0.04); }, &marker, nullptr) == 0);
           return uvrun_task_yield(task);
         }
         return 0;
       },
       &opts);
   CHECK(rc == 0);
+  char ud[32];
+  snprintf(ud, sizeof ud, "ud=%p>", static_cast<void *>(&marker));
   std::regex re(R"(^Executing <Handle [^\n]*> took \d+\.\d{3} seconds$)");
   size_t n = 0;
-  for (auto &line : lines_at(log, UVRUN_LOG_WARNING)) n += std::regex_match(line, re);
+  for (auto &line : lines_at(log, UVRUN_LOG_WARNING))
+    n += std::regex_match(line, re) && line.find(ud) != std::string::npos;
   INFO(log.all());
   CHECK(n == 1);
 }

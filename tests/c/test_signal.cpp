@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -587,7 +586,6 @@ TEST_CASE("R40 SIG_IGN or a host handler: a flood of SIGINTs across many short r
   // signals would kill a process that asked to ignore them.
   for (int host : {0, 1}) {
     CAPTURE(host);
-    std::atomic<bool> stop{false};
     auto res = t::in_child(
         [host] {
           child_setup();
@@ -616,7 +614,7 @@ TEST_CASE("R40 SIG_IGN or a host handler: a flood of SIGINTs across many short r
           printf("kept=%d\n", host ? is_handler(host_handler) : is_handler(SIG_IGN));
           return 0;
         },
-        [&stop](int pid) {
+        [](int pid) {
           auto t0 = Clock::now();
           while (since(t0) < 1.8 && kill(pid, SIGINT) == 0)
             std::this_thread::sleep_for(std::chrono::microseconds(20));
