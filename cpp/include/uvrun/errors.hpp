@@ -1,0 +1,144 @@
+// uvrun/errors.hpp -- the exceptions of the C++ layer, and their crossing of
+// the C core in both directions.
+#pragma once
+
+#include <uvrun.h>
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace uvrun {
+
+// Python's BaseException: CancelledError and KeyboardInterrupt derive from
+// it and not from std::exception, so `catch (const std::exception&)` does
+// not swallow them (D10).
+class BaseException {
+ public:
+  explicit BaseException(std::string message = {}) : message_(std::move(message)) {}
+  virtual ~BaseException() = default;
+  virtual const char *what() const noexcept { return message_.c_str(); }
+  virtual int code() const noexcept = 0;
+
+ private:
+  std::string message_;
+};
+
+class CancelledError : public BaseException {
+ public:
+  using BaseException::BaseException;
+  int code() const noexcept override { return UVRUN_E_CANCELLED; }
+};
+
+class KeyboardInterrupt : public BaseException {
+ public:
+  KeyboardInterrupt() : BaseException("KeyboardInterrupt") {}
+  int code() const noexcept override { return UVRUN_E_INTERRUPTED; }
+};
+
+class SystemExit : public BaseException {
+ public:
+  explicit SystemExit(int status = 0) : BaseException("SystemExit"), status_(status) {}
+  int status() const noexcept { return status_; }
+  int code() const noexcept override { return UVRUN_E_EXIT; }
+
+ private:
+  int status_;
+};
+
+// Everything the C ABI reports: a code and its message.
+class Error : public std::runtime_error {
+ public:
+  Error(int code, const std::string &message) : std::runtime_error(message), code_(code) {}
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+// asyncio's RuntimeError cases ("Runner is closed", "... cannot be called from
+// a running event loop", ...).
+class RuntimeError : public Error {
+ public:
+  using Error::Error;
+};
+
+class TimeoutError : public Error {
+ public:
+  explicit TimeoutError(const std::string &message = "timed out") : Error(UVRUN_E_TIMEDOUT, message) {}
+};
+
+class InvalidStateError : public Error {
+ public:
+  explicit InvalidStateError(const std::string &message = "invalid state")
+      : Error(UVRUN_E_INVALID_STATE, message) {}
+};
+
+namespace detail {
+
+// An exception crossing the C core travels as the error's payload.
+inline void free_exception(void *p) { delete static_cast<std::exception_ptr *>(p); }
+
+inline int code_of(const std::exception_ptr &e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const BaseException &x) {
+    return x.code();
+  } catch (const Error &x) {
+    return x.code();
+  } catch (...) {
+    return UVRUN_E_TASK_FAILED;
+  }
+}
+
+inline std::string message_of(const std::exception_ptr &e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const BaseException &x) {
+    return x.what();
+  } catch (const std::exception &x) {
+    return x.what();
+  } catch (...) {
+    return "unknown C++ exception";
+  }
+}
+
+// A C error that carries `e`; nullptr only when out of memory.
+inline uvrun_error_t *error_from(std::exception_ptr e) {
+  std::string message = message_of(e);
+  int code = code_of(e);
+  auto *payload = new std::exception_ptr(std::move(e));
+  uvrun_error_t *err = uvrun_error_new(code, message.c_str(), payload, free_exception);
+  if (err == nullptr) delete payload;
+  return err;
+}
+
+// Throws what a C error stands for: the original C++ exception when it
+// came from C++, else the exception that matches its code.
+[[noreturn]] inline void throw_error(const uvrun_error_t *err) {
+  // The free function tells our payload from other hosts' (Python's...).
+  if (err != nullptr && uvrun_error_payload_free(err) == free_exception)
+    std::rethrow_exception(*static_cast<std::exception_ptr *>(uvrun_error_payload(err)));
+  int code = err != nullptr ? uvrun_error_code(err) : UVRUN_E_INVAL;
+  std::string message = err != nullptr ? uvrun_error_message(err) : uvrun_strerror(code);
+  switch (code) {
+  case UVRUN_E_CANCELLED: throw CancelledError(message);
+  case UVRUN_E_INTERRUPTED: throw KeyboardInterrupt();
+  case UVRUN_E_EXIT: throw SystemExit();
+  case UVRUN_E_TIMEDOUT: throw TimeoutError(message);
+  case UVRUN_E_INVALID_STATE: throw InvalidStateError(message);
+  case UVRUN_E_CLOSED:
+  case UVRUN_E_LOOP_RUNNING:
+  case UVRUN_E_LOOP_CLOSED:
+  case UVRUN_E_LOOP_ALREADY_RUNNING:
+  case UVRUN_E_OTHER_LOOP_RUNNING:
+  case UVRUN_E_LOOP_STOPPED:
+  case UVRUN_E_WRONG_THREAD:
+  case UVRUN_E_EXECUTOR_SHUTDOWN: throw RuntimeError(code, message);
+  default: throw Error(code, message);
+  }
+}
+
+}  // namespace detail
+}  // namespace uvrun

@@ -1,0 +1,245 @@
+// uvrun/runner.hpp -- run(), Runner, create_task() and task handles.
+#pragma once
+
+#include <uvrun.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <mutex>
+#include <unordered_set>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "errors.hpp"
+#include "future.hpp"
+#include "task.hpp"
+
+namespace uvrun {
+
+struct Options {
+  std::optional<bool> debug;  // unset: UVRUN_DEBUG decides (R20)
+  // Returns a new loop (the runner owns it), or throws (R17).
+  std::function<uvrun_loop_t *()> loop_factory;
+  int executor_max_workers = 0;  // 0: min(32, cores + 4)
+  std::chrono::duration<double> executor_shutdown_timeout{300.0};
+  bool handle_sigint = true;
+  std::chrono::duration<double> cancel_timeout{0.0};  // X2; 0: wait forever
+  std::function<void(uvrun_loop_t *, const uvrun_exception_context_t &)> exception_handler;
+};
+
+namespace detail {
+
+inline int call_factory(void *ud, uvrun_loop_t **out) {
+  try {
+    *out = (*static_cast<std::function<uvrun_loop_t *()> *>(ud))();
+    return 0;
+  } catch (const Error &e) {
+    return e.code();
+  } catch (...) {
+    return UVRUN_E_INVAL;
+  }
+}
+
+inline void call_handler(uvrun_loop_t *loop, const uvrun_exception_context_t *ctx, void *ud) {
+  try {
+    (*static_cast<decltype(Options::exception_handler) *>(ud))(loop, *ctx);
+  } catch (...) {
+    // R64: a failing handler falls back to the default one.
+    uvrun_exception_context_t fallback = *ctx;
+    fallback.message = "Unhandled error in exception handler";
+    uvrun_loop_default_exception_handler(loop, &fallback);
+  }
+}
+
+// The C options for `o`; `o` must outlive their use.
+inline uvrun_options_t to_c(const Options &o) {
+  uvrun_options_t c;
+  uvrun_options_init(&c);
+  c.debug = !o.debug ? UVRUN_DEBUG_DEFAULT : *o.debug ? UVRUN_DEBUG_ON : UVRUN_DEBUG_OFF;
+  if (o.loop_factory) {
+    c.loop_factory = call_factory;
+    c.loop_factory_data = const_cast<std::function<uvrun_loop_t *()> *>(&o.loop_factory);
+  }
+  c.executor_max_workers = o.executor_max_workers;
+  c.executor_shutdown_timeout = o.executor_shutdown_timeout.count();
+  c.handle_sigint = o.handle_sigint ? 1 : 0;
+  c.cancel_timeout = o.cancel_timeout.count();
+  if (o.exception_handler) {
+    c.exception_handler = call_handler;
+    c.exception_handler_data = const_cast<decltype(Options::exception_handler) *>(&o.exception_handler);
+  }
+  return c;
+}
+
+// Moves a main result out of the C core (R36: never copied or formatted).
+template <class T>
+T take_result(void *result) {
+  if constexpr (std::is_void_v<T>) {
+    (void)result;
+  } else if constexpr (std::is_reference_v<T>) {
+    return *static_cast<std::remove_reference_t<T> *>(result);
+  } else {
+    T *boxed = static_cast<T *>(result);
+    T value(std::move(*boxed));
+    delete boxed;
+    return value;
+  }
+}
+
+// "file:line" kept for the life of the process: the C core borrows sites.
+// Only called in debug mode.
+inline const char *intern_site(const std::source_location &loc) {
+  static std::mutex mu;
+  static std::unordered_set<std::string> sites;
+  std::lock_guard<std::mutex> lock(mu);
+  return sites.insert(std::string(loc.file_name()) + ":" + std::to_string(loc.line())).first->c_str();
+}
+
+// Destroys a coroutine frame when it goes out of scope.
+struct FrameGuard {
+  std::coroutine_handle<> h;
+  ~FrameGuard() {
+    if (h) h.destroy();
+  }
+};
+
+}  // namespace detail
+
+// asyncio.run(): runs `main` on a fresh loop, shuts everything down, returns
+// its result or throws its exception (the same object, D10).
+template <class T>
+T run(Task<T> main, const Options &options = {}) {
+  uvrun_options_t c = detail::to_c(options);
+  void *result = nullptr;
+  // The frame outlives the C task: uvrun_run frees it before returning.
+  detail::FrameGuard frame{main.release()};
+  detail::check(uvrun_run(detail::step<T>, frame.h.address(), &c, &result));
+  return detail::take_result<T>(result);
+}
+
+// A reference to a C task, typed by its result.
+template <class T = void>
+class TaskHandle {
+ public:
+  TaskHandle() noexcept = default;
+  explicit TaskHandle(uvrun_task_t *adopted) noexcept : t_(adopted) {}
+  TaskHandle(const TaskHandle &o) noexcept : t_(uvrun_task_ref(o.t_)) {}
+  TaskHandle(TaskHandle &&o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+  TaskHandle &operator=(TaskHandle o) noexcept {
+    std::swap(t_, o.t_);
+    return *this;
+  }
+  ~TaskHandle() { uvrun_task_unref(t_); }
+
+  bool done() const noexcept { return uvrun_future_done(future()); }
+  bool cancelled() const noexcept { return uvrun_future_cancelled(future()); }
+  bool cancel(const char *msg = nullptr) noexcept { return uvrun_task_cancel(t_, msg) == 1; }
+  int cancelling() const noexcept { return uvrun_task_cancelling(t_); }
+  int uncancel() noexcept { return uvrun_task_uncancel(t_); }
+  std::string name() const { return uvrun_task_name(t_); }
+  void set_name(const std::string &name) { detail::check(uvrun_task_set_name(t_, name.c_str())); }
+
+  // The result of a done task, or its exception (InvalidStateError while
+  // pending).
+  decltype(auto) result() const {
+    void *value = nullptr;
+    if (uvrun_future_result(future(), &value) < 0) detail::throw_error(uvrun_future_error(future()));
+    return cast(value);
+  }
+
+  // Awaiting gives the task's result (a reference for non-void T).
+  auto operator co_await() const {
+    struct Awaiter : detail::FutureAwaiter {
+      using detail::FutureAwaiter::FutureAwaiter;
+      decltype(auto) await_resume() { return cast(detail::FutureAwaiter::await_resume()); }
+    };
+    return Awaiter(uvrun_future_ref(future()));
+  }
+
+  uvrun_task_t *capi() const noexcept { return t_; }
+  uvrun_future_t *future() const noexcept { return uvrun_task_future(t_); }
+  explicit operator bool() const noexcept { return t_ != nullptr; }
+
+ private:
+  static decltype(auto) cast(void *value) {
+    if constexpr (std::is_void_v<T>) {
+      (void)value;
+    } else {
+      return *static_cast<std::remove_reference_t<T> *>(value);
+    }
+  }
+  uvrun_task_t *t_ = nullptr;
+};
+
+// Starts `task` concurrently on the running loop (asyncio.create_task). Its
+// first step is queued, not run inline.
+template <class T>
+TaskHandle<T> create_task(Task<T> task, const char *name = nullptr,
+                          std::source_location where = std::source_location::current()) {
+  uvrun_loop_t *loop = running_loop();
+  uvrun_task_opts_t opts;
+  uvrun_task_opts_init(&opts);
+  opts.name = name;
+  opts.arg_free = detail::destroy_frame;
+  if (uvrun_loop_get_debug(loop)) opts.site = detail::intern_site(where);  // R25
+  uvrun_task_t *t = nullptr;
+  detail::check(uvrun_task_new(loop, detail::step<T>, task.release().address(), &opts, &t));
+  return TaskHandle<T>(t);
+}
+
+inline TaskHandle<> current_task() {
+  return TaskHandle<>(uvrun_task_ref(uvrun_current_task(uvrun_get_running_loop())));
+}
+
+inline std::vector<TaskHandle<>> all_tasks() {
+  std::vector<TaskHandle<>> out;
+  uvrun_all_tasks(running_loop(),
+                  [](uvrun_task_t *t, void *ud) {
+                    static_cast<std::vector<TaskHandle<>> *>(ud)->emplace_back(uvrun_task_ref(t));
+                  },
+                  &out);
+  return out;
+}
+
+// asyncio.Runner: several top-level calls on one loop and one context. The
+// destructor closes and never throws (close errors go to the log).
+class Runner final {
+ public:
+  explicit Runner(Options options = {}) : options_(std::move(options)) {
+    uvrun_options_t c = detail::to_c(options_);
+    detail::check(uvrun_runner_new(&c, &r_));
+  }
+  Runner(const Runner &) = delete;
+  Runner &operator=(const Runner &) = delete;
+  ~Runner() { uvrun_runner_free(r_); }
+
+  // Runs `main` as this runner's main task, in `context` or the runner's own.
+  template <class T>
+  T run(Task<T> main, uvrun_context_t *context = nullptr) {
+    uvrun_task_opts_t opts;
+    uvrun_task_opts_init(&opts);
+    opts.context = context;
+    opts.arg_free = detail::destroy_frame;  // the C task may outlive this call
+    void *result = nullptr;
+    detail::check(uvrun_runner_run_task(r_, detail::step<T>, main.release().address(), &opts, &result));
+    return detail::take_result<T>(result);
+  }
+
+  uvrun_loop_t *get_loop() {
+    uvrun_loop_t *loop = nullptr;
+    detail::check(uvrun_runner_get_loop(r_, &loop));
+    return loop;
+  }
+  void close() { detail::check(uvrun_runner_close(r_)); }
+  uvrun_runner_t *capi() const noexcept { return r_; }
+
+ private:
+  Options options_;  // the C options point into it
+  uvrun_runner_t *r_ = nullptr;
+};
+
+}  // namespace uvrun

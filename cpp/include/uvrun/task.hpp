@@ -1,0 +1,216 @@
+// uvrun/task.hpp -- Task<T>: a lazy C++20 coroutine, and how it runs as a
+// uvrun task.
+//
+// `co_await child()` runs the child inline: symmetric transfer in and out, no
+// scheduling, no task object (asyncio's `await coro()`). Only awaiting a
+// uvrun future suspends the whole chain; the C task that drives it then
+// returns UVRUN_SUSPEND, and its next step resumes the innermost coroutine
+// (always from the loop's ready queue, never inside a libuv callback).
+#pragma once
+
+#include <uvrun.h>
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "errors.hpp"
+
+namespace uvrun {
+
+template <class T = void>
+class Task;
+
+namespace detail {
+
+// Set while a step resumes a coroutine chain: what the chain suspended on.
+struct StepState {
+  uvrun_task_t *task = nullptr;
+  std::coroutine_handle<> resume_at;
+  uvrun_future_t *await = nullptr;  // a reference for uvrun_task_await
+  bool yield = false;
+};
+inline thread_local StepState *current_step = nullptr;
+
+inline StepState &step_state() {
+  if (current_step == nullptr)
+    throw RuntimeError(UVRUN_E_INVALID_STATE, "a uvrun awaitable was awaited outside a uvrun task");
+  return *current_step;
+}
+
+struct PromiseBase {
+  std::coroutine_handle<> continuation;  // the coroutine awaiting us inline
+  std::coroutine_handle<> resume_point;  // top level: where to resume next
+  std::exception_ptr exception;
+
+  struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+      std::coroutine_handle<> next = h.promise().continuation;
+      return next ? next : std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+  };
+
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  FinalAwaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
+  void rethrow_if_failed() const {
+    if (exception) std::rethrow_exception(exception);
+  }
+};
+
+template <class T>
+struct Promise final : PromiseBase {
+  std::optional<T> value;
+  Task<T> get_return_object() noexcept;
+  template <class U>
+  void return_value(U &&v) {
+    value.emplace(std::forward<U>(v));
+  }
+  T &result() & {
+    rethrow_if_failed();
+    return *value;
+  }
+  T &&result() && {
+    rethrow_if_failed();
+    return std::move(*value);
+  }
+};
+
+template <class T>
+struct Promise<T &> final : PromiseBase {
+  T *value = nullptr;
+  Task<T &> get_return_object() noexcept;
+  void return_value(T &v) noexcept { value = &v; }
+  T &result() {
+    rethrow_if_failed();
+    return *value;
+  }
+};
+
+template <>
+struct Promise<void> final : PromiseBase {
+  Task<void> get_return_object() noexcept;
+  void return_void() const noexcept {}
+  void result() const { rethrow_if_failed(); }
+};
+
+}  // namespace detail
+
+// A lazily started coroutine returning T. Move-only; destroying a Task that
+// never ran destroys its frame without running it.
+template <class T>
+class [[nodiscard]] Task {
+ public:
+  using promise_type = detail::Promise<T>;
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  Task() noexcept = default;
+  explicit Task(handle_type h) noexcept : h_(h) {}
+  Task(Task &&other) noexcept : h_(std::exchange(other.h_, {})) {}
+  Task &operator=(Task &&other) noexcept {
+    if (this != &other) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(other.h_, {});
+    }
+    return *this;
+  }
+  Task(const Task &) = delete;
+  Task &operator=(const Task &) = delete;
+  ~Task() {
+    if (h_) h_.destroy();
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+  handle_type release() noexcept { return std::exchange(h_, {}); }
+
+  struct Awaiter {
+    handle_type h;
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
+      h.promise().continuation = caller;
+      return h;  // symmetric transfer: the stack stays flat
+    }
+    decltype(auto) await_resume() {
+      if constexpr (std::is_void_v<T>) {
+        h.promise().result();
+      } else if constexpr (std::is_reference_v<T>) {
+        return h.promise().result();
+      } else {
+        return std::move(h.promise()).result();
+      }
+    }
+  };
+  // Runs the child inline, like `await coro()` in asyncio.
+  Awaiter operator co_await() && noexcept { return Awaiter{h_}; }
+  Awaiter operator co_await() & noexcept { return Awaiter{h_}; }
+
+ private:
+  handle_type h_;
+};
+
+namespace detail {
+
+template <class T>
+Task<T> Promise<T>::get_return_object() noexcept {
+  return Task<T>(std::coroutine_handle<Promise<T>>::from_promise(*this));
+}
+template <class T>
+Task<T &> Promise<T &>::get_return_object() noexcept {
+  return Task<T &>(std::coroutine_handle<Promise<T &>>::from_promise(*this));
+}
+inline Task<void> Promise<void>::get_return_object() noexcept {
+  return Task<void>(std::coroutine_handle<Promise<void>>::from_promise(*this));
+}
+
+template <class T>
+void delete_value(void *p) {
+  delete static_cast<T *>(p);
+}
+
+// Hands the finished coroutine's outcome to the C task.
+template <class T>
+int finish(uvrun_task_t *task, Promise<T> &p) {
+  if (p.exception) {
+    uvrun_error_t *err = error_from(p.exception);
+    return err != nullptr ? uvrun_task_raise(task, err) : UVRUN_E_NOMEM;
+  }
+  if constexpr (std::is_void_v<T>) {
+    return uvrun_task_return(task, nullptr);
+  } else if constexpr (std::is_reference_v<T>) {
+    return uvrun_task_return(task, p.value);
+  } else {
+    return uvrun_task_return_owned(task, new T(std::move(*p.value)), delete_value<T>);
+  }
+}
+
+// The C step function that drives a Task<T>: arg is the coroutine frame.
+template <class T>
+int step(uvrun_task_t *task, void *frame) {
+  auto h = std::coroutine_handle<Promise<T>>::from_address(frame);
+  Promise<T> &p = h.promise();
+  StepState st;
+  st.task = task;
+  StepState *outer = std::exchange(current_step, &st);
+  std::coroutine_handle<> at = p.resume_point ? std::exchange(p.resume_point, {}) : h;
+  at.resume();
+  current_step = outer;
+  if (h.done()) return finish(task, p);
+  p.resume_point = st.resume_at;
+  if (st.await != nullptr) return uvrun_task_await(task, st.await);
+  if (st.yield) return uvrun_task_yield(task);
+  p.exception = std::make_exception_ptr(
+      InvalidStateError("a uvrun task awaited something that is not a uvrun awaitable"));
+  p.resume_point = {};
+  return finish(task, p);
+}
+
+// arg_free for a coroutine frame owned by a C task.
+inline void destroy_frame(void *frame) { std::coroutine_handle<>::from_address(frame).destroy(); }
+
+}  // namespace detail
+}  // namespace uvrun
