@@ -29,6 +29,12 @@ run() {
   rm -f "$log"
 }
 
+# count PASSED FAILED: adds a suite's own counts (for runners other than doctest).
+count() {
+  passed=$((passed + $1))
+  failed=$((failed + $2))
+}
+
 build() {  # build DIR [meson options...]
   local dir=$1
   shift
@@ -38,6 +44,7 @@ build() {  # build DIR [meson options...]
 
 if build build; then
   run "C API" ./build/tests/test-c-api
+  run "C++" ./build/tests/test-cpp
 else
   failed=$((failed + 1))
 fi
@@ -46,6 +53,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
   run "C API (ASan+UBSan)" ./build-asan/tests/test-c-api
+  run "C++ (ASan+UBSan)" ./build-asan/tests/test-cpp
 else
   failed=$((failed + 1))
 fi
@@ -53,9 +61,18 @@ fi
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 if build build-tsan -Db_sanitize=thread -Db_lundef=false; then
   run "C API (TSan)" ./build-tsan/tests/test-c-api
+  run "C++ (TSan)" ./build-tsan/tests/test-cpp
 else
   failed=$((failed + 1))
 fi
+
+# Further suites (FFI, packaging, reliability...) add their runs here; each
+# file is sourced and may use build, run and count.
+for extra in scripts/tests.d/*.sh; do
+  [ -e "$extra" ] || continue
+  # shellcheck source=/dev/null
+  . "$extra"
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
