@@ -1,11 +1,14 @@
 // uvrun/task.hpp -- Task<T>: a lazy C++20 coroutine, and how it runs as a
 // uvrun task.
 //
-// `co_await child()` runs the child inline: symmetric transfer in and out, no
-// scheduling, no task object (asyncio's `await coro()`). Only awaiting a
-// uvrun future suspends the whole chain; the C task that drives it then
-// returns UVRUN_SUSPEND, and its next step resumes the innermost coroutine
-// (always from the loop's ready queue, never inside a libuv callback).
+// `co_await child()` runs the child inline: no scheduling, no task object
+// (asyncio's `await coro()`). A child that finishes without suspending hands
+// control back by returning from the await (the stack stays flat whatever
+// the compiler does with tail calls, sanitizer builds included); one that
+// suspends resumes its caller by symmetric transfer when it is done. Only
+// awaiting a uvrun future suspends the whole chain; the C task that drives it
+// then returns UVRUN_SUSPEND, and its next step resumes the innermost
+// coroutine (from the loop's ready queue, never inside a libuv callback).
 #pragma once
 
 #include <uvrun.h>
@@ -41,16 +44,26 @@ inline StepState &step_state() {
 }
 
 struct PromiseBase {
+  // How a child awaited inline is running: started by its caller's await
+  // (`starting`), finished within that start (`finished`), or suspended and
+  // to resume its caller itself when done (`detached`).
+  enum class Inline : unsigned char { detached, starting, finished };
+
   std::coroutine_handle<> continuation;  // the coroutine awaiting us inline
   std::coroutine_handle<> resume_point;  // top level: where to resume next
   std::exception_ptr exception;
+  Inline inline_state = Inline::detached;
 
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-      std::coroutine_handle<> next = h.promise().continuation;
-      return next ? next : std::noop_coroutine();
+      PromiseBase &p = h.promise();
+      if (p.inline_state == Inline::starting) {
+        p.inline_state = Inline::finished;  // the caller's await goes on
+        return std::noop_coroutine();
+      }
+      return p.continuation ? p.continuation : std::noop_coroutine();
     }
     void await_resume() const noexcept {}
   };
@@ -131,9 +144,15 @@ class [[nodiscard]] Task {
   struct Awaiter {
     handle_type h;
     bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
-      h.promise().continuation = caller;
-      return h;  // symmetric transfer: the stack stays flat
+    bool await_suspend(std::coroutine_handle<> caller) noexcept {
+      using Inline = detail::PromiseBase::Inline;
+      promise_type &p = h.promise();
+      p.continuation = caller;
+      p.inline_state = Inline::starting;
+      h.resume();  // runs until the child finishes or suspends
+      if (p.inline_state == Inline::finished) return false;  // go on, no recursion
+      p.inline_state = Inline::detached;
+      return true;
     }
     decltype(auto) await_resume() {
       if constexpr (std::is_void_v<T>) {
