@@ -61,9 +61,7 @@ fi
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 if build build-tsan -Db_sanitize=thread -Db_lundef=false; then
   # TSan defers asynchronous signals to its own safe points, so the real
-  # SIGINT tests are left to the other builds; and it keeps GCC from turning
-  # symmetric transfer into tail calls, so the million-deep inline await is
-  # left out here too.
+  # SIGINT tests are left to the other builds.
   run "C API (TSan)" ./build-tsan/tests/test-c-api -sfe='*test_signal*' -tce='*A25*,*A26*,*A27*,*A28*'
   run "C++ (TSan)" ./build-tsan/tests/test-cpp -sfe='*test_signal*' -tce='*million*,*SIGINT*,*Ctrl-C*
 else
