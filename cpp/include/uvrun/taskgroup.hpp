@@ -1,0 +1,262 @@
+// uvrun/taskgroup.hpp -- asyncio.TaskGroup (3.13 semantics).
+//
+// Python's `async with TaskGroup() as g: body` becomes
+//
+//     uvrun::TaskGroup g;                       // binds to the current task
+//     co_await g.run(body(g));                  // body, then wait for all
+//  or, when nothing between can throw:
+//     g.create_task(a()); g.create_task(b());
+//     co_await g;                               // wait for all
+//
+// run() sees the body's exception and hands it to the group's exit, as
+// __aexit__ does. A child failing cancels its siblings and the parent task
+// (the body), and the errors come out together as an ExceptionGroup; the
+// group's own cancellation of the parent is taken back with uncancel(), so
+// an outer cancellation still propagates. A TaskGroup destroyed without
+// being exited cancels its children and reports the errors it collected to
+// the loop's exception handler, so they cannot vanish.
+#pragma once
+
+#include <uvrun.h>
+
+#include <algorithm>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "errors.hpp"
+#include "future.hpp"
+#include "runner.hpp"
+#include "task.hpp"
+#include "typed_future.hpp"
+#include "waiters.hpp"
+
+namespace uvrun {
+
+// Python's ExceptionGroup: every error of a TaskGroup, in the order they
+// happened.
+class ExceptionGroup : public std::runtime_error {
+ public:
+  ExceptionGroup(const std::string &message, std::vector<std::exception_ptr> exceptions)
+      : std::runtime_error(message + " (" + std::to_string(exceptions.size()) +
+                           (exceptions.size() == 1 ? " sub-exception)" : " sub-exceptions)")),
+        exceptions_(std::move(exceptions)) {}
+  [[nodiscard]] const std::vector<std::exception_ptr> &exceptions() const noexcept { return exceptions_; }
+
+ private:
+  std::vector<std::exception_ptr> exceptions_;
+};
+
+namespace detail {
+
+inline void report(uvrun_loop_t *loop, const char *message, const std::exception_ptr &e, uvrun_task_t *task) {
+  uvrun_exception_context_t ctx{};
+  ctx.size = sizeof ctx;
+  ctx.message = message;
+  ctx.error = error_from(e);
+  ctx.task = task;
+  uvrun_loop_call_exception_handler(loop, &ctx);
+  uvrun_error_unref(ctx.error);
+}
+
+inline bool is_base_error(const std::exception_ptr &e) {
+  return holds<KeyboardInterrupt>(e) || holds<SystemExit>(e);
+}
+
+// The group's state lives on the heap: a child's done callback may already
+// be queued when the TaskGroup object goes away. Each registered callback
+// holds a reference.
+struct GroupState {
+  int refs = 1;
+  bool orphaned = false;  // the TaskGroup is gone: callbacks only release
+  bool exiting = false;
+  bool aborting = false;
+  bool parent_cancel_requested = false;
+  TaskHandle<> parent;
+  std::vector<TaskHandle<>> tasks;  // children not done yet
+  std::vector<std::exception_ptr> errors;
+  std::exception_ptr base_error;  // KeyboardInterrupt/SystemExit: re-raised alone
+  uvrun_future_t *on_completed = nullptr;
+
+  void release() noexcept {
+    if (--refs == 0) delete this;
+  }
+
+  void abort() noexcept {
+    aborting = true;
+    for (auto &t : tasks)
+      if (!t.done()) t.cancel();
+  }
+
+  static void on_task_done(uvrun_future_t *fut, void *ud) {
+    auto *s = static_cast<GroupState *>(ud);
+    if (!s->orphaned) s->task_done(fut);
+    s->release();
+  }
+
+  void task_done(uvrun_future_t *fut) {
+    auto it = std::find_if(tasks.begin(), tasks.end(), [fut](const TaskHandle<> &t) { return t.future() == fut; });
+    TaskHandle<> child = std::move(*it);
+    tasks.erase(it);
+    if (on_completed != nullptr && tasks.empty() && !uvrun_future_done(on_completed))
+      uvrun_future_set_result(on_completed, nullptr, nullptr);
+    if (uvrun_future_cancelled(fut)) return;
+    uvrun_error_t *err = uvrun_future_error(fut);  // marks it retrieved
+    if (err == nullptr) return;
+    std::exception_ptr e = exception_of(err);
+    errors.push_back(e);
+    if (is_base_error(e) && !base_error) base_error = e;
+    if (parent.done()) {
+      report(uvrun_task_loop(parent.capi()), "Task has errored out but its parent task is already completed", e,
+             child.capi());
+      return;
+    }
+    if (!aborting && !parent_cancel_requested) {
+      // Interrupt the body; exit() takes this cancellation back.
+      abort();
+      parent_cancel_requested = true;
+      parent.cancel();
+    }
+  }
+
+  // The waiting part of __aexit__: until every child is done, however often
+  // the parent is cancelled meanwhile.
+  Task<void> wait_children(std::exception_ptr &propagate_cancel) {
+    while (!tasks.empty()) {
+      check(uvrun_future_new(uvrun_task_loop(parent.capi()), &on_completed));
+      try {
+        co_await VoidAwaiter(uvrun_future_ref(on_completed));
+      } catch (const CancelledError &) {
+        if (!aborting) {
+          // The parent is being cancelled while children run.
+          propagate_cancel = std::current_exception();
+          abort();
+        }
+      }
+      uvrun_future_unref(std::exchange(on_completed, nullptr));
+    }
+  }
+
+  // The rest of __aexit__, once no child is left.
+  void finish(const std::exception_ptr &body_error, std::exception_ptr propagate_cancel) {
+    if (base_error) std::rethrow_exception(base_error);
+    if (parent_cancel_requested && parent.uncancel() == 0) propagate_cancel = nullptr;
+    if (propagate_cancel && errors.empty()) std::rethrow_exception(propagate_cancel);
+    if (body_error && !holds<CancelledError>(body_error)) errors.push_back(body_error);
+    if (errors.empty()) return;
+    if (parent.cancelling() > 0) {
+      // Cancelled from outside too: keep its count as it was.
+      parent.uncancel();
+      parent.cancel();
+    }
+    throw ExceptionGroup("unhandled errors in a TaskGroup", std::exchange(errors, {}));
+  }
+};
+
+// `co_await` of the group's exit with the body's outcome.
+class GroupExit {
+ public:
+  GroupExit(GroupState &s, std::exception_ptr body_error) : s_(s), body_error_(std::move(body_error)) {}
+
+  bool await_ready() {
+    s_.exiting = true;
+    if (is_base_error(body_error_) && !s_.base_error) s_.base_error = body_error_;
+    if (holds<CancelledError>(body_error_)) propagate_cancel_ = body_error_;
+    if (body_error_ && !s_.aborting) s_.abort();  // the body failed or was cancelled
+    return s_.tasks.empty();
+  }
+  bool await_suspend(std::coroutine_handle<> h) {
+    return wait_.start(s_.wait_children(propagate_cancel_), h);
+  }
+  void await_resume() {
+    if (wait_.started()) wait_.result();
+    s_.finish(body_error_, std::move(propagate_cancel_));
+  }
+
+ private:
+  GroupState &s_;
+  std::exception_ptr body_error_;
+  std::exception_ptr propagate_cancel_;
+  Detour<void> wait_;
+};
+
+}  // namespace detail
+
+class TaskGroup {
+ public:
+  // asyncio's __aenter__: binds to the current task.
+  TaskGroup() : s_(new detail::GroupState) {
+    s_->parent = current_task();
+    if (!s_->parent) {
+      delete s_;
+      throw RuntimeError(UVRUN_E_INVALID_STATE, "TaskGroup cannot determine the parent task");
+    }
+  }
+  TaskGroup(const TaskGroup &) = delete;
+  TaskGroup &operator=(const TaskGroup &) = delete;
+  ~TaskGroup() {
+    bool loop_open = !uvrun_loop_is_closed(uvrun_task_loop(s_->parent.capi()));
+    for (auto &t : s_->tasks) {
+      if (loop_open) t.cancel();
+      s_->refs -= uvrun_future_remove_done_callback(t.future(), detail::GroupState::on_task_done, s_);
+    }
+    if (loop_open)
+      for (auto &e : s_->errors)
+        detail::report(uvrun_task_loop(s_->parent.capi()), "TaskGroup destroyed before its errors were raised", e,
+                       nullptr);
+    s_->orphaned = true;
+    s_->release();
+  }
+
+  // Starts `task` as a child. RuntimeError once the group is finished or
+  // shutting down (the task is then destroyed without running).
+  template <class T>
+  TaskHandle<T> create_task(Task<T> task, const char *name = nullptr,
+                            std::source_location where = std::source_location::current()) {
+    if (s_->exiting && s_->tasks.empty()) throw RuntimeError(UVRUN_E_INVALID_STATE, "TaskGroup is finished");
+    if (s_->aborting) throw RuntimeError(UVRUN_E_INVALID_STATE, "TaskGroup is shutting down");
+    TaskHandle<T> h = uvrun::create_task(std::move(task), name, where);
+    s_->tasks.emplace_back(uvrun_task_ref(h.capi()));
+    detail::check(uvrun_future_add_done_callback(h.future(), detail::GroupState::on_task_done, s_));
+    ++s_->refs;
+    return h;
+  }
+
+  // `async with`: awaits `body` inline, then the children; gives the body's
+  // result. Errors come out as described above.
+  template <class R>
+  Task<R> run(Task<R> body) {
+    std::exception_ptr error;
+    if constexpr (std::is_void_v<R>) {
+      try {
+        co_await std::move(body);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      co_await detail::GroupExit(*s_, std::move(error));
+    } else {
+      std::optional<R> result;
+      try {
+        result.emplace(co_await std::move(body));
+      } catch (...) {
+        error = std::current_exception();
+      }
+      co_await detail::GroupExit(*s_, std::move(error));
+      co_return std::move(*result);
+    }
+  }
+
+  // Waits for every child: the exit of an `async with` whose body did not
+  // throw.
+  [[nodiscard]] detail::GroupExit operator co_await() noexcept { return {*s_, nullptr}; }
+
+ private:
+  detail::GroupState *s_;
+};
+
+}  // namespace uvrun
