@@ -124,8 +124,12 @@ int uvr_asyncgen_shutdown(uvrun_loop_t *loop) {
     rc = gens[i]->aclose(gens[i]->obj, loop, &futs[i]);
     if (rc < 0 || futs[i] == NULL) {
       /* A close that cannot start is its error, reported like the others. */
-      uvrun_future_new(loop, &futs[i]);
-      if (futs[i] != NULL) uvrun_future_set_error(futs[i], uvr_error_for_code(rc < 0 ? rc : UVRUN_E_INVAL));
+      int code = rc < 0 ? rc : UVRUN_E_INVAL;
+      if (uvrun_future_new(loop, &futs[i]) < 0) {
+        rc = UVRUN_E_NOMEM; /* not the INVAL a NULL child would give gather */
+        goto done;
+      }
+      uvrun_future_set_error(futs[i], uvr_error_for_code(code));
     }
   }
   all = uvrun_gather(loop, futs, n, 1);

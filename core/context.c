@@ -19,9 +19,13 @@
 
 #include "internal.h"
 
+/* An owned value's ref/unref travel with it: a map may outlive the variable,
+ * whose pointer is then only compared, never read. */
 typedef struct uvr_map_entry {
   const uvrun_contextvar_t *var;
   void *value;
+  uvrun_ref_fn ref;     /* NULL: a borrowed value */
+  uvrun_free_fn unref;
 } uvr_map_entry;
 
 struct uvr_map {
@@ -34,13 +38,15 @@ struct uvrun_contextvar_s {
   char *name;
   int has_default;
   void *default_value;
+  uvrun_ref_fn ref;     /* uvrun_contextvar_new_owned() */
+  uvrun_free_fn unref;
 };
 
 struct uvrun_token_s {
   uvrun_contextvar_t *var;
   const uvrun_context_t *ctx; /* compared, never dereferenced */
   int had_old;
-  void *old;
+  uvr_map_entry old;          /* owns a reference to an owned value */
 };
 
 /* The context of a thread that entered none: static storage, so reading a
@@ -71,9 +77,19 @@ uvr_map *uvr_map_ref(uvr_map *map) {
   return map;
 }
 
+static void entry_ref(const uvr_map_entry *e) {
+  if (e->ref != NULL) e->ref(e->value);
+}
+static void entry_unref(const uvr_map_entry *e) {
+  if (e->unref != NULL) e->unref(e->value);
+}
+
 void uvr_map_unref(uvr_map *map) {
+  size_t i;
   if (map == NULL) return;
-  if (atomic_fetch_sub_explicit(&map->refs, 1, memory_order_acq_rel) == 1) uvr_free(map);
+  if (atomic_fetch_sub_explicit(&map->refs, 1, memory_order_acq_rel) != 1) return;
+  for (i = 0; i < map->n; i++) entry_unref(&map->entries[i]);
+  uvr_free(map);
 }
 
 /* Index of var in map, or of the slot where it would go (*found = 0). */
@@ -102,6 +118,12 @@ static uvr_map *map_alloc(size_t n) {
   return map;
 }
 
+/* A new map holds a reference to each of its owned values. */
+static void map_ref_entries(uvr_map *m) {
+  size_t i;
+  for (i = 0; i < m->n; i++) entry_ref(&m->entries[i]);
+}
+
 /* A new map: map with var set to value. 0 or UVRUN_E_NOMEM. */
 static int map_with(const uvr_map *map, const uvrun_contextvar_t *var, void *value,
                     uvr_map **out) {
@@ -114,7 +136,10 @@ static int map_with(const uvr_map *map, const uvrun_contextvar_t *var, void *val
   if (i > 0) memcpy(m->entries, map->entries, i * sizeof m->entries[0]);
   m->entries[i].var = var;
   m->entries[i].value = value;
+  m->entries[i].ref = var->ref;
+  m->entries[i].unref = var->unref;
   if (tail < n) memcpy(&m->entries[i + 1], &map->entries[tail], (n - tail) * sizeof m->entries[0]);
+  map_ref_entries(m);
   *out = m;
   return 0;
 }
@@ -136,6 +161,7 @@ static int map_without(uvr_map *map, const uvrun_contextvar_t *var, uvr_map **ou
   if (m == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
   memcpy(m->entries, map->entries, i * sizeof m->entries[0]);
   memcpy(&m->entries[i], &map->entries[i + 1], (map->n - i - 1) * sizeof m->entries[0]);
+  map_ref_entries(m);
   *out = m;
   return 0;
 }
@@ -228,6 +254,11 @@ int uvrun_context_get(const uvrun_context_t *ctx, const uvrun_contextvar_t *var,
 
 int uvrun_contextvar_new(const char *name, int has_default, void *default_value,
                          uvrun_contextvar_t **out) {
+  return uvrun_contextvar_new_owned(name, has_default, default_value, NULL, NULL, out);
+}
+
+int uvrun_contextvar_new_owned(const char *name, int has_default, void *default_value,
+                               uvrun_ref_fn ref, uvrun_free_fn unref, uvrun_contextvar_t **out) {
   uvrun_contextvar_t *var;
   if (name == NULL || out == NULL)
     return uvr_fail(UVRUN_E_INVAL, "uvrun_contextvar_new: %s is NULL", name == NULL ? "name" : "out");
@@ -237,6 +268,8 @@ int uvrun_contextvar_new(const char *name, int has_default, void *default_value,
   if (var->name == NULL) goto nomem;
   var->has_default = has_default != 0;
   var->default_value = default_value;
+  var->ref = ref;
+  var->unref = unref;
   *out = var;
   return 0;
 
@@ -277,11 +310,16 @@ int uvrun_contextvar_set(uvrun_contextvar_t *var, void *value, uvrun_token_t **t
     tok->var = var;
     tok->ctx = ctx;
     tok->had_old = found;
-    tok->old = found ? ctx->map->entries[i].value : NULL;
+    if (found) {
+      tok->old = ctx->map->entries[i];
+      entry_ref(&tok->old);
+    } else {
+      memset(&tok->old, 0, sizeof tok->old);
+    }
   }
   rc = map_with(ctx->map, var, value, &map);
   if (rc < 0) {
-    uvr_free(tok);
+    uvrun_token_free(tok);
     return rc;
   }
   uvr_map_unref(ctx->map);
@@ -310,7 +348,7 @@ int uvrun_contextvar_reset(uvrun_contextvar_t *var, uvrun_token_t *token) {
     rc = uvr_fail(UVRUN_E_TOKEN_MISMATCH, "Token was created in a different Context");
     goto out;
   }
-  if (token->had_old) rc = map_with(ctx->map, var, token->old, &map);
+  if (token->had_old) rc = map_with(ctx->map, var, token->old.value, &map);
   else rc = map_without(ctx->map, var, &map);
   if (rc < 0) goto out;
   uvr_map_unref(ctx->map);
@@ -322,5 +360,7 @@ out:
 }
 
 void uvrun_token_free(uvrun_token_t *token) {
+  if (token == NULL) return;
+  entry_unref(&token->old);
   uvr_free(token);
 }

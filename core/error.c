@@ -112,6 +112,11 @@ uvrun_error_t *uvrun_take_error(void) {
   return err;
 }
 
+int uvrun_error_set_last(uvrun_error_t *err) {
+  if (err == NULL) return uvr_fail(UVRUN_E_INVAL, "err must not be NULL");
+  return uvr_fail_error(err);
+}
+
 uvrun_error_t *uvr_error_for_code(int code) {
   if (code == last_code && last_msg[0] != '\0') {
     if (last_error != NULL && last_error->code == code) return uvrun_error_ref(last_error);

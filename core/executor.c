@@ -171,8 +171,10 @@ static void job_post(uvr_executor *s, uvr_job *job) {
   item.b = s;
   if (s->loop != NULL) rc = uvr_loop_push_threadsafe(s->loop, &item);
   if (rc == 0) return;
-  if (rc != UVRUN_E_LOOP_CLOSED)
+  if (rc != UVRUN_E_LOOP_CLOSED) {
     uvr_logf(UVRUN_LOG_ERROR, "executor: a job's result was lost: %s", uvrun_strerror(rc));
+    uvr_loop_lost(s->loop);
+  }
   job->qnext = s->orphans;
   s->orphans = job;
 }
@@ -211,8 +213,8 @@ static void worker_main(void *arg) {
     uvr_item item = {0};
     item.run = workers_exited_cb;
     item.a = s;
-    /* On failure the shutdown timer, or the loop close, ends the wait. */
-    uvr_loop_push_threadsafe(s->loop, &item);
+    /* On failure the run waiting for the shutdown fails. */
+    if (uvr_loop_push_threadsafe(s->loop, &item) == UVRUN_E_NOMEM) uvr_loop_lost(s->loop);
   }
   uv_mutex_unlock(&s->mu);
   executor_unref(s);

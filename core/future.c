@@ -39,10 +39,40 @@ void uvr_future_release_fields(uvrun_future_t *fut) {
   uvr_future_drop_callbacks(fut);
 }
 
+static void held_link(uvrun_future_t *fut) {
+  uvrun_loop_t *loop = fut->loop;
+  if (fut->held || fut->is_task) return; /* tasks: uvr_task_drop_all */
+  fut->held = 1;
+  fut->held_prev = NULL;
+  fut->held_next = loop->held;
+  if (loop->held != NULL) loop->held->held_prev = fut;
+  loop->held = fut;
+}
+
+static void held_unlink(uvrun_future_t *fut) {
+  if (!fut->held) return;
+  if (fut->held_prev != NULL) fut->held_prev->held_next = fut->held_next;
+  else fut->loop->held = fut->held_next;
+  if (fut->held_next != NULL) fut->held_next->held_prev = fut->held_prev;
+  fut->held = 0;
+  fut->held_prev = fut->held_next = NULL;
+}
+
+void uvr_future_drop_all_held(uvrun_loop_t *loop) {
+  while (loop->held != NULL) {
+    uvrun_future_t *fut = loop->held;
+    held_unlink(fut);
+    fut->refs++; /* a drop may release the last other reference */
+    uvr_future_drop_callbacks(fut);
+    uvrun_future_unref(fut);
+  }
+}
+
 void uvr_future_drop_callbacks(uvrun_future_t *fut) {
   uint32_t i, n = fut->ncbs;
   uvr_done_cb *cbs = fut->cbs, first = fut->cb0;
   /* Detach first: a drop may free what refers back to this future. */
+  held_unlink(fut);
   fut->cbs = NULL;
   fut->ncbs = fut->cap_cbs = 0;
   for (i = 0; i < n; i++) {
@@ -102,8 +132,8 @@ static void schedule_one(uvrun_future_t *fut, uvr_done_cb *cb) {
   if (!fut->loop->closed) {
     uvrun_future_ref(fut);
     if (uvr_loop_push(fut->loop, &it) == 0) return;
-    uvr_logf(UVRUN_LOG_ERROR, "out of memory: a done callback of a future was dropped");
     fut->refs--;
+    uvr_loop_lost(fut->loop);
   }
   /* R61: nothing runs on a closed loop. */
   uvr_map_unref(cb->ctx);
@@ -112,6 +142,7 @@ static void schedule_one(uvrun_future_t *fut, uvr_done_cb *cb) {
 
 void uvr_future_schedule_callbacks(uvrun_future_t *fut) {
   uint32_t i;
+  held_unlink(fut);
   for (i = 0; i < fut->ncbs; i++) schedule_one(fut, cb_at(fut, i));
   uvr_free(fut->cbs);
   fut->cbs = NULL;
@@ -243,6 +274,7 @@ int uvr_future_add_done_callback_holding(uvrun_future_t *fut, uvrun_done_fn cb, 
     fut->cbs[fut->ncbs - 1] = entry;
   }
   fut->ncbs++;
+  if (drop != NULL) held_link(fut);
   return 0;
 }
 

@@ -92,6 +92,7 @@ typedef struct {
   size_t n, remaining;
   int return_exceptions;
   int cancel_requested;
+  int cancelling; /* gather_cancel is on the stack */
   uvrun_future_t *children[];
 } multi_state;
 
@@ -174,8 +175,11 @@ static int gather_cancel(uvrun_future_t *fut, const char *msg) {
   multi_state *s = fut->helper;
   size_t i;
   int any = 0;
-  if (fut->state != UVR_PENDING) return 0;
+  /* A child awaiting this gather cancels it again: stop there. */
+  if (fut->state != UVR_PENDING || s->cancelling) return 0;
+  s->cancelling = 1;
   for (i = 0; i < s->n; i++) any |= uvrun_future_cancel(s->children[i], msg);
+  s->cancelling = 0;
   if (any) s->cancel_requested = 1; /* the gather ends cancelled (R52) */
   return any;
 }

@@ -129,11 +129,13 @@ struct uvrun_loop_s {
   uvr_item *ts_items, *ts_spare;
   size_t ts_n, ts_cap, ts_spare_cap;
   atomic_int ts_pending;
+  atomic_int lost;     /* an item could not be queued (out of memory) */
   uv_thread_t thread;
   /* tasks */
   uvrun_task_t *current_task;
   uvrun_task_t *tasks; /* pending tasks, doubly linked */
   size_t ntasks;
+  uvrun_future_t *held;     /* plain futures whose callbacks hold references */
   uvrun_task_t *task_cache; /* freed task memory kept for reuse */
   size_t ncached;
   uint64_t task_counter;
@@ -160,6 +162,11 @@ void uvr_loop_unref(uvrun_loop_t *loop);
 int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item);
 /* Queue from any thread. Returns LOOP_CLOSED after close. */
 int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item);
+/* An item that had to be queued was dropped for lack of memory (a done
+ * callback, a due timer, an executor completion): the current or next run
+ * of the loop fails with UVRUN_E_NOMEM instead of waiting for it forever.
+ * Any thread, while the loop is alive. */
+void uvr_loop_lost(uvrun_loop_t *loop);
 uint64_t uvr_now_ns(void);
 /* Runs the loop until stopped; the running-loop TLS is set meanwhile. */
 int uvr_loop_run_forever(uvrun_loop_t *loop);
@@ -207,6 +214,9 @@ struct uvrun_future_s {
   int (*cancel_hook)(uvrun_future_t *fut, const char *msg);
   void (*on_free)(uvrun_future_t *fut);
   void *helper;
+  /* loop->held while pending with callbacks that hold references */
+  uvrun_future_t *held_prev, *held_next;
+  uint8_t held;
 };
 
 void uvr_future_init(uvrun_future_t *fut, uvrun_loop_t *loop);
@@ -216,6 +226,10 @@ void uvr_future_init(uvrun_future_t *fut, uvrun_loop_t *loop);
 int uvr_future_add_done_callback_holding(uvrun_future_t *fut, uvrun_done_fn cb, void *ud, uvrun_free_fn drop);
 /* Releases every registered callback unrun (loop close). */
 void uvr_future_drop_callbacks(uvrun_future_t *fut);
+/* Loop close: releases the callbacks of every pending plain future that
+ * holds references through them (a wait_any waiting on a sleep that can
+ * never fire, say), breaking the cycle outer -> child -> callback -> outer. */
+void uvr_future_drop_all_held(uvrun_loop_t *loop);
 /* Marks done and schedules callbacks. */
 void uvr_future_schedule_callbacks(uvrun_future_t *fut);
 /* The CANCELLED error with the cancel message (cached). */
@@ -238,9 +252,8 @@ struct uvrun_task_s {
   uvrun_free_fn arg_free;
   uvrun_context_t *ctx;      /* &own_ctx, or the context it was given */
   uvrun_context_t own_ctx;  /* a copy of the creator's context (R31) */
-  char *name;               /* NULL: "Task-<id>" in auto_name */
+  char *name;               /* NULL until set or asked: "Task-<id>" */
   uint64_t id;
-  const char *site;
   uvrun_future_t *waiter;   /* what the task awaits now (reference) */
   uvrun_future_t *last;     /* what the running step resumed from (reference) */
   uvrun_error_t *thrown;    /* what resume reports (reference) */
@@ -248,8 +261,8 @@ struct uvrun_task_s {
   char *cancel_msg;         /* message of a pending must_cancel */
   int num_cancels;
   uint8_t must_cancel, yielded, started, in_list;
+  uint8_t in_cancel;        /* uvr_task_cancel is on the stack (await cycles) */
   uvrun_task_t *prev, *next; /* loop->tasks while pending */
-  char auto_name[28];
 };
 /* Format "<Task pending name='..' ...>" into buf. */
 void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len);
@@ -284,9 +297,10 @@ void uvr_asyncgen_detach_all(uvrun_loop_t *loop);
 /* ---- signal.c ---- */
 /* Sets up loop->sig_async (unreferenced) at loop creation. */
 int uvr_signal_init(uvrun_loop_t *loop);
-/* Starts watching SIGINT for main_task when R40 allows; idempotent. */
+/* Starts watching SIGINT for main_task when R40 allows (host_mode: X6, over
+ * a host's handler too); idempotent. */
 void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task,
-                      int *interrupt_count);
+                      int *interrupt_count, int host_mode);
 void uvr_signal_stop(uvrun_loop_t *loop);
 
 #endif /* UVRUN_INTERNAL_H */

@@ -298,6 +298,14 @@ int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item) {
   return 0;
 }
 
+void uvr_loop_lost(uvrun_loop_t *loop) {
+  uvr_logf(UVRUN_LOG_ERROR, "out of memory: a queued callback was dropped; the loop's run fails");
+  atomic_store_explicit(&loop->lost, 1, memory_order_release);
+  uv_mutex_lock(&loop->ts_mu);
+  if (!loop->closed) uv_async_send(&loop->async); /* wake a waiting loop */
+  uv_mutex_unlock(&loop->ts_mu);
+}
+
 int uvrun_loop_call_soon_threadsafe(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud) {
   uvr_item it = {run_callback, {cb}, ud, NULL, {NULL}, NULL};
   int rc;
@@ -327,7 +335,10 @@ static void drain_threadsafe(uvrun_loop_t *loop) {
   atomic_store_explicit(&loop->ts_pending, 0, memory_order_relaxed);
   uv_mutex_unlock(&loop->ts_mu);
   for (i = 0; i < n; i++) {
-    if (uvr_loop_push(loop, &items[i]) < 0) items[i].run(loop, &items[i], 0);
+    if (uvr_loop_push(loop, &items[i]) < 0) {
+      items[i].run(loop, &items[i], 0);
+      uvr_loop_lost(loop);
+    }
   }
   loop->ts_spare = items;
   loop->ts_spare_cap = cap;
@@ -459,6 +470,7 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
   discard_items(loop);
   uvr_asyncgen_detach_all(loop);
   uvr_task_drop_all(loop);
+  uvr_future_drop_all_held(loop);
   discard_items(loop); /* whatever dropping the tasks queued */
   uvr_task_cache_free(loop);
   uvrun_error_unref(loop->raised);
@@ -572,9 +584,17 @@ static void run_once(uvrun_loop_t *loop) {
     while (loop->heap_n > 0 && loop->heap[0]->when <= now) {
       uvrun_handle_t *h = heap_pop(loop);
       uvr_item it = {run_timer, {NULL}, NULL, NULL, {h}, NULL};
-      if (h->cancelled || uvr_loop_push(loop, &it) < 0) uvrun_handle_unref(h);
+      if (h->cancelled) {
+        uvrun_handle_unref(h);
+      } else if (uvr_loop_push(loop, &it) < 0) {
+        uvrun_handle_unref(h);
+        uvr_loop_lost(loop);
+      }
     }
   }
+  if (UVR_UNLIKELY(atomic_load_explicit(&loop->lost, memory_order_acquire)) &&
+      atomic_exchange(&loop->lost, 0))
+    uvr_loop_raise(loop, uvr_error_make(UVRUN_E_NOMEM, "out of memory: a queued callback was dropped"));
 
   for (n = loop->ready.count; n > 0 && loop->raised == NULL; n--) {
     uvr_item it = ring_pop(&loop->ready);

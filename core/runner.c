@@ -5,6 +5,7 @@
  * initialized it (D6), and closes in asyncio's order: cancel what is left,
  * close async generators, shut the executor down, close the loop (R47). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -19,7 +20,48 @@ struct uvrun_runner_s {
   uint8_t set_event_loop;
   uv_thread_t thread;
   int interrupt_count;
+  uvrun_runner_t *next_zombie; /* uvrun_runner_free_v2's queue */
 };
+
+/* ---- zombies (uvrun_runner_free_v2) ----
+ * A runner freed where it cannot be closed now -- from another thread, or
+ * while a loop runs on its thread -- waits here; its own thread closes and
+ * frees it at its next runner entry point with no loop running. */
+static uv_once_t zombie_once = UV_ONCE_INIT;
+static uv_mutex_t zombie_mu;
+static uvrun_runner_t *zombies;
+static atomic_int nzombies;
+
+static void zombie_init(void) {
+  if (uv_mutex_init(&zombie_mu) != 0) abort();
+}
+
+static void reap_zombies(void) {
+  uvrun_runner_t *mine = NULL, **p, *z;
+  uvrun_error_t *err;
+  uv_thread_t self;
+  if (UVR_LIKELY(atomic_load_explicit(&nzombies, memory_order_acquire) == 0) || uvr_running_loop != NULL) return;
+  self = uv_thread_self();
+  uv_mutex_lock(&zombie_mu);
+  for (p = &zombies; (z = *p) != NULL;) {
+    if (uv_thread_equal(&z->thread, &self)) {
+      *p = z->next_zombie;
+      z->next_zombie = mine;
+      mine = z;
+      atomic_fetch_sub(&nzombies, 1);
+    } else {
+      p = &z->next_zombie;
+    }
+  }
+  uv_mutex_unlock(&zombie_mu);
+  if (mine == NULL) return;
+  err = uvrun_take_error(); /* the caller's outcome survives the reaping */
+  while ((z = mine) != NULL) {
+    mine = z->next_zombie;
+    uvrun_runner_free(z);
+  }
+  if (err != NULL) uvr_fail_error(err);
+}
 
 void uvrun_options_init(uvrun_options_t *opts) {
   static const uvrun_options_t defaults = UVRUN_OPTIONS_INIT;
@@ -31,6 +73,7 @@ int uvrun_runner_new(const uvrun_options_t *opts, uvrun_runner_t **out) {
   uvrun_options_t o;
   if (out == NULL) return uvr_fail(UVRUN_E_INVAL, "out must not be NULL");
   *out = NULL;
+  reap_zombies();
   uvrun_options_init(&o);
   if (opts != NULL) {
     if (opts->size < offsetof(uvrun_options_t, debug) + sizeof opts->debug)
@@ -108,7 +151,7 @@ static int drive(uvrun_runner_t *r, uvrun_task_t *main_task, void **result) {
   void *value = NULL;
   int rc;
   r->interrupt_count = 0; /* R33: interrupts do not carry over */
-  if (r->opts.handle_sigint) uvr_signal_start(r->loop, main_task, &r->interrupt_count);
+  if (r->opts.handle_sigint) uvr_signal_start(r->loop, main_task, &r->interrupt_count, r->opts.host_sigint);
   rc = uvrun_loop_run_until_complete(r->loop, &main_task->fut, &value);
   /* Nobody else can reach the main task: its error is run()'s outcome, so
    * it is retrieved, as asyncio consumes a BaseException there (R38). */
@@ -154,7 +197,9 @@ int uvrun_runner_run_task(uvrun_runner_t *r, uvrun_step_fn step, void *arg, cons
   if (topts.context == NULL) topts.context = r->context;
   rc = uvrun_task_new(r->loop, step, arg, &topts, &task);
   if (rc < 0) return rc;
-  return drive(r, task, result);
+  rc = drive(r, task, result); /* r may be a zombie, freed below */
+  reap_zombies();
+  return rc;
 }
 
 int uvrun_runner_run(uvrun_runner_t *r, uvrun_step_fn step, void *arg, uvrun_context_t *context, void **result) {
@@ -192,7 +237,9 @@ int uvrun_runner_run_future(uvrun_runner_t *r, uvrun_future_t *fut, void **resul
   topts.arg_free = unref_future;
   rc = uvrun_task_new(r->loop, await_future_step, fut, &topts, &task);
   if (rc < 0) return rc;
-  return drive(r, task, result);
+  rc = drive(r, task, result);
+  reap_zombies();
+  return rc;
 }
 
 /* ---- shutdown (R47-R54) ---- */
@@ -246,7 +293,7 @@ static int cancel_all_tasks(uvrun_runner_t *r) {
   for (i = 0; i < n; i++) {
     t = tasks[i];
     if (t->fut.state == UVR_ERROR) /* R50 */
-      uvr_report(loop, "unhandled exception during uvrun_run() shutdown", t->fut.error, t, NULL, t->site);
+      uvr_report(loop, "unhandled exception during uvrun_run() shutdown", t->fut.error, t, NULL, t->fut.site);
   }
 done:
   for (i = 0; i < n; i++) uvrun_task_unref(tasks[i]);
@@ -301,6 +348,25 @@ void uvrun_runner_free(uvrun_runner_t *r) {
   }
   if (rc < 0) uvr_logf(UVRUN_LOG_ERROR, "uvrun_runner_free: closing failed: %s", uvrun_errmsg());
   uvr_free(r);
+  reap_zombies();
+}
+
+void uvrun_runner_free_v2(uvrun_runner_t *r) {
+  uv_thread_t self;
+  if (r == NULL) return;
+  self = uv_thread_self();
+  /* The host holds no reference any more (this is its finalizer), so only
+   * the thread the runner is bound to may still be inside it, running. */
+  if (r->state != INITIALIZED || (uv_thread_equal(&r->thread, &self) && uvr_running_loop == NULL)) {
+    uvrun_runner_free(r);
+    return;
+  }
+  uv_once(&zombie_once, zombie_init);
+  uv_mutex_lock(&zombie_mu);
+  r->next_zombie = zombies;
+  zombies = r;
+  atomic_fetch_add_explicit(&nzombies, 1, memory_order_release);
+  uv_mutex_unlock(&zombie_mu);
 }
 
 /* ---- asyncio.run() ---- */

@@ -8,8 +8,10 @@
  * (killed by SIGINT). Otherwise it wakes the loop through a uv_async_t,
  * which is async-signal-safe.
  *
- * Only the main thread installs, and only over SIG_DFL (R40), and a run can
- * only be active once per thread, so one process-wide slot is enough. */
+ * Only the main thread installs, and only over SIG_DFL (R40) -- or, in host
+ * mode (X6), over any disposition but SIG_IGN, the host's handler being put
+ * back exactly afterwards. A run can only be active once per thread, so one
+ * process-wide slot is enough. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -84,6 +86,10 @@ static int is_default(const struct sigaction *sa) {
   return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_DFL;
 }
 
+static int is_ignored(const struct sigaction *sa) {
+  return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN;
+}
+
 static int is_ours(const struct sigaction *sa) {
   return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == on_sigint;
 }
@@ -110,9 +116,9 @@ int uvr_signal_init(uvrun_loop_t *loop) {
   return 0;
 }
 
-void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrupt_count) {
+void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrupt_count, int host_mode) {
   struct sigaction ours;
-  int rc;
+  int rc, keep;
   if (!is_main_thread() || atomic_load(&watching) != NULL) return;
   received = seen = 0;
   loop->sig_main = uvrun_task_ref(main_task);
@@ -123,11 +129,13 @@ void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrup
   ours.sa_flags = SA_RESTART;
   sigemptyset(&ours.sa_mask);
   /* Install and read the old disposition in one call (a run is hot); put
-   * the old one back when it was not SIG_DFL (R40 b) or install failed (c). */
+   * the old one back when it was not SIG_DFL (R40 b) -- in host mode, when
+   * it was SIG_IGN -- or install failed (c). */
   deferred = 0;
   atomic_store(&probing, 1);
   rc = sigaction(SIGINT, &ours, &previous);
-  if (rc != 0 || !is_default(&previous)) {
+  keep = rc == 0 && (is_default(&previous) || (host_mode && !is_ignored(&previous) && !is_ours(&previous)));
+  if (!keep) {
     if (rc == 0 && !is_ours(&previous)) sigaction(SIGINT, &previous, NULL);
     atomic_store(&watching, NULL);
     uvrun_task_unref(loop->sig_main);

@@ -79,7 +79,7 @@ const uvrun_task_t *uvr_item_task(const uvr_item *it) {
 static void task_free(uvrun_future_t *fut) {
   uvrun_task_t *task = (uvrun_task_t *)fut;
   if (fut->state == UVR_PENDING)
-    uvr_report(fut->loop, "Task was destroyed but it is pending!", NULL, task, NULL, task->site);
+    uvr_report(fut->loop, "Task was destroyed but it is pending!", NULL, task, NULL, fut->site);
   list_remove(task);
   if (task->waiter != NULL) {
     uvrun_future_remove_done_callback(task->waiter, task_wakeup, task);
@@ -136,7 +136,6 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   task->fut.on_free = task_free;
   task->fut.cancel_hook = task_cancel_hook;
   task->fut.site = o.site;
-  task->site = o.site;
   task->step = step;
   task->arg = arg;
   task->arg_free = o.arg_free;
@@ -273,10 +272,19 @@ static void task_step(uvrun_task_t *task) {
         continue;
       } else {
         take_outcome(task, NULL);
-        if (task->must_cancel && uvrun_future_cancel(task->waiter, task->cancel_msg)) {
-          task->must_cancel = 0;
-          uvr_free(task->cancel_msg);
+        if (task->must_cancel) {
+          /* The message is handed down the chain of awaits, which may come
+           * back to this task: it owns the message meanwhile, and in_cancel
+           * keeps that second cancel from touching it. */
+          char *msg = task->cancel_msg;
+          int done;
           task->cancel_msg = NULL;
+          task->in_cancel = 1;
+          done = uvrun_future_cancel(task->waiter, msg);
+          task->in_cancel = 0;
+          if (done) task->must_cancel = 0;
+          if (done || task->cancel_msg != NULL) uvr_free(msg);
+          else task->cancel_msg = msg;
         }
         if (uvrun_future_add_done_callback(task->waiter, task_wakeup, task) < 0)
           finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
@@ -391,12 +399,22 @@ int uvrun_task_raise(uvrun_task_t *task, uvrun_error_t *err) {
 /* ---- cancellation (R51) ---- */
 
 int uvr_task_cancel(uvrun_task_t *task, const char *msg) {
-  if (task->fut.state != UVR_PENDING) return 0;
+  char *copy;
+  int cancelled;
+  /* Reached again through what it awaits (tasks awaiting each other, or a
+   * gather of itself): one cancel is enough, and recursing would never end. */
+  if (task->fut.state != UVR_PENDING || task->in_cancel) return 0;
   task->num_cancels++;
-  if (task->waiter != NULL && uvrun_future_cancel(task->waiter, msg)) return 1;
+  if (task->waiter != NULL) {
+    task->in_cancel = 1;
+    cancelled = uvrun_future_cancel(task->waiter, msg);
+    task->in_cancel = 0;
+    if (cancelled) return 1;
+  }
   task->must_cancel = 1;
+  copy = msg != NULL ? uvr_strdup(msg) : NULL; /* first: msg may be the old one */
   uvr_free(task->cancel_msg);
-  task->cancel_msg = msg != NULL ? uvr_strdup(msg) : NULL;
+  task->cancel_msg = copy;
   return 1;
 }
 
@@ -419,9 +437,14 @@ int uvrun_task_uncancel(uvrun_task_t *task) {
 const char *uvrun_task_name(const uvrun_task_t *task) {
   uvrun_task_t *t = (uvrun_task_t *)task;
   if (t == NULL) return "";
-  if (t->name != NULL) return t->name;
-  if (t->auto_name[0] == '\0') snprintf(t->auto_name, sizeof t->auto_name, "Task-%" PRIu64, t->id);
-  return t->auto_name;
+  if (t->name == NULL) {
+    /* Made on first use: most tasks are never asked their name. */
+    char buf[32];
+    snprintf(buf, sizeof buf, "Task-%" PRIu64, t->id);
+    t->name = uvr_strdup(buf);
+    if (t->name == NULL) return "Task";
+  }
+  return t->name;
 }
 
 int uvrun_task_set_name(uvrun_task_t *task, const char *name) {
@@ -449,7 +472,7 @@ int uvrun_all_tasks(const uvrun_loop_t *loop, uvrun_task_visit_fn fn, void *ud) 
 
 void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len) {
   const uvrun_future_t *f = &task->fut;
-  const char *site = f->loop->debug && task->site ? task->site : NULL;
+  const char *site = f->loop->debug && f->site ? f->site : NULL;
   char waiting[160] = "";
   int n;
   if (f->state == UVR_PENDING && task->waiter != NULL && !task->waiter->is_task) {
@@ -519,6 +542,14 @@ void uvr_task_drop_all(uvrun_loop_t *loop) {
      * task, say) would otherwise keep the task alive in a cycle. */
     task->fut.refs++;
     uvr_future_drop_callbacks(&task->fut);
+    if (task->waiter != NULL) {
+      /* Nor will it step again: what it awaits (a gather of itself, in an
+       * await cycle) must not keep it alive either. */
+      uvrun_future_t *w = task->waiter;
+      task->waiter = NULL;
+      uvrun_future_remove_done_callback(w, task_wakeup, task);
+      uvrun_future_unref(w);
+    }
     uvrun_future_unref(&task->fut);
     uvrun_future_unref(&task->fut);
   }

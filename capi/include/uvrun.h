@@ -14,6 +14,14 @@
  *    never changed. Compare uvrun_version() with UVRUN_VERSION_HEX at start-up
  *    to check the library you loaded.
  *  - No libuv type appears here; uvrun_uv.h is the door to raw libuv.
+ *  - For FFI: no struct is passed or returned by value; struct fields are
+ *    fixed-width integers, doubles and pointers (no bool, no enum type);
+ *    no function takes or returns an enum type (codes are int); nothing
+ *    is variadic. Only `uvrun_*`
+ *    symbols are exported (a linker version script enforces it).
+ *  - Host hooks: uvrun_set_allocator(), uvrun_set_log_sink(), per-loop
+ *    exception handlers, error payloads with their own destructor, arg_free
+ *    and value_free callbacks, and uvrun_runner_free_v2() for finalizers.
  *
  * Threads: a loop and everything on it (tasks, futures, handles) belong to
  * the thread running the loop. Only uvrun_loop_call_soon_threadsafe() and
@@ -116,6 +124,11 @@ UVRUN_EXTERN uvrun_free_fn uvrun_error_payload_free(const uvrun_error_t *err);
  * uvrun_run() returned UVRUN_E_TASK_FAILED, say); NULL if there is none.
  * The caller owns the reference. */
 UVRUN_EXTERN uvrun_error_t *uvrun_take_error(void);
+/* Makes err (reference taken over) this thread's last failure and returns
+ * its code: an executor work function or a loop factory returns that code
+ * to fail with err itself, payload included (a host language's exception).
+ * NULL gives UVRUN_E_INVAL. */
+UVRUN_EXTERN int uvrun_error_set_last(uvrun_error_t *err);
 
 /* ---- Process-wide hooks ------------------------------------------------- */
 
@@ -380,8 +393,9 @@ UVRUN_EXTERN uvrun_future_t *uvrun_run_in_executor(uvrun_loop_t *loop,
                                                    uvrun_work_fn fn, void *ud);
 
 /* ---- Context variables (R31, X7) ------------------------------------------
- * Values are borrowed pointers: the caller keeps them alive. Copying a
- * context is O(1). */
+ * Values are borrowed pointers: the caller keeps them alive -- unless the
+ * variable was made with uvrun_contextvar_new_owned(). Copying a context is
+ * O(1). */
 
 UVRUN_EXTERN int uvrun_context_new(uvrun_context_t **out);
 UVRUN_EXTERN int uvrun_context_copy_current(uvrun_context_t **out);
@@ -399,6 +413,17 @@ UVRUN_EXTERN int uvrun_context_get(const uvrun_context_t *ctx,
 UVRUN_EXTERN int uvrun_contextvar_new(const char *name, int has_default,
                                       void *default_value,
                                       uvrun_contextvar_t **out);
+/* For reference-counted values (a host's boxes): every context, copy and
+ * token that holds a value owns a reference. `ref` runs when one takes the
+ * value (uvrun_contextvar_set included: the caller keeps its own), `unref`
+ * when it lets go -- possibly on another thread (executor jobs carry
+ * contexts), possibly after the variable is freed. The default value stays
+ * the caller's. So a value lives exactly as long as something can read it. */
+typedef void (*uvrun_ref_fn)(void *ptr);
+UVRUN_EXTERN int uvrun_contextvar_new_owned(const char *name, int has_default,
+                                            void *default_value, uvrun_ref_fn ref,
+                                            uvrun_free_fn unref,
+                                            uvrun_contextvar_t **out);
 /* Frees the variable; contexts that still hold values for it must be gone. */
 UVRUN_EXTERN void uvrun_contextvar_free(uvrun_contextvar_t *var);
 UVRUN_EXTERN const char *uvrun_contextvar_name(const uvrun_contextvar_t *var);
@@ -445,9 +470,13 @@ typedef struct uvrun_options_s {
   uvrun_exception_handler_fn exception_handler; /* NULL: default handler */
   void *exception_handler_data;
   double cancel_timeout;              /* X2: <= 0 (default) waits forever */
+  /* X6, host mode: with handle_sigint, a run on the main thread takes SIGINT
+   * over even from a host's own handler (Python's, say) -- not from SIG_IGN
+   * -- and puts the host's sigaction back exactly when it ends. 0: default. */
+  int32_t host_sigint;
 } uvrun_options_t;
 #define UVRUN_OPTIONS_INIT \
-  {sizeof(uvrun_options_t), UVRUN_DEBUG_DEFAULT, NULL, NULL, 300.0, 0, 1, NULL, NULL, 0.0}
+  {sizeof(uvrun_options_t), UVRUN_DEBUG_DEFAULT, NULL, NULL, 300.0, 0, 1, NULL, NULL, 0.0, 0}
 UVRUN_EXTERN void uvrun_options_init(uvrun_options_t *opts);
 
 /* asyncio.run(): a fresh loop runs step(task, arg) as the main task, then
@@ -482,6 +511,16 @@ UVRUN_EXTERN int uvrun_runner_get_loop(uvrun_runner_t *runner,
 UVRUN_EXTERN int uvrun_runner_close(uvrun_runner_t *runner);
 /* Closes (reporting a close error through the log) and frees. NULL-safe. */
 UVRUN_EXTERN void uvrun_runner_free(uvrun_runner_t *runner);
+/* For garbage-collected hosts (SQLite's close_v2): a finalizer may call this
+ * from any thread at any time once the host holds no other reference. It
+ * never fails and never blocks. Where uvrun_runner_free would refuse --
+ * another thread, or a loop running on the runner's thread (a finalizer
+ * inside a step) -- the runner becomes a zombie instead: its own thread
+ * closes and frees it at its next runner call made with no loop running
+ * (uvrun_run, uvrun_runner_new, _run, _run_task, _run_future, _free,
+ * _free_v2; a run frees them as it returns). Until then its loop, tasks and
+ * executor stay as they were. */
+UVRUN_EXTERN void uvrun_runner_free_v2(uvrun_runner_t *runner);
 
 #ifdef __cplusplus
 }

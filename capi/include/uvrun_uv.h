@@ -1,7 +1,9 @@
 /* uvrun_uv.h -- the door from uvrun to raw libuv.
  *
  * Separate from uvrun.h so that programs (and FFI bindings) that never touch
- * libuv do not need its headers. */
+ * libuv do not need its headers. Like uv.h, it needs the POSIX declarations
+ * that strict ISO modes hide: with -std=c11, define _POSIX_C_SOURCE=200809L
+ * (or use -std=gnu11). */
 #ifndef UVRUN_UV_H
 #define UVRUN_UV_H
 

@@ -379,3 +379,47 @@ TEST_CASE("R31 the runner snapshots the caller's context at its first run") {
     uvrun_runner_free(runner);
   });
 }
+
+namespace {
+// A reference-counted value for an owned variable.
+struct Owned {
+  int refs = 1;
+  int *freed;
+  static void ref(void *p) { static_cast<Owned *>(p)->refs++; }
+  static void unref(void *p) {
+    auto *o = static_cast<Owned *>(p);
+    if (--o->refs == 0) {
+      (*o->freed)++;
+      delete o;
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("X7 an owned variable's values live while a context, copy or token holds them") {
+  int freed = 0;
+  uvrun_contextvar_t *v = nullptr;
+  REQUIRE(uvrun_contextvar_new_owned("owned", 0, nullptr, Owned::ref, Owned::unref, &v) == 0);
+  Var plain("plain");
+  uvrun_context_t *ctx = nullptr, *copy = nullptr;
+  uvrun_token_t *tok = nullptr;
+  REQUIRE(uvrun_context_new(&ctx) == 0);
+  CHECK(run_in(ctx, [&] {
+          auto *a = new Owned{1, &freed};
+          auto *b = new Owned{1, &freed};
+          CHECK(uvrun_contextvar_set(v, a, nullptr) == 0);
+          Owned::unref(a);  // the context keeps its own reference
+          CHECK(uvrun_context_copy_current(&copy) == 0);
+          CHECK(uvrun_contextvar_set(v, b, &tok) == 0);  // the token holds a
+          Owned::unref(b);
+          CHECK(uvrun_contextvar_set(plain, t::iv(1), nullptr) == 0);  // copies b's entry
+        }) == 0);
+  CHECK(freed == 0);
+  uvrun_context_free(copy);
+  CHECK(freed == 0);  // the token still holds a
+  uvrun_token_free(tok);
+  CHECK(freed == 1);
+  uvrun_contextvar_free(v);  // b stays readable through ctx's map
+  uvrun_context_free(ctx);
+  CHECK(freed == 2);
+}

@@ -64,6 +64,12 @@ class RuntimeError : public Error {
   using Error::Error;
 };
 
+// No value for a context variable (Python's LookupError).
+class LookupError : public Error {
+ public:
+  using Error::Error;
+};
+
 class TimeoutError : public Error {
  public:
   explicit TimeoutError(const std::string &message = "timed out") : Error(UVRUN_E_TIMEDOUT, message) {}
@@ -128,6 +134,9 @@ inline uvrun_error_t *error_from(std::exception_ptr e) {
   case UVRUN_E_EXIT: throw SystemExit();
   case UVRUN_E_TIMEDOUT: throw TimeoutError(message);
   case UVRUN_E_INVALID_STATE: throw InvalidStateError(message);
+  case UVRUN_E_NOTFOUND: throw LookupError(code, message);
+  case UVRUN_E_CONTEXT_ENTERED:
+  case UVRUN_E_TOKEN_USED:
   case UVRUN_E_CLOSED:
   case UVRUN_E_LOOP_RUNNING:
   case UVRUN_E_LOOP_CLOSED:

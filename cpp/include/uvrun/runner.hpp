@@ -75,17 +75,18 @@ inline uvrun_options_t to_c(const Options &o) {
   return c;
 }
 
-// Moves a main result out of the C core (R36: never copied or formatted).
-template <class T>
+// Moves a main result out of the C core (R36: never copied or formatted);
+// a boxed one (see detail::finish) is freed after the move.
+template <class T, bool Boxed>
 T take_result(void *result) {
   if constexpr (std::is_void_v<T>) {
     (void)result;
   } else if constexpr (std::is_reference_v<T>) {
     return *static_cast<std::remove_reference_t<T> *>(result);
   } else {
-    T *boxed = static_cast<T *>(result);
-    T value(std::move(*boxed));
-    delete boxed;
+    T *p = static_cast<T *>(result);
+    T value(std::move(*p));
+    if constexpr (Boxed) delete p;
     return value;
   }
 }
@@ -118,7 +119,7 @@ T run(Task<T> main, const Options &options = {}) {
   // The frame outlives the C task: uvrun_run frees it before returning.
   detail::FrameGuard frame{main.release()};
   detail::check(uvrun_run(detail::step<T>, frame.h.address(), &c, &result));
-  return detail::take_result<T>(result);
+  return detail::take_result<T, false>(result);  // from the frame, still alive
 }
 
 // A reference to a C task, typed by its result.
@@ -225,8 +226,9 @@ class Runner final {
     opts.context = context;
     opts.arg_free = detail::destroy_frame;  // the C task may outlive this call
     void *result = nullptr;
-    detail::check(uvrun_runner_run_task(r_, detail::step<T>, main.release().address(), &opts, &result));
-    return detail::take_result<T>(result);
+    // Boxed: the main task (and its frame) may be freed before we read it.
+    detail::check(uvrun_runner_run_task(r_, detail::step<T, true>, main.release().address(), &opts, &result));
+    return detail::take_result<T, true>(result);
   }
 
   uvrun_loop_t *get_loop() {

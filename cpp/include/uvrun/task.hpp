@@ -14,11 +14,15 @@
 #include <uvrun.h>
 
 #include <coroutine>
+#include <cstddef>
+#include <new>
 #include <exception>
 #include <optional>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 
+#include "debug.hpp"
 #include "errors.hpp"
 
 namespace uvrun {
@@ -43,7 +47,57 @@ inline StepState &step_state() {
   return *current_step;
 }
 
+// Coroutine frames come and go with every `co_await child()`: each thread
+// recycles them by size class instead of paying a malloc/free pair each.
+// Off under AddressSanitizer, which must see every free.
+class FramePool {
+ public:
+  void *allocate(std::size_t n) {
+    std::size_t c = size_class(n);
+    if (c < kClasses && free_[c] != nullptr) {
+      Node *node = free_[c];
+      free_[c] = node->next;
+      count_[c]--;
+      return node;
+    }
+    return ::operator new(c < kClasses ? (c + 1) * kGranule : n);
+  }
+  void deallocate(void *p, std::size_t n) noexcept {
+    std::size_t c = size_class(n);
+    if (c < kClasses && count_[c] < kMaxCached && alive) {
+      free_[c] = new (p) Node{free_[c]};
+      count_[c]++;
+      return;
+    }
+    ::operator delete(p);
+  }
+  ~FramePool() {
+    alive = false;
+    for (Node *&head : free_)
+      while (head != nullptr) ::operator delete(std::exchange(head, head->next));
+  }
+
+ private:
+  struct Node {
+    Node *next;
+  };
+#if defined(__SANITIZE_ADDRESS__)
+  static constexpr std::size_t kMaxCached = 0;
+#else
+  static constexpr std::size_t kMaxCached = 1024;
+#endif
+  static constexpr std::size_t kGranule = 64, kClasses = 16;  // frames up to 1 KiB
+  static std::size_t size_class(std::size_t n) noexcept { return (n + kGranule - 1) / kGranule - 1; }
+  Node *free_[kClasses] = {};
+  std::size_t count_[kClasses] = {};
+  bool alive = true;  // frames freed during thread exit go straight back
+};
+inline thread_local FramePool frame_pool;
+
 struct PromiseBase {
+  static void *operator new(std::size_t n) { return frame_pool.allocate(n); }
+  static void operator delete(void *p, std::size_t n) noexcept { frame_pool.deallocate(p, n); }
+
   // How a child awaited inline is running: started by its caller's await
   // (`starting`), finished within that start (`finished`), or suspended and
   // to resume its caller itself when done (`detached`).
@@ -68,7 +122,23 @@ struct PromiseBase {
     void await_resume() const noexcept {}
   };
 
-  std::suspend_always initial_suspend() const noexcept { return {}; }
+  // Where the coroutine was created, and whether it ever ran: a frame
+  // destroyed unstarted warns in debug mode (R26, D1).
+  std::source_location where;
+  bool started = false;
+
+  explicit PromiseBase(std::source_location w) noexcept : where(w) {}
+  ~PromiseBase() {
+    if (!started) warn_never_awaited(where);
+  }
+
+  struct InitialAwaiter {
+    PromiseBase &p;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    void await_resume() const noexcept { p.started = true; }
+  };
+  InitialAwaiter initial_suspend() noexcept { return {*this}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
   void unhandled_exception() noexcept { exception = std::current_exception(); }
   void rethrow_if_failed() const {
@@ -76,8 +146,11 @@ struct PromiseBase {
   }
 };
 
+// A promise constructor's default argument is evaluated where the coroutine
+// starts (GCC), so `where` names the coroutine function itself.
 template <class T>
 struct Promise final : PromiseBase {
+  Promise(std::source_location w = std::source_location::current()) noexcept : PromiseBase(w) {}
   std::optional<T> value;
   Task<T> get_return_object() noexcept;
   template <class U>
@@ -96,6 +169,7 @@ struct Promise final : PromiseBase {
 
 template <class T>
 struct Promise<T &> final : PromiseBase {
+  Promise(std::source_location w = std::source_location::current()) noexcept : PromiseBase(w) {}
   T *value = nullptr;
   Task<T &> get_return_object() noexcept;
   void return_value(T &v) noexcept { value = &v; }
@@ -107,6 +181,7 @@ struct Promise<T &> final : PromiseBase {
 
 template <>
 struct Promise<void> final : PromiseBase {
+  Promise(std::source_location w = std::source_location::current()) noexcept : PromiseBase(w) {}
   Task<void> get_return_object() noexcept;
   void return_void() const noexcept {}
   void result() const { rethrow_if_failed(); }
@@ -191,8 +266,10 @@ void delete_value(void *p) {
   delete static_cast<T *>(p);
 }
 
-// Hands the finished coroutine's outcome to the C task.
-template <class T>
+// Hands the finished coroutine's outcome to the C task. The value stays in
+// the frame, which lives as long as the C task, unless `Box`: a main task
+// the runner frees before its caller reads the result gets its own copy.
+template <class T, bool Box>
 int finish(uvrun_task_t *task, Promise<T> &p) {
   if (p.exception) {
     uvrun_error_t *err = error_from(p.exception);
@@ -202,13 +279,15 @@ int finish(uvrun_task_t *task, Promise<T> &p) {
     return uvrun_task_return(task, nullptr);
   } else if constexpr (std::is_reference_v<T>) {
     return uvrun_task_return(task, p.value);
-  } else {
+  } else if constexpr (Box) {
     return uvrun_task_return_owned(task, new T(std::move(*p.value)), delete_value<T>);
+  } else {
+    return uvrun_task_return(task, &*p.value);
   }
 }
 
 // The C step function that drives a Task<T>: arg is the coroutine frame.
-template <class T>
+template <class T, bool Box = false>
 int step(uvrun_task_t *task, void *frame) {
   auto h = std::coroutine_handle<Promise<T>>::from_address(frame);
   Promise<T> &p = h.promise();
@@ -218,14 +297,14 @@ int step(uvrun_task_t *task, void *frame) {
   std::coroutine_handle<> at = p.resume_point ? std::exchange(p.resume_point, {}) : h;
   at.resume();
   current_step = outer;
-  if (h.done()) return finish(task, p);
+  if (h.done()) return finish<T, Box>(task, p);
   p.resume_point = st.resume_at;
   if (st.await != nullptr) return uvrun_task_await(task, st.await);
   if (st.yield) return uvrun_task_yield(task);
   p.exception = std::make_exception_ptr(
       InvalidStateError("a uvrun task awaited something that is not a uvrun awaitable"));
   p.resume_point = {};
-  return finish(task, p);
+  return finish<T, Box>(task, p);
 }
 
 // arg_free for a coroutine frame owned by a C task.

@@ -1,12 +1,18 @@
 // uvrun/uvrun.hpp -- the C++20 layer over uvrun.h: include this one.
 #pragma once
 
+#include "asyncgen.hpp"
+#include "context.hpp"
+#include "debug.hpp"
 #include "errors.hpp"
+#include "executor.hpp"
 #include "future.hpp"
 #include "gather.hpp"
+#include "interop.hpp"
 #include "queue.hpp"
 #include "runner.hpp"
 #include "shield.hpp"
+#include "signal.hpp"
 #include "sync.hpp"
 #include "task.hpp"
 #include "taskgroup.hpp"

@@ -1,0 +1,114 @@
+#include "oom.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "support.h"
+
+// LeakSanitizer's check, present in ASan builds: children end with _exit(),
+// which skips the check LSan makes at exit.
+extern "C" int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+namespace oom {
+namespace {
+
+std::atomic<long> allocations{0}, failed{0}, live{0}, fail_at{0};
+std::atomic<bool> persistent_mode{false}, next_fails{false};
+
+bool should_fail() {
+  long idx = ++allocations;
+  if (next_fails.exchange(false)) return true;
+  long at = fail_at.load();
+  return at > 0 && (idx == at || (persistent_mode.load() && idx > at));
+}
+
+void *inj_malloc(size_t size, void *) {
+  if (should_fail()) {
+    ++failed;
+    return nullptr;
+  }
+  void *p = malloc(size);
+  if (p != nullptr) ++live;
+  return p;
+}
+
+void *inj_realloc(void *ptr, size_t size, void *) {
+  if (should_fail()) {
+    ++failed;
+    return nullptr;
+  }
+  void *p = realloc(ptr, size);
+  if (p != nullptr && ptr == nullptr) ++live;
+  return p;
+}
+
+void inj_free(void *ptr, void *) {
+  if (ptr == nullptr) return;
+  --live;
+  free(ptr);
+}
+
+}  // namespace
+
+void install(long at, bool persistent) {
+  fail_at = at;
+  persistent_mode = persistent;
+  uvrun_allocator_t a = {sizeof a, inj_malloc, inj_realloc, inj_free, nullptr};
+  if (uvrun_set_allocator(&a) != 0) {
+    fprintf(stderr, "uvrun_set_allocator failed: %s\n", uvrun_errmsg());
+    _exit(2);
+  }
+}
+
+Stats stats() { return {allocations.load(), failed.load(), live.load()}; }
+void fail_next() { next_fails = true; }
+void disarm() {
+  fail_at = 0;
+  next_fails = false;
+}
+
+bool wait_no_live(double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (live.load() != 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+bool acceptable(const Outcome &o) {
+  if (o.rc == 0) return o.ok;
+  if (o.rc == UVRUN_E_NOMEM) return true;
+  return o.rc == UVRUN_E_TASK_FAILED && o.error_code == UVRUN_E_NOMEM;
+}
+
+int run_point(const std::function<Outcome()> &scenario, long n, bool persistent, std::string *log) {
+  t::ChildResult res = t::in_child(
+      [&]() -> int {
+        install(n, persistent);
+        Outcome o = scenario();
+        disarm();
+        Stats s = stats();
+        bool reached = n > 0 && s.allocations >= n;
+        bool no_leak = wait_no_live(1.0);
+        printf("point=%ld reached=%d rc=%d (%s) error=%s ok=%d what=%s live=%ld\n", n, reached ? 1 : 0, o.rc,
+               uvrun_err_name(o.rc), uvrun_err_name(o.error_code), o.ok ? 1 : 0, o.what.c_str(),
+               stats().live);
+        bool lsan_leak = &__lsan_do_recoverable_leak_check != nullptr && __lsan_do_recoverable_leak_check() != 0;
+        if (!no_leak || lsan_leak) return 4;
+        if (!reached) return (o.rc == 0 && o.ok) ? 3 : 1;
+        return acceptable(o) ? 0 : 1;
+      },
+      nullptr, 20.0);
+  if (log != nullptr) *log = res.output;
+  if (res.timed_out) return 5;
+  if (!res.exited) return 6;
+  return res.code;
+}
+
+}  // namespace oom
