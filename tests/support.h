@@ -3,6 +3,8 @@
 #pragma once
 #include <uvrun.h>
 
+#include <stdlib.h>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -60,6 +62,24 @@ struct Reports {
     opts->exception_handler_data = this;
   }
   void install(uvrun_loop_t *loop) { uvrun_loop_set_exception_handler(loop, handler, this); }
+};
+
+// Sets or unsets an environment variable for a scope, then restores it.
+struct Env {
+  std::string name;
+  bool had = false;
+  std::string old;
+  explicit Env(const char *n) : name(n) {
+    const char *v = getenv(n);
+    had = v != nullptr;
+    if (had) old = v;
+  }
+  void set(const char *v) { setenv(name.c_str(), v, 1); }
+  void unset() { unsetenv(name.c_str()); }
+  ~Env() {
+    if (had) setenv(name.c_str(), old.c_str(), 1);
+    else unsetenv(name.c_str());
+  }
 };
 
 // Runs fn in a forked child; its return value is the exit code.

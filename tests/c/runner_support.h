@@ -100,22 +100,6 @@ struct Order {
   }
 };
 
-struct Env {
-  std::string name;
-  bool had = false;
-  std::string old;
-  explicit Env(const char *n) : name(n) {
-    const char *v = getenv(n);
-    had = v != nullptr;
-    if (had) old = v;
-  }
-  void set(const char *v) { setenv(name.c_str(), v, 1); }
-  void unset() { unsetenv(name.c_str()); }
-  ~Env() {
-    if (had) setenv(name.c_str(), old.c_str(), 1);
-    else unsetenv(name.c_str());
-  }
-};
 
 // A leftover task: step 0 awaits a long sleep; on cancellation it runs
 // `cleanup`, whose return is the step's return.

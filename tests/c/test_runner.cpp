@@ -320,7 +320,7 @@ TEST_CASE("R17 a failing loop factory leaves the runner CREATED and a later call
 }
 
 TEST_CASE("R17 R20 debug DEFAULT leaves the factory loop's debug setting alone") {
-  Env env("UVRUN_DEBUG");
+  t::Env env("UVRUN_DEBUG");
   env.unset();
   t::LogCapture log;
   for (int fdebug : {0, 1}) {
@@ -342,7 +342,7 @@ TEST_CASE("R17 R20 debug DEFAULT leaves the factory loop's debug setting alone")
 // ---- D. debug switch ---------------------------------------------------------------
 
 TEST_CASE("R19 UVRUN_DEBUG is read at loop construction: 1, true, yes turn debug on; unset, empty, 0 do not") {
-  Env env("UVRUN_DEBUG");
+  t::Env env("UVRUN_DEBUG");
   t::LogCapture log;
   auto debug_of_new_runner = [](uvrun_options_t *opts) {
     uvrun_runner_t *r = nullptr;
@@ -383,7 +383,7 @@ TEST_CASE("R19 UVRUN_DEBUG is read at loop construction: 1, true, yes turn debug
 }
 
 TEST_CASE("R20 debug ON and OFF override UVRUN_DEBUG; an invalid value is rejected") {
-  Env env("UVRUN_DEBUG");
+  t::Env env("UVRUN_DEBUG");
   t::LogCapture log;
   env.set("yes");
   uvrun_options_t opts;

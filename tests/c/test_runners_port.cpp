@@ -88,22 +88,6 @@ struct Fixture {
   ~Fixture() { uvrun_future_unref(keep); }
 };
 
-struct Env {
-  std::string name;
-  bool had = false;
-  std::string old;
-  explicit Env(const char *n) : name(n) {
-    const char *v = getenv(n);
-    had = v != nullptr;
-    if (had) old = v;
-  }
-  void set(const char *v) { setenv(name.c_str(), v, 1); }
-  void unset() { unsetenv(name.c_str()); }
-  ~Env() {
-    if (had) setenv(name.c_str(), old.c_str(), 1);
-    else unsetenv(name.c_str());
-  }
-};
 
 uvrun_error_t *new_error(int code, const char *msg) { return uvrun_error_new(code, msg, nullptr, nullptr); }
 
@@ -167,7 +151,7 @@ TEST_CASE("A3 test_asyncio_run_only_coro (R11, R13)") {
 }
 
 TEST_CASE("A4 test_asyncio_run_debug (R19, R20)") {
-  Env env("UVRUN_DEBUG");
+  t::Env env("UVRUN_DEBUG");
   t::LogCapture log;  // debug mode logs; keep it off stderr
   auto run_expect = [](int debug, bool expected) {
     uvrun_options_t opts;

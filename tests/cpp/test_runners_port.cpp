@@ -72,22 +72,6 @@ struct Fixture {
   ~Fixture() { uvrun_future_unref(keep); }
 };
 
-struct Env {
-  std::string name;
-  bool had = false;
-  std::string old;
-  explicit Env(const char *n) : name(n) {
-    const char *v = getenv(n);
-    had = v != nullptr;
-    if (had) old = v;
-  }
-  void set(const char *v) { setenv(name.c_str(), v, 1); }
-  void unset() { unsetenv(name.c_str()); }
-  ~Env() {
-    if (had) setenv(name.c_str(), old.c_str(), 1);
-    else unsetenv(name.c_str());
-  }
-};
 
 struct Spam : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -148,7 +132,7 @@ TEST_CASE("A3 test_asyncio_run_only_coro (R11)") {
 }
 
 TEST_CASE("A4 test_asyncio_run_debug (R19, R20)") {
-  Env env("UVRUN_DEBUG");
+  t::Env env("UVRUN_DEBUG");
   t::LogCapture log;
   auto debug_of = [](std::optional<bool> debug) {
     uvrun::Options o;
@@ -604,7 +588,7 @@ uvrun::Task<int> never_started() { co_return 1; }
 }  // namespace
 
 TEST_CASE("R26 a Task destroyed unstarted warns in debug mode, naming where it was made") {
-  Env env("UVRUN_DEBUG");
+  t::Env env("UVRUN_DEBUG");
   t::LogCapture log;
   env.set("1");  // no loop runs: the environment decides
   { auto unused = never_started(); }
