@@ -345,7 +345,12 @@ static void drain_threadsafe(uvrun_loop_t *loop) {
 }
 
 static void on_async(uv_async_t *async) { (void)async; /* drained in run_once */ }
-static void on_wake(uv_timer_t *timer) { (void)timer; }
+/* libuv's UV_RUN_ONCE runs due timers *before* it polls: when the wake timer
+ * is already due there (the thread was preempted past its 1 ms), the poll
+ * that follows has no timer left and would block until some other event --
+ * forever, for a task sleeping alone. uv_stop() makes that poll
+ * non-blocking; uv_run clears the flag when it returns. */
+static void on_wake(uv_timer_t *timer) { uv_stop(timer->loop); }
 
 /* ---- life cycle ---- */
 
