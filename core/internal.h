@@ -158,8 +158,16 @@ struct uvrun_loop_s {
 
 uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop);
 void uvr_loop_unref(uvrun_loop_t *loop);
-/* Queue an item; takes over a->ctx/handle references. 0 or NOMEM. */
-int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item);
+/* Queue an item; takes over a->ctx/handle references. 0 or NOMEM.
+ * Inline: the caller's item is then built in the ring slot itself. */
+int uvr_loop_push_grow(uvrun_loop_t *loop, const uvr_item *item);
+static inline int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
+  uvr_ring *r = &loop->ready;
+  if (UVR_UNLIKELY(r->count == r->cap)) return uvr_loop_push_grow(loop, item);
+  r->items[(r->head + r->count) & (r->cap - 1)] = *item;
+  r->count++;
+  return 0;
+}
 /* Queue from any thread. Returns LOOP_CLOSED after close. */
 int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item);
 /* An item that had to be queued was dropped for lack of memory (a done

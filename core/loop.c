@@ -52,10 +52,9 @@ static int ring_grow(uvr_ring *r) {
   return 0;
 }
 
-int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
+int uvr_loop_push_grow(uvrun_loop_t *loop, const uvr_item *item) {
   uvr_ring *r = &loop->ready;
-  if (UVR_UNLIKELY(r->count == r->cap) && ring_grow(r) != 0)
-    return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  if (ring_grow(r) != 0) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
   r->items[(r->head + r->count) & (r->cap - 1)] = *item;
   r->count++;
   return 0;

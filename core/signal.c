@@ -71,12 +71,12 @@ static int query_main_thread(void) {
  * thread, and the cache is reset there). */
 static _Thread_local int main_thread_cache = -1;
 static void reset_main_thread_cache(void) { main_thread_cache = -1; }
-static uv_once_t atfork_once = UV_ONCE_INIT;
-static void install_atfork(void) { pthread_atfork(NULL, NULL, reset_main_thread_cache); }
+static uv_once_t main_thread_atfork_once = UV_ONCE_INIT;
+static void install_main_thread_atfork(void) { pthread_atfork(NULL, NULL, reset_main_thread_cache); }
 
 static int is_main_thread(void) {
   if (main_thread_cache < 0) {
-    uv_once(&atfork_once, install_atfork);
+    uv_once(&main_thread_atfork_once, install_main_thread_atfork);
     main_thread_cache = query_main_thread();
   }
   return main_thread_cache;
@@ -147,11 +147,11 @@ void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrup
 }
 
 void uvr_signal_stop(uvrun_loop_t *loop) {
-  struct sigaction current;
+  struct sigaction found;
   if (atomic_load(&watching) != loop) return;
   /* R45: restore only if the handler is still ours; swap, and swap back in
    * the rare case user code replaced it meanwhile. */
-  if (sigaction(SIGINT, &previous, &current) == 0 && !is_ours(&current)) sigaction(SIGINT, &current, NULL);
+  if (sigaction(SIGINT, &previous, &found) == 0 && !is_ours(&found)) sigaction(SIGINT, &found, NULL);
   atomic_store(&watching, NULL);
   uvrun_task_unref(loop->sig_main);
   loop->sig_main = NULL;

@@ -105,8 +105,12 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   uvrun_task_opts_t o;
   uvrun_task_t *task;
   int rc;
-  uvrun_task_opts_init(&o);
-  if (opts != NULL) memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+  if (opts != NULL && opts->size >= sizeof o) {
+    o = *opts; /* a fixed-size copy: the common case, no memcpy loop */
+  } else {
+    uvrun_task_opts_init(&o);
+    if (opts != NULL) memcpy(&o, opts, opts->size);
+  }
   if (out != NULL) *out = NULL;
   if (loop == NULL || step == NULL) {
     rc = uvr_fail(UVRUN_E_INVAL, "A future, a step function or an awaitable is required");

@@ -182,10 +182,7 @@ template <class T>
 TaskHandle<T> create_task(Task<T> task, const char *name = nullptr,
                           std::source_location where = std::source_location::current()) {
   uvrun_loop_t *loop = running_loop();
-  uvrun_task_opts_t opts;
-  uvrun_task_opts_init(&opts);
-  opts.name = name;
-  opts.arg_free = detail::destroy_frame;
+  uvrun_task_opts_t opts{sizeof opts, name, nullptr, detail::destroy_frame, nullptr};
   if (uvrun_loop_get_debug(loop)) opts.site = detail::intern_site(where);  // R25
   uvrun_task_t *t = nullptr;
   detail::check(uvrun_task_new(loop, detail::step<T>, task.release().address(), &opts, &t));

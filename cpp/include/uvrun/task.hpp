@@ -49,54 +49,71 @@ inline StepState &step_state() {
 
 // Coroutine frames come and go with every `co_await child()`: each thread
 // recycles them by size class instead of paying a malloc/free pair each.
-// Off under AddressSanitizer, which must see every free.
-class FramePool {
- public:
-  void *allocate(std::size_t n) {
-    std::size_t c = size_class(n);
-    if (c < kClasses && free_[c] != nullptr) {
-      Node *node = free_[c];
-      free_[c] = node->next;
-      count_[c]--;
-      return node;
-    }
-    return ::operator new(c < kClasses ? (c + 1) * kGranule : n);
-  }
-  void deallocate(void *p, std::size_t n) noexcept {
-    std::size_t c = size_class(n);
-    if (c < kClasses && count_[c] < kMaxCached && alive) {
-      free_[c] = new (p) Node{free_[c]};
-      count_[c]++;
-      return;
-    }
-    ::operator delete(p);
-  }
-  ~FramePool() {
-    alive = false;
-    for (Node *&head : free_)
-      while (head != nullptr) ::operator delete(std::exchange(head, head->next));
-  }
-
- private:
+// The cache is constant-initialized and trivially destructible, so the hot
+// path reads it with no thread-local init guard; the first frame cached on a
+// thread arms a reaper that frees the cache when the thread exits. Off under
+// AddressSanitizer, which must see every free.
+struct FrameCache {
   struct Node {
     Node *next;
   };
 #if defined(__SANITIZE_ADDRESS__)
-  static constexpr std::size_t kMaxCached = 0;
+  static constexpr unsigned kMaxCached = 0;
 #else
-  static constexpr std::size_t kMaxCached = 1024;
+  static constexpr unsigned kMaxCached = 1024;
 #endif
   static constexpr std::size_t kGranule = 64, kClasses = 16;  // frames up to 1 KiB
+
+  Node *free[kClasses];
+  unsigned count[kClasses];
+  bool armed;  // the reaper is registered
+  bool dead;   // the thread is exiting: frames go straight back
+
   static std::size_t size_class(std::size_t n) noexcept { return (n + kGranule - 1) / kGranule - 1; }
-  Node *free_[kClasses] = {};
-  std::size_t count_[kClasses] = {};
-  bool alive = true;  // frames freed during thread exit go straight back
+  void release_all() noexcept {
+    dead = true;
+    for (Node *&head : free)
+      while (head != nullptr) ::operator delete(std::exchange(head, head->next));
+  }
 };
-inline thread_local FramePool frame_pool;
+inline thread_local constinit FrameCache frame_cache{};
+
+struct FrameCacheReaper {
+  ~FrameCacheReaper() { frame_cache.release_all(); }
+};
+[[gnu::noinline]] inline void arm_frame_cache_reaper() {
+  static thread_local FrameCacheReaper reaper;
+  asm volatile("" : : "r"(&reaper));  // constructs it, registering its destructor
+  frame_cache.armed = true;
+}
+
+inline void *allocate_frame(std::size_t n) {
+  FrameCache &fc = frame_cache;
+  std::size_t c = FrameCache::size_class(n);
+  if (c < FrameCache::kClasses && fc.free[c] != nullptr) {
+    FrameCache::Node *node = fc.free[c];
+    fc.free[c] = node->next;
+    fc.count[c]--;
+    return node;
+  }
+  return ::operator new(c < FrameCache::kClasses ? (c + 1) * FrameCache::kGranule : n);
+}
+
+inline void deallocate_frame(void *p, std::size_t n) noexcept {
+  FrameCache &fc = frame_cache;
+  std::size_t c = FrameCache::size_class(n);
+  if (c < FrameCache::kClasses && fc.count[c] < FrameCache::kMaxCached && !fc.dead) {
+    if (!fc.armed) arm_frame_cache_reaper();
+    fc.free[c] = new (p) FrameCache::Node{fc.free[c]};
+    fc.count[c]++;
+    return;
+  }
+  ::operator delete(p);
+}
 
 struct PromiseBase {
-  static void *operator new(std::size_t n) { return frame_pool.allocate(n); }
-  static void operator delete(void *p, std::size_t n) noexcept { frame_pool.deallocate(p, n); }
+  static void *operator new(std::size_t n) { return allocate_frame(n); }
+  static void operator delete(void *p, std::size_t n) noexcept { deallocate_frame(p, n); }
 
   // How a child awaited inline is running: started by its caller's await
   // (`starting`), finished within that start (`finished`), or suspended and
