@@ -54,6 +54,8 @@ struct uvr_executor {
   uvr_job *orphans;        /* finished, never posted: freed with the pool */
   size_t nqueued, nrunning;
   int waiting;             /* workers blocked on cond */
+  int spinning;            /* idle workers polling `queued` before they block */
+  atomic_size_t queued;    /* nqueued, readable without mu */
   int nalive;              /* workers that have not exited */
   int stopping;            /* workers exit once the queue is empty */
   int notify_exit;         /* the last worker out posts workers_exited_cb */
@@ -179,6 +181,18 @@ static void job_post(uvr_executor *s, uvr_job *job) {
   s->orphans = job;
 }
 
+/* Jobs often come in a series (a task awaiting one after another): an idle
+ * worker polls for the next one briefly before it sleeps, which saves the
+ * futex sleep and wake-up of a round trip. Called and returns with mu held. */
+static void spin_for_job(uvr_executor *s) {
+  uint64_t until = uv_hrtime() + UVR_SPIN_NS;
+  s->spinning++;
+  uv_mutex_unlock(&s->mu);
+  while (atomic_load_explicit(&s->queued, memory_order_relaxed) == 0 && uv_hrtime() < until) uvr_cpu_relax();
+  uv_mutex_lock(&s->mu);
+  s->spinning--;
+}
+
 static void worker_main(void *arg) {
   uvr_executor *s = arg;
   uvr_job *job;
@@ -190,6 +204,7 @@ static void worker_main(void *arg) {
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   uv_mutex_lock(&s->mu);
   for (;;) {
+    if (s->head == NULL && !s->stopping) spin_for_job(s);
     while (s->head == NULL && !s->stopping) {
       s->waiting++;
       uv_cond_wait(&s->cond, &s->mu);
@@ -200,6 +215,7 @@ static void worker_main(void *arg) {
     s->head = job->qnext;
     if (s->head == NULL) s->tail = NULL;
     s->nqueued--;
+    atomic_store_explicit(&s->queued, s->nqueued, memory_order_relaxed);
     s->nrunning++;
     uv_mutex_unlock(&s->mu);
 
@@ -281,6 +297,10 @@ static void job_done_cb(uvrun_loop_t *loop, uvr_item *item, int run) {
   job_free(job);
 }
 
+int uvr_executor_busy(const uvrun_loop_t *loop) {
+  return loop->executor != NULL && loop->executor->jobs != NULL;
+}
+
 int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t **out) {
   uvr_executor *s;
   uvr_job *job;
@@ -309,7 +329,7 @@ int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_fu
 
   uv_mutex_lock(&s->mu);
   /* Like ThreadPoolExecutor: a new worker unless an idle one will take it. */
-  if ((size_t)s->waiting <= s->nqueued && s->nthreads < s->max_threads) {
+  if ((size_t)(s->waiting + s->spinning) <= s->nqueued && s->nthreads < s->max_threads) {
     rc = worker_start(s);
     /* Without any worker the job would never run; with some it waits. */
     if (rc < 0 && s->nthreads == 0) {
@@ -322,7 +342,8 @@ int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_fu
   else s->head = job;
   s->tail = job;
   s->nqueued++;
-  if (s->waiting > 0) uv_cond_signal(&s->cond);
+  atomic_store_explicit(&s->queued, s->nqueued, memory_order_relaxed);
+  if (s->waiting > 0 && (size_t)s->spinning < s->nqueued) uv_cond_signal(&s->cond);
   uv_mutex_unlock(&s->mu);
 
   job->next = s->jobs;

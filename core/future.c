@@ -126,13 +126,18 @@ static void run_done(uvrun_loop_t *loop, uvr_item *it, int run) {
 }
 
 static void schedule_one(uvrun_future_t *fut, uvr_done_cb *cb) {
-  uvr_item it = {run_done, {NULL}, fut, cb->ud, {NULL}, cb->ctx};
-  it.fn.done = cb->fn;
-  it.x.drop = cb->drop;
   if (!fut->loop->closed) {
-    uvrun_future_ref(fut);
-    if (uvr_loop_push(fut->loop, &it) == 0) return;
-    fut->refs--;
+    uvr_item *it = uvr_loop_slot(fut->loop);
+    if (it != NULL) {
+      it->run = run_done;
+      it->fn.done = cb->fn;
+      it->a = fut;
+      it->b = cb->ud;
+      it->x.drop = cb->drop;
+      it->ctx = cb->ctx;
+      fut->refs++;
+      return;
+    }
     uvr_loop_lost(fut->loop);
   }
   /* R61: nothing runs on a closed loop. */

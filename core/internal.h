@@ -24,6 +24,18 @@
 #  define UVR_PRINTF(a, b)
 #endif
 
+/* How long a thread polls for work from another thread before it sleeps
+ * (an executor worker between jobs, the loop awaiting a job): about the
+ * cost of a futex sleep and wake-up, which it saves when work comes soon. */
+#define UVR_SPIN_NS 50000
+static inline void uvr_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 /* ---- alloc.c ---- */
 void *uvr_malloc(size_t size);
 void *uvr_calloc(size_t n, size_t size);
@@ -158,14 +170,19 @@ struct uvrun_loop_s {
 
 uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop);
 void uvr_loop_unref(uvrun_loop_t *loop);
-/* Queue an item; takes over a->ctx/handle references. 0 or NOMEM.
- * Inline: the caller's item is then built in the ring slot itself. */
-int uvr_loop_push_grow(uvrun_loop_t *loop, const uvr_item *item);
-static inline int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
+/* The ready queue's next slot, taken: the caller fills in every field (in
+ * place, so a hot path writes the item once). NULL when out of memory. */
+uvr_item *uvr_loop_slot_grow(uvrun_loop_t *loop);
+static inline uvr_item *uvr_loop_slot(uvrun_loop_t *loop) {
   uvr_ring *r = &loop->ready;
-  if (UVR_UNLIKELY(r->count == r->cap)) return uvr_loop_push_grow(loop, item);
-  r->items[(r->head + r->count) & (r->cap - 1)] = *item;
-  r->count++;
+  if (UVR_UNLIKELY(r->count == r->cap)) return uvr_loop_slot_grow(loop);
+  return &r->items[(r->head + r->count++) & (r->cap - 1)];
+}
+/* Queue an item; takes over a->ctx/handle references. 0 or NOMEM. */
+static inline int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
+  uvr_item *slot = uvr_loop_slot(loop);
+  if (slot == NULL) return UVRUN_E_NOMEM;
+  *slot = *item;
   return 0;
 }
 /* Queue from any thread. Returns LOOP_CLOSED after close. */
@@ -294,6 +311,8 @@ int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud,
  * the warning and the detach happen after `timeout` seconds. */
 int uvr_executor_shutdown(uvrun_loop_t *loop, double timeout,
                           uvrun_future_t **out);
+/* Whether jobs are out whose completion the loop will receive. */
+int uvr_executor_busy(const uvrun_loop_t *loop);
 /* Loop close: stop waiting, detach the workers (R61). */
 void uvr_executor_detach(uvrun_loop_t *loop);
 

@@ -52,12 +52,13 @@ static int ring_grow(uvr_ring *r) {
   return 0;
 }
 
-int uvr_loop_push_grow(uvrun_loop_t *loop, const uvr_item *item) {
+uvr_item *uvr_loop_slot_grow(uvrun_loop_t *loop) {
   uvr_ring *r = &loop->ready;
-  if (ring_grow(r) != 0) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  r->items[(r->head + r->count) & (r->cap - 1)] = *item;
-  r->count++;
-  return 0;
+  if (ring_grow(r) != 0) {
+    uvr_fail(UVRUN_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  return &r->items[(r->head + r->count++) & (r->cap - 1)];
 }
 
 static uvr_item ring_pop(uvr_ring *r) {
@@ -223,20 +224,22 @@ static int check_call(uvrun_loop_t *loop, uvrun_callback_fn cb, const char *what
 
 int uvrun_loop_call_soon(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud,
                          uvrun_handle_t **handle) {
-  uvr_item it = {run_callback, {cb}, ud, NULL, {NULL}, NULL};
+  uvrun_handle_t *h = NULL;
+  uvr_item *it;
   int rc = check_call(loop, cb, "call_soon");
   if (rc < 0) return rc;
-  if (handle != NULL) {
-    it.x.handle = handle_new(loop, cb, ud, 2);
-    if (it.x.handle == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  }
-  it.ctx = uvr_map_ref(uvr_context_current()->map);
-  if (uvr_loop_push(loop, &it) < 0) {
-    uvr_map_unref(it.ctx);
-    uvr_free(it.x.handle);
+  if (handle != NULL && (h = handle_new(loop, cb, ud, 2)) == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  if ((it = uvr_loop_slot(loop)) == NULL) {
+    uvr_free(h);
     return UVRUN_E_NOMEM;
   }
-  if (handle != NULL) *handle = it.x.handle;
+  it->run = run_callback;
+  it->fn.cb = cb;
+  it->a = ud;
+  it->b = NULL;
+  it->x.handle = h;
+  it->ctx = uvr_map_ref(uvr_context_current()->map);
+  if (handle != NULL) *handle = h;
   return 0;
 }
 
@@ -551,6 +554,21 @@ static void run_item_timed(uvrun_loop_t *loop, uvr_item *it) {
   if (dt >= loop->slow_ns) uvr_logf(UVRUN_LOG_WARNING, "Executing %s took %.3f seconds", desc, (double)dt / 1e9);
 }
 
+/* With nothing to run while executor jobs are out, polls briefly for their
+ * completions before sleeping in epoll: a short job's result then arrives
+ * without an eventfd wake-up. 1 if something arrived. */
+static int spin_for_threadsafe(uvrun_loop_t *loop) {
+  uint64_t until;
+  if (!uvr_executor_busy(loop)) return 0;
+  until = uv_hrtime() + UVR_SPIN_NS;
+  if (loop->heap_n > 0 && loop->heap[0]->when < until) until = loop->heap[0]->when;
+  while (!atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) {
+    if (uv_hrtime() >= until) return 0;
+    uvr_cpu_relax();
+  }
+  return 1;
+}
+
 /* Waits for I/O or the next timer when there is nothing to run, else polls
  * now and then; then queues due timers and runs one snapshot of the ready
  * queue (R35). */
@@ -561,7 +579,10 @@ static void run_once(uvrun_loop_t *loop) {
   while (loop->heap_n > 0 && loop->heap[0]->cancelled) uvrun_handle_unref(heap_pop(loop));
   if (loop->heap_cancelled > 64 && loop->heap_cancelled * 2 > loop->heap_n) heap_compact(loop);
 
-  if (loop->ready.count == 0 && !loop->stopping) {
+  if (loop->ready.count == 0 && !loop->stopping && spin_for_threadsafe(loop)) {
+    uv_run(loop->uv, UV_RUN_NOWAIT); /* work arrived: no need to sleep */
+    loop->skip_polls = 0;
+  } else if (loop->ready.count == 0 && !loop->stopping) {
     if (loop->heap_n > 0) {
       now = uv_hrtime();
       if (loop->heap[0]->when > now) {

@@ -5,6 +5,7 @@
  * callback, which the loop runs from its ready queue, never from inside a
  * libuv callback. Cancellation follows asyncio's Task.cancel (R51). */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,10 +63,16 @@ static void run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
 }
 
 static int schedule_step(uvrun_task_t *task) {
-  uvr_item it = {run_step, {NULL}, task, NULL, {NULL}, NULL};
-  int rc = uvr_loop_push(task->fut.loop, &it);
-  if (rc == 0) task->fut.refs++;
-  return rc;
+  uvr_item *it = uvr_loop_slot(task->fut.loop);
+  if (it == NULL) return UVRUN_E_NOMEM;
+  it->run = run_step;
+  it->fn.cb = NULL;
+  it->a = task;
+  it->b = NULL;
+  it->x.handle = NULL;
+  it->ctx = NULL;
+  task->fut.refs++;
+  return 0;
 }
 
 const uvrun_task_t *uvr_item_task(const uvr_item *it) {
@@ -100,16 +107,22 @@ void uvrun_task_opts_init(uvrun_task_opts_t *opts) {
   opts->size = sizeof *opts;
 }
 
+/* Whether an options struct of the caller's version has that field. */
+#define HAS_OPT(opts, field) ((opts)->size >= offsetof(uvrun_task_opts_t, field) + sizeof (opts)->field)
+
 int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvrun_task_opts_t *opts,
                    uvrun_task_t **out) {
   uvrun_task_opts_t o;
   uvrun_task_t *task;
   int rc;
-  if (opts != NULL && opts->size >= sizeof o) {
-    o = *opts; /* a fixed-size copy: the common case, no memcpy loop */
-  } else {
-    uvrun_task_opts_init(&o);
-    if (opts != NULL) memcpy(&o, opts, opts->size);
+  uvrun_task_opts_init(&o);
+  if (opts != NULL) {
+    /* Field by field: the caller just wrote them, and a block copy would
+     * read them back wider than they were stored (a forwarding stall). */
+    if (HAS_OPT(opts, name)) o.name = opts->name;
+    if (HAS_OPT(opts, context)) o.context = opts->context;
+    if (HAS_OPT(opts, arg_free)) o.arg_free = opts->arg_free;
+    if (HAS_OPT(opts, site)) o.site = opts->site;
   }
   if (out != NULL) *out = NULL;
   if (loop == NULL || step == NULL) {
