@@ -150,6 +150,8 @@ struct uvrun_loop_s {
   uvrun_future_t *held;     /* plain futures whose callbacks hold references */
   uvrun_task_t *task_cache; /* freed task memory kept for reuse */
   size_t ncached;
+  size_t cache_low;         /* the fewest cached since cache_decay_at was set */
+  uint64_t cache_decay_at;  /* when what stayed unused is freed (ns) */
   uint64_t task_counter;
   /* reports */
   uvrun_exception_handler_fn eh;
@@ -296,6 +298,10 @@ const uvrun_task_t *uvr_item_task(const uvr_item *it);
 int uvr_task_cancel(uvrun_task_t *task, const char *msg);
 /* Keeps a freed task's memory for the next task of its loop; 0 if not. */
 int uvr_task_recycle(uvrun_task_t *task);
+/* Frees the cached task memory that stayed unused for a second, when that
+ * second is over at `now`; returns when the loop must be awake for the next
+ * such step (UINT64_MAX: never, the cache is small). */
+uint64_t uvr_task_cache_decay(uvrun_loop_t *loop, uint64_t now);
 /* Frees the loop's cache of task memory. */
 void uvr_task_cache_free(uvrun_loop_t *loop);
 /* Drops the loop's hold of every pending task (loop close). */

@@ -520,6 +520,19 @@ double uvrun_loop_time(const uvrun_loop_t *loop) {
   return (double)uv_hrtime() / 1e9;
 }
 
+int uvrun_loop_stats(const uvrun_loop_t *loop, uvrun_loop_stats_t *stats) {
+  uvrun_loop_stats_t all;
+  if (loop == NULL || stats == NULL) return uvr_fail(UVRUN_E_INVAL, "loop and stats must not be NULL");
+  if (stats->size < sizeof stats->size) return uvr_fail(UVRUN_E_INVAL, "stats->size must be set");
+  all.size = stats->size < sizeof all ? stats->size : (uint32_t)sizeof all;
+  all.tasks = loop->ntasks;
+  all.ready = loop->ready.count;
+  all.timers = loop->heap_n;
+  all.cached_tasks = loop->ncached;
+  memcpy(stats, &all, all.size);
+  return 0;
+}
+
 int uvrun_loop_get_debug(const uvrun_loop_t *loop) { return loop != NULL && loop->debug; }
 void uvrun_loop_set_debug(uvrun_loop_t *loop, int enabled) {
   if (loop != NULL) loop->debug = enabled != 0;
@@ -583,23 +596,24 @@ static void run_once(uvrun_loop_t *loop) {
     uv_run(loop->uv, UV_RUN_NOWAIT); /* work arrived: no need to sleep */
     loop->skip_polls = 0;
   } else if (loop->ready.count == 0 && !loop->stopping) {
-    if (loop->heap_n > 0) {
-      now = uv_hrtime();
-      if (loop->heap[0]->when > now) {
-        uint64_t ms = (loop->heap[0]->when - now + 999999) / 1000000;
-        uv_update_time(loop->uv);
-        uv_timer_start(&loop->wake_timer, on_wake, ms, 0);
-        uv_run(loop->uv, UV_RUN_ONCE);
-        uv_timer_stop(&loop->wake_timer);
-      } else {
-        uv_run(loop->uv, UV_RUN_NOWAIT);
-      }
-    } else {
+    /* Sleep until the next timer, or the next step of the task cache's
+     * decay: a loop that sleeps long still gives memory back. */
+    uint64_t wake = uvr_task_cache_decay(loop, now = uv_hrtime());
+    if (loop->heap_n > 0 && loop->heap[0]->when < wake) wake = loop->heap[0]->when;
+    if (wake == UINT64_MAX) {
       uv_run(loop->uv, UV_RUN_ONCE);
+    } else if (wake > now) {
+      uv_update_time(loop->uv);
+      uv_timer_start(&loop->wake_timer, on_wake, (wake - now + 999999) / 1000000, 0);
+      uv_run(loop->uv, UV_RUN_ONCE);
+      uv_timer_stop(&loop->wake_timer);
+    } else {
+      uv_run(loop->uv, UV_RUN_NOWAIT);
     }
     loop->skip_polls = 0;
   } else if (++loop->skip_polls >= POLL_INTERVAL) {
     uv_run(loop->uv, UV_RUN_NOWAIT);
+    uvr_task_cache_decay(loop, uv_hrtime());
     loop->skip_polls = 0;
   }
   if (atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) drain_threadsafe(loop);

@@ -216,6 +216,19 @@ UVRUN_EXTERN void uvrun_loop_stop(uvrun_loop_t *loop);
 /* Monotonic seconds. */
 UVRUN_EXTERN double uvrun_loop_time(const uvrun_loop_t *loop);
 
+/* What a loop holds now, for monitoring. Set `size` to sizeof the struct
+ * before the call: fields a newer library adds are left out for older
+ * callers. Loop thread (or while the loop is not running). */
+typedef struct uvrun_loop_stats_s {
+  uint32_t size;
+  size_t tasks;        /* pending tasks */
+  size_t ready;        /* callbacks and steps queued to run */
+  size_t timers;       /* scheduled timers, cancelled ones not yet dropped included */
+  size_t cached_tasks; /* finished tasks' memory kept for reuse; what stays
+                          unused for a second above 1024 is freed */
+} uvrun_loop_stats_t;
+UVRUN_EXTERN int uvrun_loop_stats(const uvrun_loop_t *loop, uvrun_loop_stats_t *stats);
+
 UVRUN_EXTERN int uvrun_loop_get_debug(const uvrun_loop_t *loop);
 UVRUN_EXTERN void uvrun_loop_set_debug(uvrun_loop_t *loop, int enabled);
 /* Debug mode logs callbacks that run this long or longer (default 0.1 s). */

@@ -2,9 +2,12 @@
 #include <doctest/doctest.h>
 #include <uvrun/uvrun.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -102,4 +105,41 @@ TEST_CASE("R31 Runner keeps one loop across runs") {
   CHECK(runner.run(add_squares()) == 13);
   runner.close();
   CHECK_THROWS_AS(runner.run(add_squares()), uvrun::RuntimeError);
+}
+
+namespace {
+std::size_t frames_cached(std::size_t *max_class = nullptr) {
+  std::size_t total = 0, most = 0;
+  for (std::size_t n : uvrun::detail::frame_cache.count) {
+    total += n;
+    most = std::max(most, n);
+  }
+  if (max_class != nullptr) *max_class = most;
+  return total;
+}
+}  // namespace
+
+TEST_CASE("the frame cache keeps a burst's frames for reuse, and frees what stays unused for a second") {
+  constexpr std::size_t n = 3000, floor = uvrun::detail::FrameCache::kFloor;
+  auto burst = []() -> uvrun::Task<void> {
+    std::vector<uvrun::TaskHandle<int>> tasks;
+    for (std::size_t i = 0; i < n; i++) tasks.push_back(uvrun::create_task(square(0)));
+    for (auto &t : tasks) co_await t;
+  };
+  auto nothing = []() -> uvrun::Task<void> { co_return; };
+  uvrun::run(burst());
+  if (!uvrun::detail::FrameCache::kOn) {
+    CHECK(frames_cached() == 0);  // AddressSanitizer must see every free
+    return;
+  }
+  CHECK(frames_cached() >= n);
+  // Each run's end is a decay step: the first starts a period, the second
+  // frees what the period left unused above the floor of each size class.
+  for (int i = 0; i < 2; i++) {
+    std::this_thread::sleep_for(1100ms);
+    uvrun::run(nothing());
+  }
+  std::size_t most = 0;
+  frames_cached(&most);
+  CHECK(most <= floor + 2);  // the floor, and the frames of the last run
 }

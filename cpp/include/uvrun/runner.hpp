@@ -116,6 +116,7 @@ template <class T>
 T run(Task<T> main, const Options &options = {}) {
   uvrun_options_t c = detail::to_c(options);
   void *result = nullptr;
+  detail::FrameCacheDecayAtExit decay;
   // The frame outlives the C task: uvrun_run frees it before returning.
   detail::FrameGuard frame{main.release()};
   detail::check(uvrun_run(detail::step<T>, frame.h.address(), &c, &result));
@@ -223,6 +224,7 @@ class Runner final {
     opts.context = context;
     opts.arg_free = detail::destroy_frame;  // the C task may outlive this call
     void *result = nullptr;
+    detail::FrameCacheDecayAtExit decay;
     // Boxed: the main task (and its frame) may be freed before we read it.
     detail::check(uvrun_runner_run_task(r_, detail::step<T, true>, main.release().address(), &opts, &result));
     return detail::take_result<T, true>(result);

@@ -13,7 +13,9 @@
 
 #include <uvrun.h>
 
+#include <chrono>
 #include <coroutine>
+#include <cstdint>
 #include <cstddef>
 #include <new>
 #include <exception>
@@ -47,33 +49,54 @@ inline StepState &step_state() {
   return *current_step;
 }
 
-// Coroutine frames come and go with every `co_await child()`: each thread
-// recycles them by size class instead of paying a malloc/free pair each.
+// Coroutine frames come and go with every `co_await child()` and task: each
+// thread keeps freed frames by size class for the next ones instead of a
+// malloc/free pair each. A burst leaves a large cache: what stayed unused for
+// a whole second, above a floor of 1024 frames a class, is freed when the
+// thread next frees 1024 frames, at the end of a run(), or at thread exit.
 // The cache is constant-initialized and trivially destructible, so the hot
 // path reads it with no thread-local init guard; the first frame cached on a
-// thread arms a reaper that frees the cache when the thread exits. Off under
-// AddressSanitizer, which must see every free.
+// thread arms a reaper for thread exit. Off under AddressSanitizer, which
+// must see every free.
 struct FrameCache {
   struct Node {
     Node *next;
   };
 #if defined(__SANITIZE_ADDRESS__)
-  static constexpr unsigned kMaxCached = 0;
+  static constexpr bool kOn = false;
 #else
-  static constexpr unsigned kMaxCached = 1024;
+  static constexpr bool kOn = true;
 #endif
   static constexpr std::size_t kGranule = 64, kClasses = 16;  // frames up to 1 KiB
+  static constexpr std::size_t kFloor = 1024, kCheckEvery = 1024;
+  static constexpr std::int64_t kDecayNs = 1000000000;
 
   Node *free[kClasses];
-  unsigned count[kClasses];
-  bool armed;  // the reaper is registered
-  bool dead;   // the thread is exiting: frames go straight back
+  std::size_t count[kClasses];
+  std::size_t low[kClasses];  // the fewest cached since decay_at was set
+  std::size_t frees;          // frames cached since the last decay check
+  std::int64_t decay_at;      // steady_clock ns
+  bool armed;                 // the reaper is registered
+  bool dead;                  // the thread is exiting: frames go straight back
 
   static std::size_t size_class(std::size_t n) noexcept { return (n + kGranule - 1) / kGranule - 1; }
+  void free_top(std::size_t c, std::size_t n) noexcept {
+    for (; n > 0 && free[c] != nullptr; n--, count[c]--) ::operator delete(std::exchange(free[c], free[c]->next));
+  }
+  [[gnu::noinline]] void decay() noexcept {
+    frees = 0;
+    std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (now < decay_at) return;
+    for (std::size_t c = 0; c < kClasses; c++) {
+      if (low[c] > kFloor) free_top(c, low[c] - kFloor);
+      low[c] = count[c];
+    }
+    decay_at = now + kDecayNs;
+  }
   void release_all() noexcept {
     dead = true;
-    for (Node *&head : free)
-      while (head != nullptr) ::operator delete(std::exchange(head, head->next));
+    for (std::size_t c = 0; c < kClasses; c++) free_top(c, count[c]);
   }
 };
 inline thread_local constinit FrameCache frame_cache{};
@@ -87,13 +110,21 @@ struct FrameCacheReaper {
   frame_cache.armed = true;
 }
 
+// Lets the frame cache decay when a run ends, however it ends.
+struct FrameCacheDecayAtExit {
+  FrameCacheDecayAtExit() = default;
+  FrameCacheDecayAtExit(const FrameCacheDecayAtExit &) = delete;
+  FrameCacheDecayAtExit &operator=(const FrameCacheDecayAtExit &) = delete;
+  ~FrameCacheDecayAtExit() { frame_cache.decay(); }
+};
+
 inline void *allocate_frame(std::size_t n) {
   FrameCache &fc = frame_cache;
   std::size_t c = FrameCache::size_class(n);
   if (c < FrameCache::kClasses && fc.free[c] != nullptr) {
     FrameCache::Node *node = fc.free[c];
     fc.free[c] = node->next;
-    fc.count[c]--;
+    if (--fc.count[c] < fc.low[c]) fc.low[c] = fc.count[c];
     return node;
   }
   return ::operator new(c < FrameCache::kClasses ? (c + 1) * FrameCache::kGranule : n);
@@ -102,10 +133,11 @@ inline void *allocate_frame(std::size_t n) {
 inline void deallocate_frame(void *p, std::size_t n) noexcept {
   FrameCache &fc = frame_cache;
   std::size_t c = FrameCache::size_class(n);
-  if (c < FrameCache::kClasses && fc.count[c] < FrameCache::kMaxCached && !fc.dead) {
+  if (FrameCache::kOn && c < FrameCache::kClasses && !fc.dead) {
     if (!fc.armed) arm_frame_cache_reaper();
     fc.free[c] = new (p) FrameCache::Node{fc.free[c]};
     fc.count[c]++;
+    if (++fc.frees == FrameCache::kCheckEvery) fc.decay();
     return;
   }
   ::operator delete(p);
