@@ -120,6 +120,13 @@ typedef struct uvr_ring {
   size_t head, count, cap; /* cap is a power of two */
 } uvr_ring;
 
+/* A timer heap slot keeps its handle's deadline beside it: sifting compares
+ * without touching the handles (cache misses in a heap of 100k timers). */
+typedef struct uvr_timer_slot {
+  uint64_t when;
+  uvrun_handle_t *h;
+} uvr_timer_slot;
+
 typedef struct uvr_executor uvr_executor;
 
 struct uvrun_loop_s {
@@ -133,7 +140,7 @@ struct uvrun_loop_s {
   uv_async_t async;
   uvr_ring ready;
   /* timer heap of handles (each heap slot holds a reference) */
-  uvrun_handle_t **heap;
+  uvr_timer_slot *heap;
   size_t heap_n, heap_cap, heap_cancelled;
   uint64_t timer_seq;
   /* call_soon_threadsafe: items appended under ts_mu */

@@ -127,51 +127,52 @@ void uvrun_handle_cancel(uvrun_handle_t *h) {
 
 int uvrun_handle_cancelled(const uvrun_handle_t *h) { return h != NULL && h->cancelled; }
 
-static int heap_before(const uvrun_handle_t *a, const uvrun_handle_t *b) {
-  return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+static int heap_before(const uvr_timer_slot *a, const uvr_timer_slot *b) {
+  return a->when < b->when || (a->when == b->when && a->h->seq < b->h->seq);
 }
 
-static void heap_sift_up(uvrun_handle_t **heap, size_t i) {
-  uvrun_handle_t *h = heap[i];
+static void heap_sift_up(uvr_timer_slot *heap, size_t i) {
+  uvr_timer_slot t = heap[i];
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (!heap_before(h, heap[parent])) break;
+    if (!heap_before(&t, &heap[parent])) break;
     heap[i] = heap[parent];
     i = parent;
   }
-  heap[i] = h;
+  heap[i] = t;
 }
 
-static void heap_sift_down(uvrun_handle_t **heap, size_t n, size_t i) {
-  uvrun_handle_t *h = heap[i];
+static void heap_sift_down(uvr_timer_slot *heap, size_t n, size_t i) {
+  uvr_timer_slot t = heap[i];
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= n) break;
-    if (c + 1 < n && heap_before(heap[c + 1], heap[c])) c++;
-    if (!heap_before(heap[c], h)) break;
+    if (c + 1 < n && heap_before(&heap[c + 1], &heap[c])) c++;
+    if (!heap_before(&heap[c], &t)) break;
     heap[i] = heap[c];
     i = c;
   }
-  heap[i] = h;
+  heap[i] = t;
 }
 
 static int heap_push(uvrun_loop_t *loop, uvrun_handle_t *h) {
   if (loop->heap_n == loop->heap_cap) {
     size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-    uvrun_handle_t **heap = uvr_realloc(loop->heap, cap * sizeof *heap);
+    uvr_timer_slot *heap = uvr_realloc(loop->heap, cap * sizeof *heap);
     if (heap == NULL) return UVRUN_E_NOMEM;
     loop->heap = heap;
     loop->heap_cap = cap;
   }
   h->seq = loop->timer_seq++;
   h->in_heap = 1;
-  loop->heap[loop->heap_n++] = h;
-  heap_sift_up(loop->heap, loop->heap_n - 1);
+  loop->heap[loop->heap_n].when = h->when;
+  loop->heap[loop->heap_n].h = h;
+  heap_sift_up(loop->heap, loop->heap_n++);
   return 0;
 }
 
 static uvrun_handle_t *heap_pop(uvrun_loop_t *loop) {
-  uvrun_handle_t *top = loop->heap[0];
+  uvrun_handle_t *top = loop->heap[0].h;
   if (--loop->heap_n > 0) {
     loop->heap[0] = loop->heap[loop->heap_n];
     heap_sift_down(loop->heap, loop->heap_n, 0);
@@ -186,12 +187,12 @@ static uvrun_handle_t *heap_pop(uvrun_loop_t *loop) {
 static void heap_compact(uvrun_loop_t *loop) {
   size_t i, n = 0;
   for (i = 0; i < loop->heap_n; i++) {
-    uvrun_handle_t *h = loop->heap[i];
+    uvrun_handle_t *h = loop->heap[i].h;
     if (h->cancelled) {
       h->in_heap = 0;
       uvrun_handle_unref(h);
     } else {
-      loop->heap[n++] = h;
+      loop->heap[n++] = loop->heap[i];
     }
   }
   loop->heap_n = n;
@@ -453,8 +454,8 @@ static void discard_items(uvrun_loop_t *loop) {
   for (i = 0; i < loop->ts_n; i++) loop->ts_items[i].run(loop, &loop->ts_items[i], 0);
   loop->ts_n = 0;
   for (i = 0; i < loop->heap_n; i++) {
-    loop->heap[i]->in_heap = 0;
-    uvrun_handle_unref(loop->heap[i]);
+    loop->heap[i].h->in_heap = 0;
+    uvrun_handle_unref(loop->heap[i].h);
   }
   loop->heap_n = loop->heap_cancelled = 0;
 }
@@ -574,7 +575,7 @@ static int spin_for_threadsafe(uvrun_loop_t *loop) {
   uint64_t until;
   if (!uvr_executor_busy(loop)) return 0;
   until = uv_hrtime() + UVR_SPIN_NS;
-  if (loop->heap_n > 0 && loop->heap[0]->when < until) until = loop->heap[0]->when;
+  if (loop->heap_n > 0 && loop->heap[0].when < until) until = loop->heap[0].when;
   while (!atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) {
     if (uv_hrtime() >= until) return 0;
     uvr_cpu_relax();
@@ -589,7 +590,7 @@ static void run_once(uvrun_loop_t *loop) {
   size_t n;
   uint64_t now;
   if (atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) drain_threadsafe(loop);
-  while (loop->heap_n > 0 && loop->heap[0]->cancelled) uvrun_handle_unref(heap_pop(loop));
+  while (loop->heap_n > 0 && loop->heap[0].h->cancelled) uvrun_handle_unref(heap_pop(loop));
   if (loop->heap_cancelled > 64 && loop->heap_cancelled * 2 > loop->heap_n) heap_compact(loop);
 
   if (loop->ready.count == 0 && !loop->stopping && spin_for_threadsafe(loop)) {
@@ -599,7 +600,7 @@ static void run_once(uvrun_loop_t *loop) {
     /* Sleep until the next timer, or the next step of the task cache's
      * decay: a loop that sleeps long still gives memory back. */
     uint64_t wake = uvr_task_cache_decay(loop, now = uv_hrtime());
-    if (loop->heap_n > 0 && loop->heap[0]->when < wake) wake = loop->heap[0]->when;
+    if (loop->heap_n > 0 && loop->heap[0].when < wake) wake = loop->heap[0].when;
     if (wake == UINT64_MAX) {
       uv_run(loop->uv, UV_RUN_ONCE);
     } else if (wake > now) {
@@ -620,7 +621,7 @@ static void run_once(uvrun_loop_t *loop) {
 
   if (loop->heap_n > 0) {
     now = uv_hrtime();
-    while (loop->heap_n > 0 && loop->heap[0]->when <= now) {
+    while (loop->heap_n > 0 && loop->heap[0].when <= now) {
       uvrun_handle_t *h = heap_pop(loop);
       uvr_item it = {run_timer, {NULL}, NULL, NULL, {h}, NULL};
       if (h->cancelled) {
