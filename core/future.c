@@ -252,6 +252,10 @@ int uvrun_future_add_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, void *
   return uvr_future_add_done_callback_holding(fut, cb, ud, NULL);
 }
 
+int uvrun_future_add_done_callback_owned(uvrun_future_t *fut, uvrun_done_fn cb, void *ud, uvrun_free_fn drop) {
+  return uvr_future_add_done_callback_holding(fut, cb, ud, drop);
+}
+
 int uvr_future_add_done_callback_holding(uvrun_future_t *fut, uvrun_done_fn cb, void *ud, uvrun_free_fn drop) {
   uvr_done_cb entry;
   if (fut == NULL || cb == NULL) return uvr_fail(UVRUN_E_INVAL, "future and callback must not be NULL");

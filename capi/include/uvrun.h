@@ -299,7 +299,15 @@ UVRUN_EXTERN uvrun_error_t *uvrun_future_error(uvrun_future_t *fut);
 typedef void (*uvrun_done_fn)(uvrun_future_t *fut, void *ud);
 UVRUN_EXTERN int uvrun_future_add_done_callback(uvrun_future_t *fut,
                                                 uvrun_done_fn cb, void *ud);
-/* Returns how many registrations of (cb, ud) were removed. */
+/* As uvrun_future_add_done_callback, for a callback that owns ud (holds a
+ * reference through it, say): when it can never run -- its future is freed
+ * pending, or the loop closes first -- drop(ud) runs instead, so cycles of
+ * futures waiting on each other are freed with the loop. */
+UVRUN_EXTERN int uvrun_future_add_done_callback_owned(uvrun_future_t *fut,
+                                                      uvrun_done_fn cb, void *ud,
+                                                      uvrun_free_fn drop);
+/* Returns how many registrations of (cb, ud) were removed (a removed owned
+ * callback's drop does not run: ud is the caller's again). */
 UVRUN_EXTERN int uvrun_future_remove_done_callback(uvrun_future_t *fut,
                                                    uvrun_done_fn cb, void *ud);
 

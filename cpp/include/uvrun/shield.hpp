@@ -15,7 +15,8 @@ namespace detail {
 
 // The awaiting task waits on `outer`, a plain future that mirrors the inner
 // one; cancelling the task cancels only `outer`. Each callback holds a
-// reference to the other future until it has run or been removed.
+// reference to the other future until it has run or been removed, or was
+// dropped unrun (the loop closed with both pending).
 template <class T>
 class ShieldAwaiter {
  public:
@@ -37,12 +38,12 @@ class ShieldAwaiter {
     if (uvrun_future_done(inner)) return uvrun_future_ref(inner);  // nothing to shield
     uvrun_future_t *outer = nullptr;
     check(uvrun_future_new(uvrun_future_loop(inner), &outer));
-    if (uvrun_future_add_done_callback(inner, on_inner_done, outer) < 0) {
+    if (uvrun_future_add_done_callback_owned(inner, on_inner_done, outer, drop_ref) < 0) {
       uvrun_future_unref(outer);
       throw_last(UVRUN_E_NOMEM);
     }
     uvrun_future_ref(outer);  // the inner callback's
-    if (uvrun_future_add_done_callback(outer, on_outer_done, inner) < 0) {
+    if (uvrun_future_add_done_callback_owned(outer, on_outer_done, inner, drop_ref) < 0) {
       uvrun_future_remove_done_callback(inner, on_inner_done, outer);
       uvrun_future_unref(outer);
       uvrun_future_unref(outer);
@@ -51,6 +52,7 @@ class ShieldAwaiter {
     uvrun_future_ref(inner);  // the outer callback's
     return outer;
   }
+  static void drop_ref(void *fut) { uvrun_future_unref(static_cast<uvrun_future_t *>(fut)); }
   static void on_inner_done(uvrun_future_t *inner, void *ud) {
     auto *outer = static_cast<uvrun_future_t *>(ud);
     if (uvrun_future_cancelled(outer)) {
