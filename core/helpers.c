@@ -5,24 +5,21 @@
 
 #include "internal.h"
 
+/* The future and its helper state share one block, freed with it. */
 static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size) {
+  const size_t head = (sizeof(uvrun_future_t) + 15) & ~(size_t)15; /* keeps the state aligned */
   uvrun_future_t *fut;
   if (loop == NULL) {
     uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
     return NULL;
   }
-  if (uvrun_future_new(loop, &fut) < 0) return NULL;
-  if (helper_size > 0 && (fut->helper = uvr_calloc(1, helper_size)) == NULL) {
-    uvrun_future_unref(fut);
+  if ((fut = uvr_calloc(1, head + helper_size)) == NULL) {
     uvr_fail(UVRUN_E_NOMEM, "out of memory");
     return NULL;
   }
+  uvr_future_init(fut, loop);
+  if (helper_size > 0) fut->helper = (char *)fut + head;
   return fut;
-}
-
-static void free_helper(uvrun_future_t *fut) {
-  uvr_free(fut->helper);
-  fut->helper = NULL;
 }
 
 /* What a watching callback holds, released if it never runs. */
@@ -46,7 +43,6 @@ static void sleep_free(uvrun_future_t *fut) {
   /* The timer holds no reference to the future: cancel it before it fires. */
   uvrun_handle_cancel(s->timer);
   uvrun_handle_unref(s->timer);
-  free_helper(fut);
 }
 
 static int sleep_cancel(uvrun_future_t *fut, const char *msg) {
@@ -103,7 +99,6 @@ static void multi_free(uvrun_future_t *fut) {
   multi_state *s = fut->helper;
   size_t i;
   for (i = 0; i < s->n; i++) uvrun_future_unref(s->children[i]);
-  free_helper(fut);
 }
 
 static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, uvrun_done_fn cb) {
@@ -265,7 +260,6 @@ static void wait_for_free(uvrun_future_t *outer) {
   uvrun_handle_cancel(s->timer);
   uvrun_handle_unref(s->timer);
   uvrun_future_unref(s->inner);
-  free_helper(outer);
 }
 
 uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
