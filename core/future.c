@@ -43,19 +43,19 @@ static void held_link(uvrun_future_t *fut) {
   uvrun_loop_t *loop = fut->loop;
   if (fut->held || fut->is_task) return; /* tasks: uvr_task_drop_all */
   fut->held = 1;
-  fut->held_prev = NULL;
-  fut->held_next = loop->held;
-  if (loop->held != NULL) loop->held->held_prev = fut;
+  fut->link_prev = NULL;
+  fut->link_next = loop->held;
+  if (loop->held != NULL) loop->held->link_prev = fut;
   loop->held = fut;
 }
 
 static void held_unlink(uvrun_future_t *fut) {
   if (!fut->held) return;
-  if (fut->held_prev != NULL) fut->held_prev->held_next = fut->held_next;
-  else fut->loop->held = fut->held_next;
-  if (fut->held_next != NULL) fut->held_next->held_prev = fut->held_prev;
+  if (fut->link_prev != NULL) fut->link_prev->link_next = fut->link_next;
+  else fut->loop->held = fut->link_next;
+  if (fut->link_next != NULL) fut->link_next->link_prev = fut->link_prev;
   fut->held = 0;
-  fut->held_prev = fut->held_next = NULL;
+  fut->link_prev = fut->link_next = NULL;
 }
 
 void uvr_future_drop_all_held(uvrun_loop_t *loop) {

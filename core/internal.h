@@ -232,9 +232,10 @@ typedef struct uvr_done_cb {
 struct uvrun_future_s {
   int refs;
   uint8_t state;
-  uint8_t is_task;
-  uint8_t retrieved;
-  uint8_t value_moved;
+  uint8_t is_task : 1;
+  uint8_t retrieved : 1;
+  uint8_t value_moved : 1;
+  uint8_t held : 1;       /* in loop->held */
   uvrun_loop_t *loop;
   void *value;
   uvrun_free_fn value_free;
@@ -248,9 +249,9 @@ struct uvrun_future_s {
   int (*cancel_hook)(uvrun_future_t *fut, const char *msg);
   void (*on_free)(uvrun_future_t *fut);
   void *helper;
-  /* loop->held while pending with callbacks that hold references */
-  uvrun_future_t *held_prev, *held_next;
-  uint8_t held;
+  /* A plain future's links in loop->held while it is pending with callbacks
+   * that hold references; a task's in loop->tasks while it is pending. */
+  uvrun_future_t *link_prev, *link_next;
 };
 
 void uvr_future_init(uvrun_future_t *fut, uvrun_loop_t *loop);
@@ -294,10 +295,13 @@ struct uvrun_task_s {
   uvrun_error_t *raised;    /* set by uvrun_task_raise (reference) */
   char *cancel_msg;         /* message of a pending must_cancel */
   int num_cancels;
-  uint8_t must_cancel, yielded, started, in_list;
-  uint8_t in_cancel;        /* uvr_task_cancel is on the stack (await cycles) */
-  uvrun_task_t *prev, *next; /* loop->tasks while pending */
+  uint8_t must_cancel : 1, yielded : 1, started : 1;
+  uint8_t in_list : 1;      /* in loop->tasks, through fut.link_prev/next */
+  uint8_t in_cancel : 1;    /* uvr_task_cancel is on the stack (await cycles) */
 };
+/* The neighbours of a task in loop->tasks (or the task cache: next only). */
+#define UVR_TASK_PREV(t) ((uvrun_task_t *)(t)->fut.link_prev)
+#define UVR_TASK_NEXT(t) ((uvrun_task_t *)(t)->fut.link_next)
 /* Format "<Task pending name='..' ...>" into buf. */
 void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len);
 /* The task an item steps, or NULL for other items. */

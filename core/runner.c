@@ -272,7 +272,7 @@ static int cancel_all_tasks(uvrun_runner_t *r) {
   if (n == 0) return 0; /* R48: no iteration when nothing is left */
   tasks = uvr_malloc(n * sizeof *tasks);
   if (tasks == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  for (t = loop->tasks; t != NULL; t = t->next) tasks[i++] = uvrun_task_ref(t);
+  for (t = loop->tasks; t != NULL; t = UVR_TASK_NEXT(t)) tasks[i++] = uvrun_task_ref(t);
   for (i = 0; i < n; i++) uvr_task_cancel(tasks[i], NULL);
   gather = uvrun_gather(loop, (uvrun_future_t *const *)tasks, n, 1);
   if (gather == NULL) {

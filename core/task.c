@@ -19,37 +19,38 @@ static int task_cancel_hook(uvrun_future_t *fut, const char *msg);
 
 static void list_add(uvrun_task_t *task) {
   uvrun_loop_t *loop = task->fut.loop;
-  task->next = NULL;
-  task->prev = NULL;
+  task->fut.link_next = NULL;
+  task->fut.link_prev = NULL;
   if (loop->tasks != NULL) {
     /* Append: keeps creation order for all_tasks and shutdown reports. */
-    uvrun_task_t *tail = loop->tasks->prev;
-    tail->next = task;
-    task->prev = tail;
+    uvrun_future_t *tail = loop->tasks->fut.link_prev;
+    tail->link_next = &task->fut;
+    task->fut.link_prev = tail;
   } else {
     loop->tasks = task;
   }
-  loop->tasks->prev = task; /* head->prev is the tail */
+  loop->tasks->fut.link_prev = &task->fut; /* head->prev is the tail */
   task->in_list = 1;
   loop->ntasks++;
 }
 
 static void list_remove(uvrun_task_t *task) {
   uvrun_loop_t *loop = task->fut.loop;
+  uvrun_future_t *prev = task->fut.link_prev, *next = task->fut.link_next;
   if (!task->in_list) return;
   if (task == loop->tasks) {
-    loop->tasks = task->next;
-    if (loop->tasks != NULL) loop->tasks->prev = task->prev;
+    loop->tasks = (uvrun_task_t *)next;
+    if (next != NULL) next->link_prev = prev;
   } else {
-    task->prev->next = task->next;
-    if (task->next != NULL) {
-      task->next->prev = task->prev;
+    prev->link_next = next;
+    if (next != NULL) {
+      next->link_prev = prev;
     } else {
-      loop->tasks->prev = task->prev;
+      loop->tasks->fut.link_prev = prev;
     }
   }
   task->in_list = 0;
-  task->next = task->prev = NULL;
+  task->fut.link_next = task->fut.link_prev = NULL;
   loop->ntasks--;
 }
 
@@ -135,7 +136,7 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   }
   task = loop->task_cache;
   if (task != NULL) {
-    loop->task_cache = task->next;
+    loop->task_cache = UVR_TASK_NEXT(task);
     if (--loop->ncached < loop->cache_low) loop->cache_low = loop->ncached;
     memset(task, 0, sizeof *task);
   } else if ((task = uvr_calloc(1, sizeof *task)) == NULL) {
@@ -481,7 +482,7 @@ int uvrun_all_tasks(const uvrun_loop_t *loop, uvrun_task_visit_fn fn, void *ud) 
   uvrun_task_t *task, *next;
   if (loop == NULL || fn == NULL) return uvr_fail(UVRUN_E_INVAL, "loop and function must not be NULL");
   for (task = loop->tasks; task != NULL; task = next) {
-    next = task->next;
+    next = UVR_TASK_NEXT(task);
     fn(task, ud);
   }
   return 0;
@@ -517,7 +518,7 @@ void uvrun_loop_dump_tasks(const uvrun_loop_t *loop, int level) {
   char desc[512];
   if (loop == NULL) return;
   uvr_logf(level, "%zu pending task(s)", loop->ntasks);
-  for (task = loop->tasks; task != NULL; task = task->next) {
+  for (task = loop->tasks; task != NULL; task = UVR_TASK_NEXT(task)) {
     uvr_task_describe(task, desc, sizeof desc);
     uvr_logf(level, "  %s", desc);
   }
@@ -541,7 +542,7 @@ void uvrun_loop_dump_tasks(const uvrun_loop_t *loop, int level) {
 int uvr_task_recycle(uvrun_task_t *task) {
   uvrun_loop_t *loop = task->fut.loop;
   if (!TASK_CACHE_ON || loop->closed) return 0;
-  task->next = loop->task_cache;
+  task->fut.link_next = (uvrun_future_t *)loop->task_cache; /* fut is first */
   loop->task_cache = task;
   loop->ncached++;
   return 1;
@@ -550,7 +551,7 @@ int uvr_task_recycle(uvrun_task_t *task) {
 static void cache_free_top(uvrun_loop_t *loop, size_t n) {
   for (; n > 0 && loop->task_cache != NULL; n--) {
     uvrun_task_t *task = loop->task_cache;
-    loop->task_cache = task->next;
+    loop->task_cache = UVR_TASK_NEXT(task);
     loop->ncached--;
     uvr_free(task);
   }
