@@ -42,8 +42,7 @@ inline uvrun_future_t *check(uvrun_future_t *fut) {
 class FutureAwaiter {
  public:
   explicit FutureAwaiter(uvrun_future_t *fut) : fut_(check(fut)) {}
-  FutureAwaiter(FutureAwaiter &&o) noexcept
-      : fut_(std::exchange(o.fut_, nullptr)), task_(std::exchange(o.task_, nullptr)) {}
+  FutureAwaiter(FutureAwaiter &&o) noexcept : fut_(std::exchange(o.fut_, nullptr)) {}
   FutureAwaiter(const FutureAwaiter &) = delete;
   FutureAwaiter &operator=(const FutureAwaiter &) = delete;
   ~FutureAwaiter() { uvrun_future_unref(fut_); }
@@ -52,23 +51,25 @@ class FutureAwaiter {
   void await_suspend(std::coroutine_handle<> h) {
     StepState &st = step_state();
     st.resume_at = h;
-    st.await = uvrun_future_ref(fut_);
-    task_ = st.task;
+    // Our reference goes to the task, which keeps what it resumed from:
+    // one word less in the coroutine frame, one ref/unref pair less.
+    st.await = std::exchange(fut_, nullptr);
   }
   void *await_resume() {
     void *value = nullptr;
-    // After a suspension the task knows best: it may have been cancelled
-    // although the future completed (R51).
-    int rc = task_ != nullptr ? uvrun_task_resume(task_, &value) : uvrun_future_result(fut_, &value);
-    if (rc < 0) throw_error(task_ != nullptr ? uvrun_task_resume_error(task_) : uvrun_future_error(fut_));
+    if (fut_ == nullptr) {
+      // Resumed by the task's step. The task knows best: it may have been
+      // cancelled although the future completed (R51).
+      uvrun_task_t *task = current_step->task;
+      if (uvrun_task_resume(task, &value) < 0) throw_error(uvrun_task_resume_error(task));
+    } else if (uvrun_future_result(fut_, &value) < 0) {
+      throw_error(uvrun_future_error(fut_));
+    }
     return value;
   }
 
-  uvrun_future_t *future() const noexcept { return fut_; }
-
  private:
-  uvrun_future_t *fut_;
-  uvrun_task_t *task_ = nullptr;
+  uvrun_future_t *fut_;  // until the await suspends
 };
 
 struct VoidAwaiter : FutureAwaiter {

@@ -20,11 +20,15 @@ namespace detail {
 template <class T>
 class ShieldAwaiter {
  public:
-  explicit ShieldAwaiter(Child<T> inner) : inner_(std::move(inner)), outer_(make_outer(inner_.future.capi())) {}
+  explicit ShieldAwaiter(Child<T> inner)
+      : inner_(std::move(inner)), mirror_(make_outer(inner_.future.capi())), outer_(uvrun_future_ref(mirror_)) {}
   ShieldAwaiter(const ShieldAwaiter &) = delete;
   ShieldAwaiter &operator=(const ShieldAwaiter &) = delete;
   // Never awaited, or left early: drop the mirror (the inner runs on).
-  ~ShieldAwaiter() { uvrun_future_cancel(outer_.future(), nullptr); }
+  ~ShieldAwaiter() {
+    uvrun_future_cancel(mirror_, nullptr);
+    uvrun_future_unref(mirror_);
+  }
 
   bool await_ready() const noexcept { return outer_.await_ready(); }
   void await_suspend(std::coroutine_handle<> h) { outer_.await_suspend(h); }
@@ -74,6 +78,7 @@ class ShieldAwaiter {
   }
 
   Child<T> inner_;
+  uvrun_future_t *mirror_;  // `outer`, which outer_ hands to the task
   FutureAwaiter outer_;
 };
 

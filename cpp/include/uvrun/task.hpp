@@ -67,7 +67,7 @@ struct FrameCache {
 #else
   static constexpr bool kOn = true;
 #endif
-  static constexpr std::size_t kGranule = 64, kClasses = 16;  // frames up to 1 KiB
+  static constexpr std::size_t kGranule = 32, kClasses = 32;  // frames up to 1 KiB
   static constexpr std::size_t kFloor = 1024, kCheckEvery = 1024;
   static constexpr std::int64_t kDecayNs = 1000000000;
 
@@ -152,10 +152,18 @@ struct PromiseBase {
   // to resume its caller itself when done (`detached`).
   enum class Inline : unsigned char { detached, starting, finished };
 
-  std::coroutine_handle<> continuation;  // the coroutine awaiting us inline
-  std::coroutine_handle<> resume_point;  // top level: where to resume next
+  // A frame is awaited inline or is a task's top level, never both: one
+  // word serves either role (frames are smaller, so more fit the cache).
+  union {
+    std::coroutine_handle<> continuation{};  // the coroutine awaiting us inline
+    std::coroutine_handle<> resume_point;    // top level: where to resume next
+  };
   std::exception_ptr exception;
-  Inline inline_state = Inline::detached;
+  // Where the coroutine was created, and whether it ever ran: a frame
+  // destroyed unstarted warns in debug mode (R26, D1).
+  std::source_location where;
+  Inline inline_state = Inline::detached;  // the two flags share a word
+  bool started = false;
 
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
@@ -171,23 +179,14 @@ struct PromiseBase {
     void await_resume() const noexcept {}
   };
 
-  // Where the coroutine was created, and whether it ever ran: a frame
-  // destroyed unstarted warns in debug mode (R26, D1).
-  std::source_location where;
-  bool started = false;
-
   explicit PromiseBase(std::source_location w) noexcept : where(w) {}
   ~PromiseBase() {
     if (!started) warn_never_awaited(where);
   }
 
-  struct InitialAwaiter {
-    PromiseBase &p;
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<>) const noexcept {}
-    void await_resume() const noexcept { p.started = true; }
-  };
-  InitialAwaiter initial_suspend() noexcept { return {*this}; }
+  // Lazy. `started` is set where a frame is first resumed (an inline await,
+  // or a task's step), which keeps this awaiter empty: no room in the frame.
+  std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
   void unhandled_exception() noexcept { exception = std::current_exception(); }
   void rethrow_if_failed() const {
@@ -273,6 +272,7 @@ class [[nodiscard]] Task {
       promise_type &p = h.promise();
       p.continuation = caller;
       p.inline_state = Inline::starting;
+      p.started = true;
       h.resume();  // runs until the child finishes or suspends
       if (p.inline_state == Inline::finished) return false;  // go on, no recursion
       p.inline_state = Inline::detached;
@@ -344,6 +344,7 @@ int step(uvrun_task_t *task, void *frame) {
   st.task = task;
   StepState *outer = std::exchange(current_step, &st);
   std::coroutine_handle<> at = p.resume_point ? std::exchange(p.resume_point, {}) : h;
+  p.started = true;
   at.resume();
   current_step = outer;
   if (h.done()) return finish<T, Box>(task, p);

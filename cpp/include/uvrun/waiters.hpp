@@ -22,7 +22,10 @@ class Waiter {
   Waiter() = default;
   Waiter(const Waiter &) = delete;
   Waiter &operator=(const Waiter &) = delete;
-  ~Waiter() { unlink(); }
+  ~Waiter() {
+    unlink();
+    uvrun_future_unref(fut_);
+  }
 
   // await_suspend: park on `list`. Allocates the future; nothing else.
   void park(WaiterList &list, std::coroutine_handle<> h);
@@ -32,10 +35,10 @@ class Waiter {
     await_->await_resume();
   }
   [[nodiscard]] bool parked() const noexcept { return await_.has_value(); }
-  [[nodiscard]] bool done() const noexcept { return uvrun_future_done(await_->future()); }
-  [[nodiscard]] bool cancelled() const noexcept { return uvrun_future_cancelled(await_->future()); }
-  void wake() noexcept { uvrun_future_set_result(await_->future(), nullptr, nullptr); }
-  void cancel() noexcept { uvrun_future_cancel(await_->future(), nullptr); }
+  [[nodiscard]] bool done() const noexcept { return uvrun_future_done(fut_); }
+  [[nodiscard]] bool cancelled() const noexcept { return uvrun_future_cancelled(fut_); }
+  void wake() noexcept { uvrun_future_set_result(fut_, nullptr, nullptr); }
+  void cancel() noexcept { uvrun_future_cancel(fut_, nullptr); }
   void unlink() noexcept;
 
   // `co_await w.wait_on(list)` inside a coroutine that handles the outcome.
@@ -52,6 +55,7 @@ class Waiter {
 
  private:
   friend class WaiterList;
+  uvrun_future_t *fut_ = nullptr;  // our own reference: await_ gives its own to the task
   std::optional<FutureAwaiter> await_;
   WaiterList *list_ = nullptr;
   Waiter *prev_ = nullptr;
@@ -113,7 +117,8 @@ class WaiterList {
 inline void Waiter::park(WaiterList &list, std::coroutine_handle<> h) {
   uvrun_future_t *fut = nullptr;
   check(uvrun_future_new(running_loop(), &fut));
-  await_.emplace(fut);
+  uvrun_future_unref(std::exchange(fut_, fut));
+  await_.emplace(uvrun_future_ref(fut));
   await_->await_suspend(h);  // throws outside a task: then nothing is linked
   list_ = &list;
   prev_ = list.tail_;
