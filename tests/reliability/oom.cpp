@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <thread>
 
 #include "support.h"
@@ -18,17 +19,19 @@ namespace oom {
 namespace {
 
 std::atomic<long> allocations{0}, failed{0}, live{0}, fail_at{0};
-std::atomic<bool> persistent_mode{false}, next_fails{false};
+std::atomic<bool> persistent_mode{false}, count_new{false};
+// Armed: the next allocation of either kind, or the next operator new.
+std::atomic<bool> next_fails{false}, next_new_fails{false};
 
-bool should_fail() {
+bool should_fail(bool cpp) {
   long idx = ++allocations;
-  if (next_fails.exchange(false)) return true;
+  if (next_fails.exchange(false) || (cpp && next_new_fails.exchange(false))) return true;
   long at = fail_at.load();
   return at > 0 && (idx == at || (persistent_mode.load() && idx > at));
 }
 
 void *inj_malloc(size_t size, void *) {
-  if (should_fail()) {
+  if (should_fail(false)) {
     ++failed;
     return nullptr;
   }
@@ -38,7 +41,7 @@ void *inj_malloc(size_t size, void *) {
 }
 
 void *inj_realloc(void *ptr, size_t size, void *) {
-  if (should_fail()) {
+  if (should_fail(false)) {
     ++failed;
     return nullptr;
   }
@@ -53,11 +56,24 @@ void inj_free(void *ptr, void *) {
   free(ptr);
 }
 
+// operator new: malloc, so that operator delete frees any block with free()
+// whether it was counted or not.
+void *cpp_new(std::size_t size) {
+  if (count_new.load() && should_fail(true)) {
+    ++failed;
+    throw std::bad_alloc();
+  }
+  void *p = malloc(size != 0 ? size : 1);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
 }  // namespace
 
-void install(long at, bool persistent) {
+void install(long at, bool persistent, bool cpp) {
   fail_at = at;
   persistent_mode = persistent;
+  count_new = cpp;
   uvrun_allocator_t a = {sizeof a, inj_malloc, inj_realloc, inj_free, nullptr};
   if (uvrun_set_allocator(&a) != 0) {
     fprintf(stderr, "uvrun_set_allocator failed: %s\n", uvrun_errmsg());
@@ -67,9 +83,12 @@ void install(long at, bool persistent) {
 
 Stats stats() { return {allocations.load(), failed.load(), live.load()}; }
 void fail_next() { next_fails = true; }
+void fail_next_new() { next_new_fails = true; }
 void disarm() {
   fail_at = 0;
   next_fails = false;
+  next_new_fails = false;
+  count_new = false;
 }
 
 bool wait_no_live(double seconds) {
@@ -87,10 +106,10 @@ bool acceptable(const Outcome &o) {
   return o.rc == UVRUN_E_TASK_FAILED && o.error_code == UVRUN_E_NOMEM;
 }
 
-int run_point(const std::function<Outcome()> &scenario, long n, bool persistent, std::string *log) {
+int run_point(const std::function<Outcome()> &scenario, long n, bool persistent, bool cpp, std::string *log) {
   t::ChildResult res = t::in_child(
       [&]() -> int {
-        install(n, persistent);
+        install(n, persistent, cpp);
         Outcome o = scenario();
         disarm();
         Stats s = stats();
@@ -112,3 +131,22 @@ int run_point(const std::function<Outcome()> &scenario, long n, bool persistent,
 }
 
 }  // namespace oom
+
+// The replaceable global allocation functions, all but the aligned ones
+// (which keep their own pairing).
+void *operator new(std::size_t size) { return oom::cpp_new(size); }
+void *operator new[](std::size_t size) { return oom::cpp_new(size); }
+void *operator new(std::size_t size, const std::nothrow_t &) noexcept {
+  try {
+    return oom::cpp_new(size);
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
+}
+void *operator new[](std::size_t size, const std::nothrow_t &t) noexcept { return operator new(size, t); }
+void operator delete(void *p) noexcept { free(p); }
+void operator delete[](void *p) noexcept { free(p); }
+void operator delete(void *p, std::size_t) noexcept { free(p); }
+void operator delete[](void *p, std::size_t) noexcept { free(p); }
+void operator delete(void *p, const std::nothrow_t &) noexcept { free(p); }
+void operator delete[](void *p, const std::nothrow_t &) noexcept { free(p); }

@@ -12,19 +12,24 @@ namespace oom {
 
 // The allocator's counters (atomic: executor workers allocate too).
 struct Stats {
-  long allocations;  // calls to malloc/realloc-from-NULL/realloc so far
+  long allocations;  // calls to malloc/realloc (and operator new, when counted) so far
   long failed;       // of which failed on purpose
-  long live;         // blocks allocated and not freed yet
+  long live;         // uvrun's blocks allocated and not freed yet
 };
 
 // Installs the counting allocator. fail_at > 0 fails that allocation (and,
-// if persistent, every later one); 0 fails none. Child process only.
-void install(long fail_at, bool persistent);
+// if persistent, every later one); 0 fails none. With cpp, C++'s global
+// operator new (coroutine frames, the C++ layer's objects) is counted and
+// failed in the same sequence, throwing std::bad_alloc; its blocks are left
+// to LeakSanitizer. Child process only.
+void install(long fail_at, bool persistent, bool cpp = false);
 Stats stats();
 // Fails the next allocation (then stops failing): for regression tests that
 // aim at one call.
 void fail_next();
-// Stops failing from now on.
+// The same for the next operator new only (counted since install(..., true)).
+void fail_next_new();
+// Stops failing (and counting operator new) from now on.
 void disarm();
 // Waits until every block uvrun allocated is freed again (executor pools are
 // freed by their last worker, a moment after close); false on timeout.
@@ -48,6 +53,7 @@ bool acceptable(const Outcome &o);
 // child's outcome was acceptable and allocation n happened, 3 when the run
 // completed without reaching allocation n, anything else on a bad outcome
 // (crash, hang, leak, wrong error); `log` gets the child's output.
-int run_point(const std::function<Outcome()> &scenario, long n, bool persistent, std::string *log);
+// cpp: as for install().
+int run_point(const std::function<Outcome()> &scenario, long n, bool persistent, bool cpp, std::string *log);
 
 }  // namespace oom

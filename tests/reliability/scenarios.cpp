@@ -451,18 +451,14 @@ int aclose_sleep(void *, uvrun_loop_t *loop, uvrun_future_t **out) {
 }
 
 // Another thread posts 200 callbacks; an async finalizer is closed at
-// shutdown.
+// shutdown. A Runner, so that the poster is joined before the close frees
+// the loop it posts to, however the run ends (a main task dropped pending
+// never steps again).
 oom::Outcome threadsafe_asyncgen() {
   posted_ok = 0;
   ran_ts = 0;
   static std::thread *poster;
   static std::atomic<bool> poster_done;
-  auto stop_poster = [] {
-    if (poster == nullptr) return;
-    poster->join();
-    delete poster;
-    poster = nullptr;
-  };
   t::Lambda main{[&](uvrun_task_t *task, int step) -> int {
     uvrun_loop_t *loop = uvrun_task_loop(task);
     if (step == 0) {
@@ -476,33 +472,33 @@ oom::Outcome threadsafe_asyncgen() {
         poster_done = true;
       });
     } else {
-      int r = uvrun_task_resume(task, nullptr);
-      if (r < 0) {
-        stop_poster();  // the loop must outlive every post
-        return r;
-      }
+      TRY(uvrun_task_resume(task, nullptr));
     }
     if (!poster_done || ran_ts.load() < posted_ok.load()) {
       uvrun_future_t *s = uvrun_sleep(task, 0.0005);
-      if (s == nullptr) stop_poster();
       TRY_PTR(s);
       return uvrun_task_await(task, s);
     }
-    stop_poster();
     return 0;
   }};
-  int rc = uvrun_run(t::Lambda::run, &main, nullptr, nullptr);
-  if (poster != nullptr) {  // the main task failed early
+  uvrun_runner_t *r = nullptr;
+  int rc = uvrun_runner_new(nullptr, &r);
+  if (rc == 0) rc = uvrun_runner_run(r, t::Lambda::run, &main, nullptr, nullptr);
+  if (poster != nullptr) {
     poster->join();
     delete poster;
     poster = nullptr;
   }
-  return finish(rc, rc != 0 || ran_ts.load() == posted_ok.load(), "every posted callback ran");
+  int close_rc = uvrun_runner_close(r);
+  if (rc == 0) rc = close_rc;
+  oom::Outcome o = finish(rc, rc != 0 || ran_ts.load() == posted_ok.load(), "every posted callback ran");
+  uvrun_runner_free(r);
+  return o;
 }
 
 }  // namespace
 
-const std::vector<Scenario> &all() {
+const std::vector<Scenario> &c_api() {
   static const std::vector<Scenario> list = {
       {"uvrun_run", run_basic},
       {"runner with three runs", runner_runs},

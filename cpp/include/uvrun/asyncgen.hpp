@@ -30,11 +30,13 @@
 
 #include <coroutine>
 #include <exception>
+#include <new>
 #include <optional>
 #include <source_location>
 #include <utility>
 
 #include "errors.hpp"
+#include "future.hpp"
 #include "task.hpp"
 
 namespace uvrun {
@@ -194,13 +196,18 @@ struct AsyncGenPromise final : AsyncGenPromiseBase {
   }
 
   // uvrun_aclose_fn: the loop's shutdown or finalizer closes it in a task.
-  static int aclose_for_loop(void *obj, uvrun_loop_t *loop, uvrun_future_t **out) {
+  static int aclose_for_loop(void *obj, uvrun_loop_t *loop, uvrun_future_t **out) noexcept {
     auto &p = *static_cast<AsyncGenPromise *>(obj);
     p.reg = nullptr;  // the loop frees the registration itself now
     uvrun_task_opts_t opts;
     uvrun_task_opts_init(&opts);
     opts.arg_free = destroy_frame;
-    Task<void> closing = close(OrphanGuard<AsyncGenPromise>(Handle::from_promise(p)));
+    Task<void> closing;
+    try {
+      closing = close(OrphanGuard<AsyncGenPromise>(Handle::from_promise(p)));
+    } catch (const std::bad_alloc &) {
+      return UVRUN_E_NOMEM;  // no frame for the close (an orphan went with its guard)
+    }
     uvrun_task_t *task = nullptr;
     int rc = uvrun_task_new(loop, step<void>, closing.release().address(), &opts, &task);
     if (rc < 0) return rc;  // the frame (and an orphan) was freed
@@ -209,10 +216,16 @@ struct AsyncGenPromise final : AsyncGenPromiseBase {
     return 0;
   }
 
-  void track() noexcept {
+  // Out of memory it throws, as Python's first-iteration hook would: an
+  // untracked generator would escape the loop's closing (R55).
+  void track() {
     uvrun_loop_t *loop = uvrun_get_running_loop();
-    if (loop == nullptr || uvrun_future_new(loop, &anchor) < 0) return;  // not tracked (R56)
-    if (uvrun_asyncgen_register(loop, this, where.function_name(), aclose_for_loop, &reg) < 0) reg = nullptr;
+    if (loop == nullptr) return;  // not tracked (R56)
+    check(uvrun_future_new(loop, &anchor));
+    if (int rc = uvrun_asyncgen_register(loop, this, where.function_name(), aclose_for_loop, &reg); rc < 0) {
+      uvrun_future_unref(std::exchange(anchor, nullptr));
+      throw_last(rc);
+    }
   }
 };
 

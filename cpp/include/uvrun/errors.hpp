@@ -5,6 +5,7 @@
 #include <uvrun.h>
 
 #include <exception>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -110,14 +111,19 @@ inline std::string message_of(const std::exception_ptr &e) {
   }
 }
 
-// A C error that carries `e`; nullptr only when out of memory.
-inline uvrun_error_t *error_from(std::exception_ptr e) {
-  std::string message = message_of(e);
-  int code = code_of(e);
-  auto *payload = new std::exception_ptr(std::move(e));
-  uvrun_error_t *err = uvrun_error_new(code, message.c_str(), payload, free_exception);
-  if (err == nullptr) delete payload;
-  return err;
+// A C error that carries `e`; nullptr only when out of memory. Never
+// throws: C callbacks use it, and nothing may unwind through the C core.
+inline uvrun_error_t *error_from(std::exception_ptr e) noexcept {
+  try {
+    std::string message = message_of(e);
+    int code = code_of(e);
+    auto *payload = new std::exception_ptr(std::move(e));
+    uvrun_error_t *err = uvrun_error_new(code, message.c_str(), payload, free_exception);
+    if (err == nullptr) delete payload;
+    return err;
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
 }
 
 // Throws what a C error stands for: the original C++ exception when it

@@ -318,18 +318,28 @@ void delete_value(void *p) {
 // Hands the finished coroutine's outcome to the C task. The value stays in
 // the frame, which lives as long as the C task, unless `Box`: a main task
 // the runner frees before its caller reads the result gets its own copy.
+// Never throws: nothing may unwind through the C core that called the step.
 template <class T, bool Box>
-int finish(uvrun_task_t *task, Promise<T> &p) {
+int finish(uvrun_task_t *task, Promise<T> &p) noexcept {
   if (p.exception) {
-    uvrun_error_t *err = error_from(p.exception);
-    return err != nullptr ? uvrun_task_raise(task, err) : UVRUN_E_NOMEM;
+    if (uvrun_error_t *err = error_from(p.exception)) return uvrun_task_raise(task, err);
+    // Out of memory the exception is lost: a cancellation still ends the
+    // task cancelled, anything else fails it with UVRUN_E_NOMEM.
+    return code_of(p.exception) == UVRUN_E_CANCELLED ? UVRUN_E_CANCELLED : UVRUN_E_NOMEM;
   }
   if constexpr (std::is_void_v<T>) {
     return uvrun_task_return(task, nullptr);
   } else if constexpr (std::is_reference_v<T>) {
     return uvrun_task_return(task, p.value);
   } else if constexpr (Box) {
-    return uvrun_task_return_owned(task, new T(std::move(*p.value)), delete_value<T>);
+    T *box;
+    try {
+      box = new T(std::move(*p.value));
+    } catch (...) {
+      p.exception = std::current_exception();  // out of memory, or T's move threw: the task fails with it
+      return finish<T, Box>(task, p);
+    }
+    return uvrun_task_return_owned(task, box, delete_value<T>);
   } else {
     return uvrun_task_return(task, &*p.value);
   }
@@ -337,7 +347,7 @@ int finish(uvrun_task_t *task, Promise<T> &p) {
 
 // The C step function that drives a Task<T>: arg is the coroutine frame.
 template <class T, bool Box = false>
-int step(uvrun_task_t *task, void *frame) {
+int step(uvrun_task_t *task, void *frame) noexcept {
   auto h = std::coroutine_handle<Promise<T>>::from_address(frame);
   Promise<T> &p = h.promise();
   StepState st;
@@ -351,8 +361,11 @@ int step(uvrun_task_t *task, void *frame) {
   p.resume_point = st.resume_at;
   if (st.await != nullptr) return uvrun_task_await(task, st.await);
   if (st.yield) return uvrun_task_yield(task);
-  p.exception = std::make_exception_ptr(
-      InvalidStateError("a uvrun task awaited something that is not a uvrun awaitable"));
+  try {
+    throw InvalidStateError("a uvrun task awaited something that is not a uvrun awaitable");
+  } catch (...) {
+    p.exception = std::current_exception();  // that error, or the bad_alloc making it
+  }
   p.resume_point = {};
   return finish<T, Box>(task, p);
 }

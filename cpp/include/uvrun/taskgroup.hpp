@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -54,6 +55,12 @@ class ExceptionGroup : public std::runtime_error {
 
 namespace detail {
 
+// Room for n more elements, growing geometrically as push_back does.
+template <class V>
+void make_room(V &v, std::size_t n) {
+  if (v.capacity() - v.size() < n) v.reserve(std::max(v.size() + n, 2 * v.capacity()));
+}
+
 inline void report(uvrun_loop_t *loop, const char *message, const std::exception_ptr &e, uvrun_task_t *task) {
   uvrun_exception_context_t ctx{};
   ctx.size = sizeof ctx;
@@ -79,7 +86,7 @@ struct GroupState {
   bool parent_cancel_requested = false;
   TaskHandle<> parent;
   std::vector<TaskHandle<>> tasks;  // children not done yet
-  std::vector<std::exception_ptr> errors;
+  std::vector<std::exception_ptr> errors;  // with room for one per child in `tasks`
   std::exception_ptr base_error;  // KeyboardInterrupt/SystemExit: re-raised alone
   uvrun_future_t *on_completed = nullptr;
 
@@ -93,13 +100,13 @@ struct GroupState {
       if (!t.done()) t.cancel();
   }
 
-  static void on_task_done(uvrun_future_t *fut, void *ud) {
+  static void on_task_done(uvrun_future_t *fut, void *ud) noexcept {
     auto *s = static_cast<GroupState *>(ud);
     if (!s->orphaned) s->task_done(fut);
     s->release();
   }
 
-  void task_done(uvrun_future_t *fut) {
+  void task_done(uvrun_future_t *fut) noexcept {
     auto it = std::find_if(tasks.begin(), tasks.end(), [fut](const TaskHandle<> &t) { return t.future() == fut; });
     TaskHandle<> child = std::move(*it);
     tasks.erase(it);
@@ -129,6 +136,12 @@ struct GroupState {
   Task<void> wait_children(std::exception_ptr &propagate_cancel) {
     while (!tasks.empty()) {
       check(uvrun_future_new(uvrun_task_loop(parent.capi()), &on_completed));
+      // Released however the wait ends: woken, failed (out of memory), or
+      // its frame destroyed while it waits.
+      struct Release {
+        uvrun_future_t *&fut;
+        ~Release() { uvrun_future_unref(std::exchange(fut, nullptr)); }
+      } release{on_completed};
       try {
         co_await VoidAwaiter(uvrun_future_ref(on_completed));
       } catch (const CancelledError &) {
@@ -138,7 +151,6 @@ struct GroupState {
           abort();
         }
       }
-      uvrun_future_unref(std::exchange(on_completed, nullptr));
     }
   }
 
@@ -220,9 +232,18 @@ class TaskGroup {
                             std::source_location where = std::source_location::current()) {
     if (s_->exiting && s_->tasks.empty()) throw RuntimeError(UVRUN_E_INVALID_STATE, "TaskGroup is finished");
     if (s_->aborting) throw RuntimeError(UVRUN_E_INVALID_STATE, "TaskGroup is shutting down");
+    // Out of memory, fail before the child exists. Room for its error too:
+    // on_task_done runs under the C core, where nothing may throw.
+    detail::make_room(s_->tasks, 1);
+    detail::make_room(s_->errors, s_->tasks.size() + 1);
     TaskHandle<T> h = uvrun::create_task(std::move(task), name, where);
     s_->tasks.emplace_back(uvrun_task_ref(h.capi()));
-    detail::check(uvrun_future_add_done_callback(h.future(), detail::GroupState::on_task_done, s_));
+    if (int rc = uvrun_future_add_done_callback(h.future(), detail::GroupState::on_task_done, s_); rc < 0) {
+      // The group would wait for it forever: it never starts instead.
+      s_->tasks.pop_back();
+      h.cancel();
+      detail::throw_last(rc);
+    }
     ++s_->refs;
     return h;
   }
