@@ -84,7 +84,10 @@ struct GroupState {
   bool exiting = false;
   bool aborting = false;
   bool parent_cancel_requested = false;
-  TaskHandle<> parent;
+  // Borrowed: the TaskGroup lives in its parent's frame, so the parent
+  // outlives it, and a reference would keep a parent abandoned pending at
+  // loop close alive through its own frame (parent -> frame -> group).
+  uvrun_task_t *parent = nullptr;
   std::vector<TaskHandle<>> tasks;  // children not done yet
   std::vector<std::exception_ptr> errors;  // with room for one per child in `tasks`
   std::exception_ptr base_error;  // KeyboardInterrupt/SystemExit: re-raised alone
@@ -105,6 +108,8 @@ struct GroupState {
     if (!s->orphaned) s->task_done(fut);
     s->release();
   }
+  // The callback's reference when it can never run (the loop closed).
+  static void drop_task_done(void *ud) noexcept { static_cast<GroupState *>(ud)->release(); }
 
   void task_done(uvrun_future_t *fut) noexcept {
     auto it = std::find_if(tasks.begin(), tasks.end(), [fut](const TaskHandle<> &t) { return t.future() == fut; });
@@ -118,8 +123,8 @@ struct GroupState {
     std::exception_ptr e = exception_of(err);
     errors.push_back(e);
     if (is_base_error(e) && !base_error) base_error = e;
-    if (parent.done()) {
-      report(uvrun_task_loop(parent.capi()), "Task has errored out but its parent task is already completed", e,
+    if (uvrun_future_done(uvrun_task_future(parent))) {
+      report(uvrun_task_loop(parent), "Task has errored out but its parent task is already completed", e,
              child.capi());
       return;
     }
@@ -127,7 +132,7 @@ struct GroupState {
       // Interrupt the body; exit() takes this cancellation back.
       abort();
       parent_cancel_requested = true;
-      parent.cancel();
+      uvrun_task_cancel(parent, nullptr);
     }
   }
 
@@ -135,7 +140,7 @@ struct GroupState {
   // the parent is cancelled meanwhile.
   Task<void> wait_children(std::exception_ptr &propagate_cancel) {
     while (!tasks.empty()) {
-      check(uvrun_future_new(uvrun_task_loop(parent.capi()), &on_completed));
+      check(uvrun_future_new(uvrun_task_loop(parent), &on_completed));
       // Released however the wait ends: woken, failed (out of memory), or
       // its frame destroyed while it waits.
       struct Release {
@@ -157,14 +162,14 @@ struct GroupState {
   // The rest of __aexit__, once no child is left.
   void finish(const std::exception_ptr &body_error, std::exception_ptr propagate_cancel) {
     if (base_error) std::rethrow_exception(base_error);
-    if (parent_cancel_requested && parent.uncancel() == 0) propagate_cancel = nullptr;
+    if (parent_cancel_requested && uvrun_task_uncancel(parent) == 0) propagate_cancel = nullptr;
     if (propagate_cancel && errors.empty()) std::rethrow_exception(propagate_cancel);
     if (body_error && !holds<CancelledError>(body_error)) errors.push_back(body_error);
     if (errors.empty()) return;
-    if (parent.cancelling() > 0) {
+    if (uvrun_task_cancelling(parent) > 0) {
       // Cancelled from outside too: keep its count as it was.
-      parent.uncancel();
-      parent.cancel();
+      uvrun_task_uncancel(parent);
+      uvrun_task_cancel(parent, nullptr);
     }
     throw ExceptionGroup("unhandled errors in a TaskGroup", std::exchange(errors, {}));
   }
@@ -203,8 +208,8 @@ class TaskGroup {
  public:
   // asyncio's __aenter__: binds to the current task.
   TaskGroup() : s_(new detail::GroupState) {
-    s_->parent = current_task();
-    if (!s_->parent) {
+    s_->parent = uvrun_current_task(uvrun_get_running_loop());
+    if (s_->parent == nullptr) {
       delete s_;
       throw RuntimeError(UVRUN_E_INVALID_STATE, "TaskGroup cannot determine the parent task");
     }
@@ -212,14 +217,14 @@ class TaskGroup {
   TaskGroup(const TaskGroup &) = delete;
   TaskGroup &operator=(const TaskGroup &) = delete;
   ~TaskGroup() {
-    bool loop_open = !uvrun_loop_is_closed(uvrun_task_loop(s_->parent.capi()));
+    bool loop_open = !uvrun_loop_is_closed(uvrun_task_loop(s_->parent));
     for (auto &t : s_->tasks) {
       if (loop_open) t.cancel();
       s_->refs -= uvrun_future_remove_done_callback(t.future(), detail::GroupState::on_task_done, s_);
     }
     if (loop_open)
       for (auto &e : s_->errors)
-        detail::report(uvrun_task_loop(s_->parent.capi()), "TaskGroup destroyed before its errors were raised", e,
+        detail::report(uvrun_task_loop(s_->parent), "TaskGroup destroyed before its errors were raised", e,
                        nullptr);
     s_->orphaned = true;
     s_->release();
@@ -238,7 +243,9 @@ class TaskGroup {
     detail::make_room(s_->errors, s_->tasks.size() + 1);
     TaskHandle<T> h = uvrun::create_task(std::move(task), name, where);
     s_->tasks.emplace_back(uvrun_task_ref(h.capi()));
-    if (int rc = uvrun_future_add_done_callback(h.future(), detail::GroupState::on_task_done, s_); rc < 0) {
+    if (int rc = uvrun_future_add_done_callback_owned(h.future(), detail::GroupState::on_task_done, s_,
+                                                      detail::GroupState::drop_task_done);
+        rc < 0) {
       // The group would wait for it forever: it never starts instead.
       s_->tasks.pop_back();
       h.cancel();
