@@ -143,3 +143,16 @@ TEST_CASE("the frame cache keeps a burst's frames for reuse, and frees what stay
   frames_cached(&most);
   CHECK(most <= floor + 2);  // the floor, and the frames of the last run
 }
+
+TEST_CASE("R17 a loop factory that runs out of memory fails the run with UVRUN_E_NOMEM") {
+  uvrun::Options opts;
+  opts.loop_factory = []() -> uvrun_loop_t * { throw std::bad_alloc(); };
+  auto main = []() -> uvrun::Task<void> { co_return; };
+  int code = 0;
+  try {
+    uvrun::run(main(), opts);
+  } catch (const uvrun::Error &e) {
+    code = e.code();
+  }
+  CHECK(code == UVRUN_E_NOMEM);
+}

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <unordered_set>
 #include <optional>
 #include <source_location>
@@ -39,6 +41,8 @@ inline int call_factory(void *ud, uvrun_loop_t **out) {
     return 0;
   } catch (const Error &e) {
     return e.code();
+  } catch (const std::bad_alloc &) {
+    return UVRUN_E_NOMEM;
   } catch (...) {
     return UVRUN_E_INVAL;
   }
@@ -83,11 +87,11 @@ T take_result(void *result) {
     (void)result;
   } else if constexpr (std::is_reference_v<T>) {
     return *static_cast<std::remove_reference_t<T> *>(result);
+  } else if constexpr (Boxed) {
+    std::unique_ptr<T> box(static_cast<T *>(result));  // freed even if the move throws
+    return T(std::move(*box));
   } else {
-    T *p = static_cast<T *>(result);
-    T value(std::move(*p));
-    if constexpr (Boxed) delete p;
-    return value;
+    return T(std::move(*static_cast<T *>(result)));
   }
 }
 

@@ -60,7 +60,13 @@ inline detail::SignalAwaiter wait_for_signal(int signum) {
   uvrun_loop_t *loop = running_loop();
   uvrun_future_t *fut = nullptr;
   detail::check(uvrun_future_new(loop, &fut));
-  auto *w = new detail::SignalWatch{{}, fut};  // the watch takes our reference
+  detail::SignalWatch *w;
+  try {
+    w = new detail::SignalWatch{{}, fut};  // the watch takes our reference
+  } catch (...) {
+    uvrun_future_unref(fut);
+    throw;
+  }
   int rc = uv_signal_init(uvrun_loop_get_uv(loop), &w->handle);
   if (rc < 0) {
     uvrun_future_unref(fut);
