@@ -86,19 +86,3 @@ TEST_CASE("OOM persistent: every failing allocation and all after it end in UVRU
   fflush(stdout);
 }
 
-// For debugging one point in this process (under gdb, say); OOM_CPP=1 picks
-// the scenario from the C++ list:
-//   OOM_SCENARIO=<index> OOM_POINT=<n> [OOM_PERSISTENT=1] [OOM_CPP=1] test-reliability-oom -tc='OOM debug*' --no-skip
-TEST_CASE("OOM debug one point" * doctest::skip()) {
-  const char *sc = getenv("OOM_SCENARIO"), *pt = getenv("OOM_POINT"), *ps = getenv("OOM_PERSISTENT");
-  const char *cpp = getenv("OOM_CPP");
-  REQUIRE((sc != nullptr && pt != nullptr));
-  const Suite &suite = suites[cpp != nullptr && *cpp == '1' ? 1 : 0];
-  auto &s = suite.scenarios.at((size_t)atoi(sc));
-  oom::install(atol(pt), ps != nullptr && *ps == '1', suite.cpp);
-  oom::Outcome o = s.second();
-  oom::wait_no_live(1.0);
-  printf("%s: rc=%d (%s) error=%s ok=%d what=%s live=%ld\n", s.first, o.rc, uvrun_err_name(o.rc),
-         uvrun_err_name(o.error_code), o.ok ? 1 : 0, o.what.c_str(), oom::stats().live);
-  CHECK(oom::acceptable(o));
-}
