@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,10 +15,11 @@
 namespace t {
 
 uvrun_task_t *spawn(uvrun_loop_t *loop, std::function<int(uvrun_task_t *, int)> fn,
-                    const char *name) {
+                    const char *name, const char *site) {
   uvrun_task_opts_t opts;
   uvrun_task_opts_init(&opts);
   opts.name = name;
+  opts.site = site;
   opts.arg_free = Lambda::destroy;
   uvrun_task_t *task = nullptr;
   if (uvrun_task_new(loop, Lambda::run, new Lambda{std::move(fn)}, &opts, &task) < 0)
@@ -28,6 +30,59 @@ uvrun_task_t *spawn(uvrun_loop_t *loop, std::function<int(uvrun_task_t *, int)> 
 int run(std::function<int(uvrun_task_t *, int)> fn, const uvrun_options_t *opts, void **result) {
   Lambda main{std::move(fn)};
   return uvrun_run(Lambda::run, &main, opts, result);
+}
+
+uvrun_loop_t *new_loop() {
+  uvrun_loop_t *loop = nullptr;
+  REQUIRE(uvrun_loop_new(&loop) == 0);
+  return loop;
+}
+
+uvrun_future_t *new_future(uvrun_loop_t *loop) {
+  uvrun_future_t *fut = nullptr;
+  REQUIRE(uvrun_future_new(loop, &fut) == 0);
+  return fut;
+}
+
+TakenError take_error() {
+  uvrun_error_t *err = uvrun_take_error();
+  REQUIRE(err != nullptr);
+  TakenError out{uvrun_error_code(err), uvrun_error_message(err)};
+  uvrun_error_unref(err);
+  return out;
+}
+
+int main_loop_debug(const uvrun_options_t *opts) {
+  int seen = -1;
+  CHECK(run(
+            [&](uvrun_task_t *task, int) {
+              seen = uvrun_loop_get_debug(uvrun_task_loop(task));
+              return 0;
+            },
+            opts) == 0);
+  return seen;
+}
+
+void run_with_child(const uvrun_options_t *opts, std::function<uvrun_task_t *(uvrun_loop_t *)> start,
+                    std::function<void()> after) {
+  CHECK(run(
+            [&](uvrun_task_t *task, int step) -> int {
+              if (step == 0) {
+                uvrun_task_t *child = start(uvrun_task_loop(task));
+                REQUIRE(child != nullptr);
+                uvrun_task_unref(child);
+                return uvrun_task_await(task, uvrun_sleep(task, 0.01));
+              }
+              if (after) after();
+              return 0;
+            },
+            opts) == 0);
+}
+
+void busy_wait(double seconds) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (since(t0) < seconds) {
+  }
 }
 
 static void capture_sink(int level, const char *message, void *ud) {
@@ -47,6 +102,12 @@ std::string LogCapture::all() const {
   for (auto &l : lines) s += l.second + "\n";
   return s;
 }
+std::vector<std::string> LogCapture::at(int level) const {
+  std::vector<std::string> out;
+  for (auto &l : lines)
+    if (l.first == level) out.push_back(l.second);
+  return out;
+}
 
 void Reports::handler(uvrun_loop_t *, const uvrun_exception_context_t *ctx, void *ud) {
   Report r;
@@ -59,6 +120,19 @@ void Reports::handler(uvrun_loop_t *, const uvrun_exception_context_t *ctx, void
   r.has_future = ctx->future != nullptr;
   if (ctx->asyncgen) r.asyncgen = uvrun_asyncgen_name(ctx->asyncgen);
   static_cast<Reports *>(ud)->list.push_back(r);
+}
+
+void Reports::check_one(const std::string &message, const std::string &task_name) const {
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].message == message);
+  CHECK(list[0].task_name == task_name);
+}
+
+void check_child(const ChildResult &res) {
+  INFO("child output:\n" << res.output);
+  CHECK_FALSE(res.timed_out);
+  CHECK(res.exited);
+  CHECK(res.code == 0);
 }
 
 void child_ready() {

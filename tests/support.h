@@ -1,10 +1,14 @@
-// Test support: lambdas as C step functions, capture of logs and
-// exception-handler reports, and running a scenario in a child process.
+// Test support: lambdas as C step functions, options, loops and errors made
+// in one line, capture of logs and exception-handler reports, and running a
+// scenario in a child process.
 #pragma once
 #include <uvrun.h>
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -22,10 +26,11 @@ struct Lambda {
   static void destroy(void *arg) { delete static_cast<Lambda *>(arg); }
 };
 
-// Spawns a task on loop running fn; the task owns the lambda. Returns a
-// task reference (release with uvrun_task_unref) or nullptr.
+// Spawns a task on loop running fn; the task owns the lambda. `site` is
+// its creation site (nullptr: none). Returns a task reference (release with
+// uvrun_task_unref) or nullptr.
 uvrun_task_t *spawn(uvrun_loop_t *loop, std::function<int(uvrun_task_t *, int)> fn,
-                    const char *name = nullptr);
+                    const char *name = nullptr, const char *site = nullptr);
 
 // Runs fn as uvrun_run's main task; returns uvrun_run's code.
 int run(std::function<int(uvrun_task_t *, int)> fn, const uvrun_options_t *opts = nullptr,
@@ -35,6 +40,64 @@ int run(std::function<int(uvrun_task_t *, int)> fn, const uvrun_options_t *opts 
 inline void *iv(intptr_t v) { return reinterpret_cast<void *>(v); }
 inline intptr_t vi(void *p) { return reinterpret_cast<intptr_t>(p); }
 
+// Fails the task with a new error (code, message).
+inline int fail(uvrun_task_t *task, int code, const char *message) {
+  return uvrun_task_raise(task, uvrun_error_new(code, message, nullptr, nullptr));
+}
+
+// An exception context (sized for this header) with only `message` set.
+inline uvrun_exception_context_t exception_context(const char *message) {
+  uvrun_exception_context_t c;
+  memset(&c, 0, sizeof c);
+  c.size = sizeof c;
+  c.message = message;
+  return c;
+}
+
+// uvrun_options_t with its defaults; then each of `parts` (a loop factory,
+// a report collector: anything with install(uvrun_options_t *)) installs
+// itself.
+struct Options : uvrun_options_t {
+  Options() { uvrun_options_init(this); }
+  template <class Part, class... Parts>
+  explicit Options(Part &part, Parts &...parts) : Options() {
+    part.install(this);
+    (parts.install(this), ...);
+  }
+};
+
+// A new standalone loop, and a new pending future on a loop; both must
+// succeed (REQUIRE).
+uvrun_loop_t *new_loop();
+uvrun_future_t *new_future(uvrun_loop_t *loop);
+
+// uvrun_take_error(), which must find an error (REQUIRE): its code and
+// message.
+struct TakenError {
+  int code = 0;
+  std::string message;
+};
+TakenError take_error();
+
+// Runs an empty main task with uvrun_run(opts), which must return 0
+// (CHECK): the debug flag of the loop it ran on.
+int main_loop_debug(const uvrun_options_t *opts = nullptr);
+
+// Runs uvrun_run(opts) whose main task starts the task `start` returns
+// (which must not be nullptr), drops its reference and sleeps 10 ms, time
+// for that task to end and be reported; then `after` (if any) runs as the
+// main task's last step. The run must return 0 (CHECK).
+void run_with_child(const uvrun_options_t *opts, std::function<uvrun_task_t *(uvrun_loop_t *)> start,
+                    std::function<void()> after = nullptr);
+
+// Seconds since t0.
+inline double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Spins for `seconds` without yielding: a step that keeps the loop busy.
+void busy_wait(double seconds);
+
 // Collects everything logged while alive (and keeps it off stderr).
 struct LogCapture {
   std::vector<std::pair<int, std::string>> lines;
@@ -43,6 +106,7 @@ struct LogCapture {
   bool contains(const std::string &needle) const;
   size_t count(const std::string &needle) const;
   std::string all() const;
+  std::vector<std::string> at(int level) const;  // the lines logged at `level`
 };
 
 // An exception handler that records each report.
@@ -62,6 +126,8 @@ struct Reports {
     opts->exception_handler_data = this;
   }
   void install(uvrun_loop_t *loop) { uvrun_loop_set_exception_handler(loop, handler, this); }
+  // Exactly one report came (REQUIRE), with this message and task name.
+  void check_one(const std::string &message, const std::string &task_name) const;
 };
 
 // Sets or unsets an environment variable for a scope, then restores it.
@@ -90,6 +156,9 @@ struct ChildResult {
   int signo = 0;
   bool timed_out = false;
   std::string output; // the child's stdout and stderr
+  bool exited_ok() const { return !timed_out && exited && code == 0; }
+  bool killed_by(int sig) const { return !timed_out && signaled && signo == sig; }
+  bool has(const std::string &needle) const { return output.find(needle) != std::string::npos; }
 };
 // `on_start` runs in the parent after the child wrote "ready\n" to stdout
 // (the child calls t::child_ready()), with the child's pid.
@@ -97,4 +166,18 @@ ChildResult in_child(std::function<int()> fn, std::function<void(int pid)> on_re
                      double timeout_s = 20.0);
 void child_ready();
 
+// Checks that the child neither timed out nor died, and exited with 0; its
+// output goes with any failure.
+void check_child(const ChildResult &res);
+
 }  // namespace t
+
+// Inside a child (a t::in_child function): unless `cond` holds, prints it
+// and returns `code`, the child's exit code.
+#define CHILD_EXPECT(cond, code)                                     \
+  do {                                                               \
+    if (!(cond)) {                                                   \
+      printf("child check failed: %s (line %d)\n", #cond, __LINE__); \
+      return (code);                                                 \
+    }                                                                \
+  } while (0)

@@ -76,7 +76,7 @@ fi
 # ---- valgrind memcheck over the C API suite ----
 # Tests that fork children are left out: valgrind would trace the children
 # too (slow, and its --error-exitcode would replace their exit codes); the
-# ASan build runs them. Those are test_signal.cpp and the cases named below.
+# ASan build runs them. Those are test_signal_*.cpp and the cases named below.
 if [ -x build/tests/test-c-api ]; then
   rel_t0=$(date +%s)
   run "C API (valgrind memcheck)" timeout 900 valgrind -q --error-exitcode=99 --child-silent-after-fork=yes \

@@ -27,8 +27,44 @@ inline int runner_run(uvrun_runner_t *r, Step fn, void **result = nullptr, uvrun
 
 inline int finish(uvrun_task_t *task) { return uvrun_task_return(task, nullptr); }
 
-inline double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+using t::since;
+
+// A new runner (opts nullptr: the defaults), which must be made (REQUIRE).
+inline uvrun_runner_t *new_runner(const uvrun_options_t *opts = nullptr) {
+  uvrun_runner_t *r = nullptr;
+  REQUIRE(uvrun_runner_new(opts, &r) == 0);
+  return r;
+}
+
+// The runner's loop (initializing a CREATED runner), which must be there.
+inline uvrun_loop_t *loop_of(uvrun_runner_t *r) {
+  uvrun_loop_t *loop = nullptr;
+  REQUIRE(uvrun_runner_get_loop(r, &loop) == 0);
+  return loop;
+}
+
+// The runner is CLOSED: get_loop fails with CLOSED "Runner is closed" and
+// hands out no loop.
+inline void check_closed(uvrun_runner_t *r) {
+  uvrun_loop_t *loop = reinterpret_cast<uvrun_loop_t *>(&loop);
+  CHECK(uvrun_runner_get_loop(r, &loop) == UVRUN_E_CLOSED);
+  CHECK(std::string(uvrun_errmsg()) == "Runner is closed");
+  CHECK(loop == nullptr);
+}
+
+// Closes the runner, which must succeed (CHECK), and frees it.
+inline void close_and_free(uvrun_runner_t *r) {
+  CHECK(uvrun_runner_close(r) == 0);
+  uvrun_runner_free(r);
+}
+
+// The debug flag of the loop a new runner with these options builds; the
+// runner is then closed (CHECK) and freed.
+inline int runner_loop_debug(const uvrun_options_t *opts) {
+  uvrun_runner_t *r = new_runner(opts);
+  int debug = uvrun_loop_get_debug(loop_of(r));
+  close_and_free(r);
+  return debug;
 }
 
 // A loop factory that counts its calls, can fail the first ones, can set
@@ -67,6 +103,11 @@ struct Factory {
     opts->loop_factory = fn;
     opts->loop_factory_data = this;
   }
+  // A new runner whose loop this factory makes (the other options: defaults).
+  uvrun_runner_t *new_runner() {
+    t::Options opts(*this);
+    return rt::new_runner(&opts);
+  }
   bool loop_closed() const { return keep != nullptr && uvrun_loop_is_closed(uvrun_future_loop(keep)); }
   ~Factory() { uvrun_future_unref(keep); }
 };
@@ -87,6 +128,22 @@ struct Gen {
   }
   int reg(uvrun_loop_t *loop, const char *name = "gen") {
     return uvrun_asyncgen_register(loop, this, name, aclose, &handle);
+  }
+};
+
+// CPython's TestPolicy fixture (invariant I0) for the runners port: a
+// Factory whose loop gets a sentinel async generator, so that teardown can
+// check that the loop made was closed and shut its generators down.
+struct Fixture : Factory {
+  Gen sentinel;
+  Fixture() {
+    on_loop = [this](uvrun_loop_t *loop) { sentinel.reg(loop, "fixture_sentinel"); };
+  }
+  // tearDown: the one loop made is closed and its finalizers ran.
+  void check_teardown() const {
+    CHECK(made == 1);
+    CHECK(loop_closed());
+    CHECK(sentinel.closes > 0);
   }
 };
 
@@ -111,6 +168,16 @@ inline uvrun_task_t *leftover(uvrun_loop_t *loop, const char *name, std::functio
         return cleanup(task, uvrun_task_resume(task, nullptr));
       },
       name);
+}
+
+// Leaves a leftover task (as above) whose cleanup fails with a new error
+// (code, message); the caller keeps no reference.
+inline void leave_failing(uvrun_loop_t *loop, const char *name, int code, const char *message) {
+  uvrun_task_unref(leftover(loop, name, [code, message](uvrun_task_t *lo, int) { return t::fail(lo, code, message); }));
+}
+// ... with a KeyboardInterrupt, named "kbd".
+inline void leave_kbd_interrupt(uvrun_loop_t *loop) {
+  leave_failing(loop, "kbd", UVRUN_E_INTERRUPTED, "KeyboardInterrupt");
 }
 
 // A task like t::spawn's whose freeing is counted (arg_free runs when the

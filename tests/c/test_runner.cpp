@@ -2,7 +2,7 @@
 // (states), B (entry checks), C (loop factory) and D (the debug switch,
 // R19-R20). Part 2 (contexts, results, errors) is test_runner_run.cpp, part 3
 // (shutdown, threads, fork, X2) test_runner_close.cpp; the port of CPython's
-// test_runners.py is test_runners_port.cpp.
+// test_runners.py is test_runners_port_*.cpp.
 #include <doctest/doctest.h>
 #include <uvrun.h>
 
@@ -27,11 +27,7 @@ using namespace rt;
 
 TEST_CASE("R2 uvrun_runner_new only allocates: no loop, no factory call, no current loop") {
   Factory fx;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  uvrun_runner_t *r = fx.new_runner();
   CHECK(fx.calls == 0);
   CHECK(uvrun_get_current_loop() == nullptr);
   uvrun_runner_free(r);
@@ -45,11 +41,7 @@ TEST_CASE("R2 uvrun_runner_new only allocates: no loop, no factory call, no curr
 
 TEST_CASE("R3 get_loop initializes once; later calls return the same loop") {
   Factory fx;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  uvrun_runner_t *r = fx.new_runner();
   uvrun_loop_t *a = nullptr, *b = nullptr;
   REQUIRE(uvrun_runner_get_loop(r, &a) == 0);
   REQUIRE(uvrun_runner_get_loop(r, &b) == 0);
@@ -57,17 +49,13 @@ TEST_CASE("R3 get_loop initializes once; later calls return the same loop") {
   CHECK(a == fx.loop);
   CHECK(runner_run(r, [](uvrun_task_t *task, int) { return finish(task); }) == 0);
   CHECK(fx.calls == 1);
-  CHECK(uvrun_runner_close(r) == 0);
-  uvrun_runner_free(r);
+  close_and_free(r);
 }
 
 TEST_CASE("R3 run, run_future and get_loop on a closed runner fail with Runner is closed") {
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
-  uvrun_loop_t *loop = nullptr;
-  REQUIRE(uvrun_runner_get_loop(r, &loop) == 0);
-  uvrun_future_t *fut = nullptr;
-  REQUIRE(uvrun_future_new(loop, &fut) == 0);
+  uvrun_runner_t *r = new_runner();
+  uvrun_loop_t *loop = loop_of(r);
+  uvrun_future_t *fut = t::new_future(loop);
   CHECK(uvrun_runner_close(r) == 0);
   bool ran = false;
   CHECK(runner_run(r, [&](uvrun_task_t *task, int) {
@@ -86,18 +74,15 @@ TEST_CASE("R3 run, run_future and get_loop on a closed runner fail with Runner i
 TEST_CASE("R4 init order: the factory's loop gets the debug option, then the caller's context is snapshotted") {
   Factory fx;
   fx.debug = 1;  // the factory makes a debug loop
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
+  t::Options opts;
   opts.debug = UVRUN_DEBUG_OFF;  // applied after the factory: wins
   fx.install(&opts);
   uvrun_contextvar_t *var = nullptr;
   REQUIRE(uvrun_contextvar_new("r4", 1, t::iv(0), &var) == 0);
   uvrun_token_t *tok = nullptr;
   REQUIRE(uvrun_contextvar_set(var, t::iv(1), &tok) == 0);  // before init: seen
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
-  uvrun_loop_t *loop = nullptr;
-  REQUIRE(uvrun_runner_get_loop(r, &loop) == 0);
+  uvrun_runner_t *r = new_runner(&opts);
+  uvrun_loop_t *loop = loop_of(r);
   CHECK_FALSE(uvrun_loop_get_debug(loop));
   uvrun_token_t *tok2 = nullptr;
   REQUIRE(uvrun_contextvar_set(var, t::iv(2), &tok2) == 0);  // after init: not seen
@@ -111,8 +96,7 @@ TEST_CASE("R4 init order: the factory's loop gets the debug option, then the cal
             },
             &seen) == 0);
   CHECK(t::vi(seen) == 1);
-  CHECK(uvrun_runner_close(r) == 0);
-  uvrun_runner_free(r);
+  close_and_free(r);
   uvrun_contextvar_reset(var, tok2);
   uvrun_contextvar_reset(var, tok);
   uvrun_contextvar_free(var);
@@ -120,11 +104,7 @@ TEST_CASE("R4 init order: the factory's loop gets the debug option, then the cal
 
 TEST_CASE("R6 close on a never-initialized runner does nothing and keeps it usable") {
   Factory fx;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  uvrun_runner_t *r = fx.new_runner();
   CHECK(uvrun_runner_close(r) == 0);
   CHECK(uvrun_runner_close(r) == 0);
   CHECK(fx.calls == 0);
@@ -139,11 +119,7 @@ TEST_CASE("R6 close on a never-initialized runner does nothing and keeps it usab
 
 TEST_CASE("R6 uvrun_runner_free on a CREATED runner frees it without building a loop") {
   Factory fx;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  uvrun_runner_t *r = fx.new_runner();
   uvrun_runner_free(r);
   CHECK(fx.calls == 0);
   uvrun_runner_free(nullptr);  // NULL-safe
@@ -152,16 +128,10 @@ TEST_CASE("R6 uvrun_runner_free on a CREATED runner frees it without building a 
 TEST_CASE("R7 a close whose shutdown fails still leaves the runner CLOSED and the loop closed") {
   Factory fx;
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
-  reports.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  t::Options opts(fx, reports);
+  uvrun_runner_t *r = new_runner(&opts);
   CHECK(runner_run(r, [](uvrun_task_t *task, int) {
-          uvrun_task_unref(leftover(uvrun_task_loop(task), "kbd", [](uvrun_task_t *lo, int) {
-            return uvrun_task_raise(lo, new_error(UVRUN_E_INTERRUPTED, "KeyboardInterrupt"));
-          }));
+          leave_kbd_interrupt(uvrun_task_loop(task));
           return finish(task);
         }) == 0);
   CHECK(uvrun_runner_close(r) == UVRUN_E_INTERRUPTED);
@@ -176,16 +146,11 @@ TEST_CASE("R7 a close whose shutdown fails still leaves the runner CLOSED and th
 
 TEST_CASE("R12 the running-loop check comes first: closed and fresh runners both say running loop") {
   Factory fx;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
-  uvrun_runner_t *fresh = nullptr, *closed = nullptr, *outer = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &fresh) == 0);
-  REQUIRE(uvrun_runner_new(nullptr, &closed) == 0);
-  uvrun_loop_t *loop = nullptr;
-  REQUIRE(uvrun_runner_get_loop(closed, &loop) == 0);
+  t::Options opts(fx);
+  uvrun_runner_t *fresh = new_runner(&opts), *closed = new_runner();
+  loop_of(closed);
   REQUIRE(uvrun_runner_close(closed) == 0);
-  REQUIRE(uvrun_runner_new(nullptr, &outer) == 0);
+  uvrun_runner_t *outer = new_runner();
   int rc_fresh = 0, rc_closed = 0, rc_null = 0;
   std::string msg_fresh, msg_closed;
   CHECK(runner_run(outer, [&](uvrun_task_t *task, int) {
@@ -202,17 +167,14 @@ TEST_CASE("R12 the running-loop check comes first: closed and fresh runners both
   CHECK(msg_closed == "uvrun_runner_run() cannot be called from a running event loop");
   CHECK(rc_null == UVRUN_E_LOOP_RUNNING);
   CHECK(fx.calls == 0);  // rejected before lazy init
-  CHECK(uvrun_runner_close(outer) == 0);
-  uvrun_runner_free(outer);
+  close_and_free(outer);
   uvrun_runner_free(closed);
   uvrun_runner_free(fresh);
 }
 
 TEST_CASE("R12 lazy init comes before the argument check: a NULL step on a closed runner says Runner is closed") {
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
-  uvrun_loop_t *loop = nullptr;
-  REQUIRE(uvrun_runner_get_loop(r, &loop) == 0);
+  uvrun_runner_t *r = new_runner();
+  loop_of(r);
   REQUIRE(uvrun_runner_close(r) == 0);
   CHECK(uvrun_runner_run(r, nullptr, nullptr, nullptr, nullptr) == UVRUN_E_CLOSED);
   CHECK(std::string(uvrun_errmsg()) == "Runner is closed");
@@ -227,9 +189,7 @@ TEST_CASE("R13 uvrun_run with a NULL step still builds the loop and shuts it dow
     gen.reg(loop, "sentinel");
     uvrun_loop_call_soon(loop, [](void *ud) { *static_cast<bool *>(ud) = true; }, &soon_ran, nullptr);
   };
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
+  t::Options opts(fx);
   CHECK(uvrun_run(nullptr, nullptr, &opts, nullptr) == UVRUN_E_INVAL);
   CHECK(std::string(uvrun_errmsg()).find("an awaitable is required") != std::string::npos);
   CHECK(fx.made == 1);
@@ -241,9 +201,7 @@ TEST_CASE("R13 uvrun_run with a NULL step still builds the loop and shuts it dow
 
 TEST_CASE("R9 uvrun_run from inside a running loop creates nothing and leaves the step unrun") {
   Factory fx;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
+  t::Options opts(fx);
   bool inner_ran = false;
   int rc_inner = 0;
   CHECK(t::run([&](uvrun_task_t *task, int) {
@@ -264,19 +222,14 @@ TEST_CASE("R9 uvrun_run from inside a running loop creates nothing and leaves th
 
 TEST_CASE("R17 the loop factory is called exactly once per runner, with its data") {
   Factory fx;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  uvrun_runner_t *r = fx.new_runner();
   uvrun_loop_t *seen = nullptr;
   for (int i = 0; i < 3; i++)
     CHECK(runner_run(r, [&](uvrun_task_t *task, int) {
             seen = uvrun_get_running_loop();
             return finish(task);
           }) == 0);
-  uvrun_loop_t *loop = nullptr;
-  REQUIRE(uvrun_runner_get_loop(r, &loop) == 0);
+  uvrun_loop_t *loop = loop_of(r);
   CHECK(fx.calls == 1);
   CHECK(fx.seen_ud == &fx);
   CHECK(seen == fx.loop);
@@ -290,11 +243,8 @@ TEST_CASE("R17 a failing loop factory leaves the runner CREATED and a later call
   Factory fx;
   fx.fail_calls = 1;
   fx.fail_code = -EMFILE;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  t::Options opts(fx);
+  uvrun_runner_t *r = new_runner(&opts);
   uvrun_loop_t *loop = nullptr;
   CHECK(uvrun_runner_get_loop(r, &loop) == -EMFILE);
   CHECK(loop == nullptr);
@@ -303,8 +253,7 @@ TEST_CASE("R17 a failing loop factory leaves the runner CREATED and a later call
   CHECK(uvrun_runner_get_loop(r, &loop) == 0);  // and it is not CLOSED
   CHECK(fx.calls == 2);
   CHECK(loop == fx.loop);
-  CHECK(uvrun_runner_close(r) == 0);
-  uvrun_runner_free(r);
+  close_and_free(r);
 
   fx.fail_calls = 1;  // through uvrun_run: the error comes back as is
   fx.calls = 0;
@@ -326,16 +275,8 @@ TEST_CASE("R17 R20 debug DEFAULT leaves the factory loop's debug setting alone")
   for (int fdebug : {0, 1}) {
     Factory fx;
     fx.debug = fdebug;
-    uvrun_options_t opts;
-    uvrun_options_init(&opts);
-    fx.install(&opts);
-    uvrun_runner_t *r = nullptr;
-    REQUIRE(uvrun_runner_new(&opts, &r) == 0);
-    uvrun_loop_t *loop = nullptr;
-    REQUIRE(uvrun_runner_get_loop(r, &loop) == 0);
-    CHECK(uvrun_loop_get_debug(loop) == fdebug);
-    CHECK(uvrun_runner_close(r) == 0);
-    uvrun_runner_free(r);
+    t::Options opts(fx);
+    CHECK(runner_loop_debug(&opts) == fdebug);
   }
 }
 
@@ -344,16 +285,6 @@ TEST_CASE("R17 R20 debug DEFAULT leaves the factory loop's debug setting alone")
 TEST_CASE("R19 UVRUN_DEBUG is read at loop construction: 1, true, yes turn debug on; unset, empty, 0 do not") {
   t::Env env("UVRUN_DEBUG");
   t::LogCapture log;
-  auto debug_of_new_runner = [](uvrun_options_t *opts) {
-    uvrun_runner_t *r = nullptr;
-    REQUIRE(uvrun_runner_new(opts, &r) == 0);
-    uvrun_loop_t *loop = nullptr;
-    REQUIRE(uvrun_runner_get_loop(r, &loop) == 0);
-    int d = uvrun_loop_get_debug(loop);
-    CHECK(uvrun_runner_close(r) == 0);
-    uvrun_runner_free(r);
-    return d;
-  };
   struct Case {
     const char *value;
     int debug;
@@ -361,51 +292,34 @@ TEST_CASE("R19 UVRUN_DEBUG is read at loop construction: 1, true, yes turn debug
   for (Case c : {Case{"1", 1}, Case{"true", 1}, Case{"yes", 1}, Case{"", 0}, Case{"0", 0}}) {
     CAPTURE(c.value);
     env.set(c.value);
-    CHECK(debug_of_new_runner(nullptr) == c.debug);
+    CHECK(runner_loop_debug(nullptr) == c.debug);
   }
   env.unset();
-  CHECK(debug_of_new_runner(nullptr) == 0);
+  CHECK(runner_loop_debug(nullptr) == 0);
 
   // Read when the loop is made, not when the runner is: set it in between.
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
+  uvrun_runner_t *r = new_runner();
   env.set("1");
-  uvrun_loop_t *loop = nullptr;
-  REQUIRE(uvrun_runner_get_loop(r, &loop) == 0);
+  uvrun_loop_t *loop = loop_of(r);
   CHECK(uvrun_loop_get_debug(loop) == 1);
   env.unset();  // and later changes do not touch a made loop
   CHECK(runner_run(r, [](uvrun_task_t *task, int) {
           return uvrun_task_return(task, t::iv(uvrun_loop_get_debug(uvrun_task_loop(task))));
         }) == 0);
   CHECK(uvrun_loop_get_debug(loop) == 1);
-  CHECK(uvrun_runner_close(r) == 0);
-  uvrun_runner_free(r);
+  close_and_free(r);
 }
 
 TEST_CASE("R20 debug ON and OFF override UVRUN_DEBUG; an invalid value is rejected") {
   t::Env env("UVRUN_DEBUG");
   t::LogCapture log;
   env.set("yes");
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
+  t::Options opts;
   opts.debug = UVRUN_DEBUG_OFF;
-  int seen = -1;
-  CHECK(t::run(
-            [&](uvrun_task_t *task, int) {
-              seen = uvrun_loop_get_debug(uvrun_task_loop(task));
-              return finish(task);
-            },
-            &opts) == 0);
-  CHECK(seen == 0);
+  CHECK(t::main_loop_debug(&opts) == 0);
   env.unset();
   opts.debug = UVRUN_DEBUG_ON;
-  CHECK(t::run(
-            [&](uvrun_task_t *task, int) {
-              seen = uvrun_loop_get_debug(uvrun_task_loop(task));
-              return finish(task);
-            },
-            &opts) == 0);
-  CHECK(seen == 1);
+  CHECK(t::main_loop_debug(&opts) == 1);
   opts.debug = 7;
   uvrun_runner_t *r = nullptr;
   CHECK(uvrun_runner_new(&opts, &r) == UVRUN_E_INVAL);

@@ -45,13 +45,11 @@ TEST_CASE("R47 close order: leftover tasks, then async generators, then the exec
     st.order.add(lo != nullptr && uvrun_future_done(uvrun_task_future(lo)) ? "asyncgen (task done)" : "asyncgen");
     st.gen_closed = true;
   };
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
+  t::Options opts;
   opts.executor_shutdown_timeout = 10;
   fx.install(&opts);
   t::LogCapture log;
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  uvrun_runner_t *r = new_runner(&opts);
   CHECK(runner_run(r, [&](uvrun_task_t *task, int) {
           uvrun_loop_t *loop = uvrun_task_loop(task);
           REQUIRE(gen.reg(loop) == 0);
@@ -75,9 +73,7 @@ TEST_CASE("R47 close order: leftover tasks, then async generators, then the exec
 
 TEST_CASE("R48 a task created during the cancel step is not cancelled and is dropped at loop close") {
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  reports.install(&opts);
+  t::Options opts(reports);
   bool late_started = false, late_cancelled = false;
   CHECK(t::run(
             [&](uvrun_task_t *task, int) {
@@ -100,16 +96,12 @@ TEST_CASE("R48 a task created during the cancel step is not cancelled and is dro
             &opts) == 0);
   CHECK(late_started);
   CHECK_FALSE(late_cancelled);
-  REQUIRE(reports.list.size() == 1);
-  CHECK(reports.list[0].message == "Task was destroyed but it is pending!");
-  CHECK(reports.list[0].task_name == "late");
+  reports.check_one("Task was destroyed but it is pending!", "late");
 }
 
 TEST_CASE("R49 R50 every leftover task is waited for; only those that failed are reported") {
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  reports.install(&opts);
+  t::Options opts(reports);
   uvrun_task_t *slow = nullptr, *fails = nullptr, *swallows = nullptr, *plain = nullptr;
   CHECK(t::run(
             [&](uvrun_task_t *task, int) {
@@ -149,17 +141,11 @@ TEST_CASE("R49 R7 a leftover task raising UVRUN_E_INTERRUPTED in cleanup makes c
   Factory fx;
   Gen gen;
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
-  reports.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  t::Options opts(fx, reports);
+  uvrun_runner_t *r = new_runner(&opts);
   CHECK(runner_run(r, [&](uvrun_task_t *task, int) {
           REQUIRE(gen.reg(uvrun_task_loop(task)) == 0);
-          uvrun_task_unref(leftover(uvrun_task_loop(task), "kbd", [](uvrun_task_t *lo, int) {
-            return uvrun_task_raise(lo, new_error(UVRUN_E_INTERRUPTED, "KeyboardInterrupt"));
-          }));
+          leave_kbd_interrupt(uvrun_task_loop(task));
           return finish(task);
         }) == 0);
   CHECK(uvrun_runner_close(r) == UVRUN_E_INTERRUPTED);
@@ -173,12 +159,9 @@ TEST_CASE("R49 R7 a leftover task raising UVRUN_E_INTERRUPTED in cleanup makes c
 
 TEST_CASE("R49 R61 a task that raised UVRUN_E_INTERRUPTED during cleanup is freed when the runner closes") {
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  reports.install(&opts);
+  t::Options opts(reports);
   int freed = 0;
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  uvrun_runner_t *r = new_runner(&opts);
   CHECK(runner_run(r, [&](uvrun_task_t *task, int) {
           spawn_counted(uvrun_task_loop(task), "kbd", &freed, [](uvrun_task_t *lo, int step) {
             if (step == 0) return uvrun_task_await(lo, uvrun_sleep(lo, 30));
@@ -196,9 +179,7 @@ TEST_CASE("R50 the default handler logs the shutdown failure with the task's nam
   void *result = nullptr;
   CHECK(t::run(
             [](uvrun_task_t *task, int) {
-              uvrun_task_unref(leftover(uvrun_task_loop(task), "doomed", [](uvrun_task_t *lo, int) {
-                return uvrun_task_raise(lo, new_error(-EDOM, "division by zero"));
-              }));
+              leave_failing(uvrun_task_loop(task), "doomed", -EDOM, "division by zero");
               return uvrun_task_return(task, t::iv(123));
             },
             nullptr, &result) == 0);
@@ -216,22 +197,15 @@ TEST_CASE("R50 the default handler logs the shutdown failure with the task's nam
 
 TEST_CASE("R50 Runner.close() reports with the same uvrun_run() message") {
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  reports.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  t::Options opts(reports);
+  uvrun_runner_t *r = new_runner(&opts);
   CHECK(runner_run(r, [](uvrun_task_t *task, int) {
-          uvrun_task_unref(leftover(uvrun_task_loop(task), "doomed", [](uvrun_task_t *lo, int) {
-            return uvrun_task_raise(lo, new_error(-EDOM, "division by zero"));
-          }));
+          leave_failing(uvrun_task_loop(task), "doomed", -EDOM, "division by zero");
           return finish(task);
         }) == 0);
   CHECK(reports.list.empty());
   CHECK(uvrun_runner_close(r) == 0);  // reports never change the outcome
-  REQUIRE(reports.list.size() == 1);
-  CHECK(reports.list[0].message == "unhandled exception during uvrun_run() shutdown");
-  CHECK(reports.list[0].task_name == "doomed");
+  reports.check_one("unhandled exception during uvrun_run() shutdown", "doomed");
   uvrun_runner_free(r);
 }
 
@@ -247,8 +221,7 @@ int late_job(void *, void **) {
 
 TEST_CASE("R58 executor shutdown gives up after executor_shutdown_timeout with the exact warning") {
   t::LogCapture log;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
+  t::Options opts;
   opts.executor_shutdown_timeout = 0.2;
   late_job_state = 0;
   auto t0 = std::chrono::steady_clock::now();
@@ -271,9 +244,7 @@ TEST_CASE("R58 executor shutdown gives up after executor_shutdown_timeout with t
 TEST_CASE("R61 after close the loop is closed: call_soon, tasks and run_until_complete say Event loop is closed") {
   Factory fx;
   bool later_ran = false;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
+  t::Options opts(fx);
   CHECK(t::run(
             [&](uvrun_task_t *task, int) {
               uvrun_loop_call_later(uvrun_task_loop(task), 30, [](void *ud) { *static_cast<bool *>(ud) = true; },
@@ -297,14 +268,10 @@ TEST_CASE("R61 after close the loop is closed: call_soon, tasks and run_until_co
 
 TEST_CASE("R62 uvrun_run: a close error wins over a successful result") {
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  reports.install(&opts);
+  t::Options opts(reports);
   CHECK(t::run(
             [](uvrun_task_t *task, int) {
-              uvrun_task_unref(leftover(uvrun_task_loop(task), "kbd", [](uvrun_task_t *lo, int) {
-                return uvrun_task_raise(lo, new_error(UVRUN_E_INTERRUPTED, "KeyboardInterrupt"));
-              }));
+              leave_kbd_interrupt(uvrun_task_loop(task));
               return uvrun_task_return(task, t::iv(42));
             },
             &opts) == UVRUN_E_INTERRUPTED);
@@ -313,22 +280,16 @@ TEST_CASE("R62 uvrun_run: a close error wins over a successful result") {
 TEST_CASE("R62 uvrun_run: when the main task and close both fail, the main error comes back and close's is logged") {
   t::Reports reports;
   t::LogCapture log;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  reports.install(&opts);
+  t::Options opts(reports);
   CHECK(t::run(
             [](uvrun_task_t *task, int) {
-              uvrun_task_unref(leftover(uvrun_task_loop(task), "kbd", [](uvrun_task_t *lo, int) {
-                return uvrun_task_raise(lo, new_error(UVRUN_E_INTERRUPTED, "KeyboardInterrupt"));
-              }));
+              leave_kbd_interrupt(uvrun_task_loop(task));
               return uvrun_task_raise(task, new_error(-EDOM, "main failed"));
             },
             &opts) == UVRUN_E_TASK_FAILED);
-  uvrun_error_t *err = uvrun_take_error();
-  REQUIRE(err != nullptr);
-  CHECK(uvrun_error_code(err) == -EDOM);
-  CHECK(std::string(uvrun_error_message(err)) == "main failed");
-  uvrun_error_unref(err);
+  t::TakenError err = t::take_error();
+  CHECK(err.code == -EDOM);
+  CHECK(err.message == "main failed");
   INFO(log.all());
   bool logged = false;
   for (auto &l : log.lines)
@@ -337,12 +298,10 @@ TEST_CASE("R62 uvrun_run: when the main task and close both fail, the main error
 }
 
 TEST_CASE("R63 D5 close() from inside the running loop fails with UVRUN_E_LOOP_RUNNING and changes nothing") {
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
+  uvrun_runner_t *r = new_runner();
   int rc_close = 0, sibling_cancels = -1;
   std::string msg;
-  uvrun_loop_t *loop_before = nullptr;
-  REQUIRE(uvrun_runner_get_loop(r, &loop_before) == 0);
+  uvrun_loop_t *loop_before = loop_of(r);
   uvrun_task_t *sibling = nullptr;
   CHECK(runner_run(r, [&](uvrun_task_t *task, int step) {
           if (step == 0) {
@@ -371,10 +330,8 @@ TEST_CASE("R63 D5 close() from inside the running loop fails with UVRUN_E_LOOP_R
 // ---- J. threads and fork ---------------------------------------------------------------------
 
 TEST_CASE("R67 D6 a runner initialized in one thread refuses run, get_loop and close from another") {
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
-  uvrun_loop_t *loop = nullptr;
-  REQUIRE(uvrun_runner_get_loop(r, &loop) == 0);
+  uvrun_runner_t *r = new_runner();
+  loop_of(r);  // initialized here
   int rc_run = 0, rc_loop = 0, rc_close = 0;
   std::string msg;
   bool ran = false;
@@ -395,13 +352,11 @@ TEST_CASE("R67 D6 a runner initialized in one thread refuses run, get_loop and c
   CHECK(rc_close == UVRUN_E_WRONG_THREAD);
   CHECK_FALSE(ran);
   CHECK(runner_run(r, [](uvrun_task_t *task, int) { return finish(task); }) == 0);  // still fine here
-  CHECK(uvrun_runner_close(r) == 0);
-  uvrun_runner_free(r);
+  close_and_free(r);
 }
 
 TEST_CASE("D6 a runner binds to the thread that initialized it, not the one that allocated it") {
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
+  uvrun_runner_t *r = new_runner();
   int rc_run = 1, rc_close = 1;
   std::thread th([&] {
     rc_run = runner_run(r, [](uvrun_task_t *task, int) { return finish(task); });
@@ -461,9 +416,7 @@ TEST_CASE("R69 uvrun_run returns only after tasks, generators, executor and loop
   static std::atomic<bool> job_done;
   job_done = false;
   uvrun_task_t *lo = nullptr;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  fx.install(&opts);
+  t::Options opts(fx);
   CHECK(t::run(
             [&](uvrun_task_t *task, int) {
               uvrun_loop_t *loop = uvrun_task_loop(task);
@@ -495,14 +448,11 @@ TEST_CASE("R69 uvrun_run returns only after tasks, generators, executor and loop
 TEST_CASE("X2 cancel_timeout abandons a task that swallows cancellation forever, naming it; close returns") {
   t::LogCapture log;
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
+  t::Options opts(reports);
   opts.cancel_timeout = 0.2;
-  reports.install(&opts);
   int cancels_seen = 0;
   auto t0 = std::chrono::steady_clock::now();
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  uvrun_runner_t *r = new_runner(&opts);
   CHECK(runner_run(r, [&](uvrun_task_t *task, int) {
           uvrun_task_unref(t::spawn(
               uvrun_task_loop(task),
@@ -531,10 +481,8 @@ TEST_CASE("X2 cancel_timeout abandons a task that swallows cancellation forever,
 TEST_CASE("X2 R48 an abandoned task is dropped at loop close: reported as destroyed while pending, its state freed") {
   t::LogCapture log;
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
+  t::Options opts(reports);
   opts.cancel_timeout = 0.1;
-  reports.install(&opts);
   int freed = 0;
   CHECK(t::run(
             [&](uvrun_task_t *task, int) {

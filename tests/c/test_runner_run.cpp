@@ -37,8 +37,7 @@ TEST_CASE("R30 the main task gets an automatic Task-N name and never runs inline
 TEST_CASE("R31 main task writes persist across runs of one runner and stay out of the caller's context") {
   uvrun_contextvar_t *var = nullptr;
   REQUIRE(uvrun_contextvar_new("r31", 1, t::iv(0), &var) == 0);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
+  uvrun_runner_t *r = new_runner();
   auto bump = [var](uvrun_task_t *task, int) {
     void *v = nullptr;
     uvrun_contextvar_get(var, &v);
@@ -61,8 +60,7 @@ TEST_CASE("R31 main task writes persist across runs of one runner and stay out o
   CHECK(uvrun_contextvar_get(var, &mine) == 0);
   CHECK(t::vi(mine) == 10);
   uvrun_contextvar_reset(var, tok);
-  CHECK(uvrun_runner_close(r) == 0);
-  uvrun_runner_free(r);
+  close_and_free(r);
   uvrun_contextvar_free(var);
 }
 
@@ -71,8 +69,7 @@ TEST_CASE("R31 context= runs the main task in that context and leaves the runner
   REQUIRE(uvrun_contextvar_new("r31ctx", 1, t::iv(0), &var) == 0);
   uvrun_context_t *ctx = nullptr;
   REQUIRE(uvrun_context_new(&ctx) == 0);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
+  uvrun_runner_t *r = new_runner();
   auto set5 = [var](uvrun_task_t *task, int) {
     uvrun_contextvar_set(var, t::iv(5), nullptr);
     return finish(task);
@@ -90,8 +87,7 @@ TEST_CASE("R31 context= runs the main task in that context and leaves the runner
   CHECK(t::vi(v) == 0);
   CHECK(runner_run(r, get, &v, ctx) == 0);  // the same ctx again
   CHECK(t::vi(v) == 5);
-  CHECK(uvrun_runner_close(r) == 0);
-  uvrun_runner_free(r);
+  close_and_free(r);
   uvrun_context_free(ctx);
   uvrun_contextvar_free(var);
 }
@@ -126,8 +122,7 @@ TEST_CASE("R32 a custom handler reporting a shutdown failure runs in the failing
     uvrun_contextvar_t *var;
     std::vector<intptr_t> values;
   } seen{var, {}};
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
+  t::Options opts;
   opts.exception_handler = [](uvrun_loop_t *, const uvrun_exception_context_t *, void *ud) {
     auto *s = static_cast<Seen *>(ud);
     void *v = nullptr;
@@ -153,8 +148,7 @@ TEST_CASE("R32 a custom handler reporting a shutdown failure runs in the failing
 TEST_CASE("R35 a task whose first step was queued before main finished runs it before run() returns") {
   bool started = false, soon_ran = false;
   int cleanup_rc = 1;
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
+  uvrun_runner_t *r = new_runner();
   CHECK(runner_run(r, [&](uvrun_task_t *task, int) {
           uvrun_task_unref(t::spawn(uvrun_task_loop(task), [&](uvrun_task_t *lo, int step) {
             if (step == 0) {
@@ -206,11 +200,9 @@ TEST_CASE("R36 the result is moved out; with result == NULL the runner frees it 
   CHECK(t::run(produce) == 0);  // nobody takes it: freed once
   CHECK(freed == 2);
 
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
+  uvrun_runner_t *r = new_runner();
   CHECK(runner_run(r, produce) == 0);
-  CHECK(uvrun_runner_close(r) == 0);
-  uvrun_runner_free(r);
+  close_and_free(r);
   CHECK(freed == 3);
 }
 
@@ -245,9 +237,7 @@ TEST_CASE("R37 a failing main task gives UVRUN_E_TASK_FAILED and the same error 
 
 TEST_CASE("R37 errors of other tasks never change run()'s outcome") {
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  reports.install(&opts);
+  t::Options opts(reports);
   void *result = nullptr;
   CHECK(t::run(
             [&](uvrun_task_t *task, int step) {
@@ -262,18 +252,13 @@ TEST_CASE("R37 errors of other tasks never change run()'s outcome") {
             },
             &opts, &result) == 0);
   CHECK(t::vi(result) == 7);
-  REQUIRE(reports.list.size() == 1);
-  CHECK(reports.list[0].message == "Task exception was never retrieved");
-  CHECK(reports.list[0].task_name == "sibling");
+  reports.check_one("Task exception was never retrieved", "sibling");
 }
 
 TEST_CASE("R38 R53 an interrupt raised in another task unwinds the loop; close() then cancels the main task") {
   t::Reports reports;
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  reports.install(&opts);
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(&opts, &r) == 0);
+  t::Options opts(reports);
+  uvrun_runner_t *r = new_runner(&opts);
   int main_resume = 1;
   // The main task outlives run() (R53): its lambda must too.
   t::Lambda main{[&](uvrun_task_t *task, int step) {
@@ -306,8 +291,7 @@ TEST_CASE("R38 an interrupt or exit raised by the main task comes out as itself,
 }
 
 TEST_CASE("R39 R53 uvrun_loop_stop() in main: run() fails with LOOP_STOPPED and close() cancels main") {
-  uvrun_runner_t *r = nullptr;
-  REQUIRE(uvrun_runner_new(nullptr, &r) == 0);
+  uvrun_runner_t *r = new_runner();
   int main_resume = 1;
   t::Lambda main{[&](uvrun_task_t *task, int step) {
     if (step == 0) {

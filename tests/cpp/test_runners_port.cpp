@@ -1,5 +1,5 @@
 // A port of CPython's Lib/test/test_asyncio/test_runners.py (3.14) to the C++
-// API: the same test list as tests/c/test_runners_port.cpp ("A<n> <CPython
+// API: the same test list as tests/c/test_runners_port_*.cpp ("A<n> <CPython
 // test name> (<R it checks>)"), with uvrun::run, uvrun::Runner, exceptions,
 // coroutines and async generators where the C port has step functions.
 //
@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "sigint_support.h"
 #include "support.h"
 
 using namespace std::chrono_literals;
@@ -80,30 +81,11 @@ struct FancyExit : std::runtime_error {
   FancyExit() : std::runtime_error("FancyExit") {}
 };
 
-double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // R11: only awaitables run; anything else does not compile.
 template <class A>
 concept Runnable = requires(A a) { uvrun::run(std::move(a)); };
 template <class A>
 concept RunnerRunnable = requires(uvrun::Runner &r, A a) { r.run(std::move(a)); };
-
-void check_child(const t::ChildResult &res) {
-  INFO("child output:\n" << res.output);
-  CHECK_FALSE(res.timed_out);
-  CHECK(res.exited);
-  CHECK(res.code == 0);
-}
-
-#define CHILD_EXPECT(cond, code)                                     \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      printf("child check failed: %s (line %d)\n", #cond, __LINE__); \
-      return (code);                                                 \
-    }                                                                \
-  } while (0)
 
 }  // namespace
 
@@ -185,7 +167,7 @@ TEST_CASE("A6 test_asyncio_run_cancels_hanging_tasks (R54)") {
   CHECK(uvrun::run(main()) == 123);
   CHECK(leftover.done());
   CHECK(leftover.cancelled());
-  CHECK(since(t0) < 2.0);
+  CHECK(t::since(t0) < 2.0);
 }
 
 TEST_CASE("A7 test_asyncio_run_reports_hanging_tasks_errors (R50)") {
@@ -455,7 +437,7 @@ TEST_CASE("A25 test_interrupt_call_soon (R41, R42)") {
         return 0;
       },
       [](int pid) { kill(pid, SIGINT); });
-  check_child(res);
+  t::check_child(res);
 }
 
 TEST_CASE("A26 test_interrupt_wait (R41, R42)") {
@@ -484,7 +466,7 @@ TEST_CASE("A26 test_interrupt_wait (R41, R42)") {
         return 0;
       },
       [](int pid) { kill(pid, SIGINT); });
-  check_child(res);
+  t::check_child(res);
 }
 
 TEST_CASE("A27 test_interrupt_cancelled_task (R42)") {
@@ -512,36 +494,26 @@ TEST_CASE("A27 test_interrupt_cancelled_task (R42)") {
         return 0;
       },
       [](int pid) { kill(pid, SIGINT); });
-  check_child(res);
+  t::check_child(res);
 }
-
-namespace {
-volatile sig_atomic_t host_sigints;
-void host_handler(int) { host_sigints = host_sigints + 1; }
-}  // namespace
 
 TEST_CASE("A28 test_signal_install_not_supported_ok (R40)") {
   auto res = t::in_child(
       [] {
-        struct sigaction host, now;
-        memset(&host, 0, sizeof host);
-        host.sa_handler = host_handler;
-        sigemptyset(&host.sa_mask);
-        sigaction(SIGINT, &host, nullptr);
+        t::sigint_handler(t::host_sigint_handler);
         auto coro = []() -> uvrun::Task<int> {
           t::child_ready();
-          for (int i = 0; host_sigints == 0 && i < 1000; i++) co_await uvrun::sleep(5ms);
+          for (int i = 0; t::host_sigints == 0 && i < 1000; i++) co_await uvrun::sleep(5ms);
           co_return 42;
         };
         uvrun::Runner runner;
         CHILD_EXPECT(runner.run(coro()) == 42, 2);
-        CHILD_EXPECT(host_sigints == 1, 3);
-        sigaction(SIGINT, nullptr, &now);
-        CHILD_EXPECT(now.sa_handler == host_handler, 4);
+        CHILD_EXPECT(t::host_sigints == 1, 3);
+        CHILD_EXPECT(t::sigint_now().sa_handler == t::host_sigint_handler, 4);
         return 0;
       },
       [](int pid) { kill(pid, SIGINT); });
-  check_child(res);
+  t::check_child(res);
 }
 
 TEST_CASE("A29 test_set_event_loop_called_once (R16)") {

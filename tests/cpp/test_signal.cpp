@@ -14,21 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-#define CHILD_EXPECT(cond, code)                                     \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      printf("child check failed: %s (line %d)\n", #cond, __LINE__); \
-      return (code);                                                 \
-    }                                                                \
-  } while (0)
-
-void check_child(const t::ChildResult &res) {
-  INFO("child output:\n" << res.output);
-  CHECK_FALSE(res.timed_out);
-  CHECK(res.exited);
-  CHECK(res.code == 0);
-}
-
 bool disposition_is_default(int signum) {
   struct sigaction now;
   sigaction(signum, nullptr, &now);
@@ -51,7 +36,7 @@ TEST_CASE("X5 wait_for_signal completes with the signal the process receives") {
         return 0;
       },
       [](int pid) { kill(pid, SIGUSR1); });
-  check_child(res);
+  t::check_child(res);
 }
 
 TEST_CASE("X5 SIGTERM mapped to cancelling the main task: cleanup awaits, then it ends") {
@@ -77,7 +62,7 @@ TEST_CASE("X5 SIGTERM mapped to cancelling the main task: cleanup awaits, then i
         return 0;
       },
       [](int pid) { kill(pid, SIGTERM); });
-  check_child(res);
+  t::check_child(res);
 }
 
 TEST_CASE("X5 a cancelled wait_for_signal closes its handle and restores the default") {

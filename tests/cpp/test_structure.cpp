@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <uvrun/uvrun.hpp>
 
+#include "counted.h"
+
 #include "support.h"
 
 #include <memory>
@@ -15,14 +17,7 @@ using uvrun::Task;
 
 namespace {
 
-struct Counted {
-  static inline int alive = 0;
-  int v;
-  explicit Counted(int v) : v(v) { ++alive; }
-  Counted(const Counted &o) : v(o.v) { ++alive; }
-  Counted(Counted &&o) noexcept : v(o.v) { ++alive; }
-  ~Counted() { --alive; }
-};
+using t::Counted;  // every value constructed must be destroyed exactly once
 
 Task<int> after(std::chrono::milliseconds d, int v) {
   co_await uvrun::sleep(d);
@@ -162,13 +157,13 @@ TEST_CASE("asyncio.shield passes the inner exception through") {
 }
 
 TEST_CASE("asyncio.shield left pending when the loop closes frees both sides (X2)") {
-  const int alive_before = Counted::alive;
+  const int alive_before = Counted::alive();
   // Both ignore cancellation, so the runner's shutdown gives up after the
   // X2 deadline and closes the loop with the shield's two futures pending,
   // each with a callback holding the other.
   auto stubborn_inner = [alive_before]() -> Task<void> {
     Counted c(1);
-    CHECK(Counted::alive == alive_before + 1);
+    CHECK(Counted::alive() == alive_before + 1);
     for (;;) {
       try {
         uvrun::Future<int> never;
@@ -196,7 +191,7 @@ TEST_CASE("asyncio.shield left pending when the loop closes frees both sides (X2
     uvrun::run(main(), opts);
     CHECK(logs.count("ignored cancellation") == 2);  // both tasks were abandoned
   }
-  CHECK(Counted::alive == alive_before);  // the inner task's frame was freed
+  CHECK(Counted::alive() == alive_before);  // the inner task's frame was freed
 }
 
 // ---- wait_for ----
@@ -252,14 +247,14 @@ TEST_CASE("asyncio.wait_for an outside cancellation is not turned into TimeoutEr
 }
 
 TEST_CASE("asyncio.wait_for values are destroyed once, in time or timed out") {
-  Counted::alive = 0;
+  Counted::reset_counts();
   auto main = []() -> Task<int> {
     Counted c = co_await uvrun::wait_for(counted_after(1ms, 3), 1s);
     CHECK_THROWS_AS(co_await uvrun::wait_for(counted_after(1s, 4), 1ms), uvrun::TimeoutError);
-    co_return c.v;
+    co_return c.value;
   };
   CHECK(uvrun::run(main()) == 3);
-  CHECK(Counted::alive == 0);
+  CHECK(Counted::alive() == 0);
 }
 
 // ---- timeout / timeout_at ----
@@ -500,7 +495,7 @@ TEST_CASE("asyncio.TaskGroup refuses new tasks while shutting down") {
 }
 
 TEST_CASE("asyncio.TaskGroup values of children are destroyed once, done or cancelled") {
-  Counted::alive = 0;
+  Counted::reset_counts();
   auto main = []() -> Task<int> {
     int v = 0;
     {
@@ -512,10 +507,10 @@ TEST_CASE("asyncio.TaskGroup values of children are destroyed once, done or canc
         co_await g;
       } catch (const uvrun::ExceptionGroup &) {
       }
-      v = a.result().v;
+      v = a.result().value;
     }
     co_return v;
   };
   CHECK(uvrun::run(main()) == 5);
-  CHECK(Counted::alive == 0);
+  CHECK(Counted::alive() == 0);
 }

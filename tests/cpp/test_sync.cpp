@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <uvrun/uvrun.hpp>
 
+#include "counted.h"
+
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -13,16 +15,7 @@ using uvrun::Task;
 
 namespace {
 
-// Every value constructed must be destroyed exactly once.
-struct Counted {
-  static inline int alive = 0;
-  int v;
-  explicit Counted(int v) : v(v) { ++alive; }
-  Counted(const Counted &o) : v(o.v) { ++alive; }
-  Counted(Counted &&o) noexcept : v(o.v) { ++alive; }
-  Counted &operator=(const Counted &) = default;
-  ~Counted() { --alive; }
-};
+using t::Counted;  // every value constructed must be destroyed exactly once
 
 Task<void> locker(uvrun::Lock &lock, std::vector<int> &order, int id) {
   co_await lock.acquire();
@@ -114,17 +107,17 @@ TEST_CASE("asyncio.Future cancel makes awaiting raise CancelledError") {
 }
 
 TEST_CASE("Future values are destroyed exactly once, set or not") {
-  Counted::alive = 0;
+  Counted::reset_counts();
   auto main = []() -> Task<int> {
     uvrun::Future<Counted> a, b;
     a.set_result(Counted(7));
     uvrun::Future<Counted> copy = a;  // shared, not copied
-    CHECK(Counted::alive == 1);
+    CHECK(Counted::alive() == 1);
     b.cancel();
-    co_return (co_await copy).v;
+    co_return (co_await copy).value;
   };
   CHECK(uvrun::run(main()) == 7);
-  CHECK(Counted::alive == 0);
+  CHECK(Counted::alive() == 0);
 }
 
 // ---- Event ----
@@ -415,26 +408,26 @@ TEST_CASE("Queue.shutdown (3.13) wakes blocked getters and putters with QueueShu
 }
 
 TEST_CASE("Queue.shutdown(immediate) drops the items and releases join") {
-  Counted::alive = 0;
+  Counted::reset_counts();
   auto main = []() -> Task<void> {
     uvrun::Queue<Counted> q;
     q.put_nowait(Counted(1));
     q.put_nowait(Counted(2));
     auto j = uvrun::create_task([](uvrun::Queue<Counted> &q) -> Task<void> { co_await q.join(); }(q));
     co_await uvrun::yield();
-    CHECK(Counted::alive == 2);
+    CHECK(Counted::alive() == 2);
     q.shutdown(true);
-    CHECK(Counted::alive == 0);
+    CHECK(Counted::alive() == 0);
     CHECK(q.empty());
     co_await j;
     CHECK_THROWS_AS(co_await q.get(), uvrun::QueueShutDown);
   };
   uvrun::run(main());
-  CHECK(Counted::alive == 0);
+  CHECK(Counted::alive() == 0);
 }
 
 TEST_CASE("Queue values are destroyed once: left in the queue, cancelled puts, failed puts") {
-  Counted::alive = 0;
+  Counted::reset_counts();
   auto main = []() -> Task<int> {
     uvrun::Queue<Counted> q(1);
     co_await q.put(Counted(1));
@@ -445,10 +438,10 @@ TEST_CASE("Queue values are destroyed once: left in the queue, cancelled puts, f
     CHECK_THROWS_AS(q.put_nowait(Counted(3)), uvrun::QueueFull);
     Counted got = co_await q.get();
     q.put_nowait(Counted(4));  // left in the queue
-    co_return got.v;
+    co_return got.value;
   };
   CHECK(uvrun::run(main()) == 1);
-  CHECK(Counted::alive == 0);
+  CHECK(Counted::alive() == 0);
 }
 
 TEST_CASE("asyncio.Queue cancellation at every await point leaves no stale waiter") {

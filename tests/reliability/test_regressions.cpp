@@ -3,15 +3,30 @@
 // (LeakSanitizer) and under valgrind.
 #include <doctest/doctest.h>
 
+#include <functional>
+#include <utility>
+
 #include "support.h"
 
 namespace {
 
-uvrun_options_t abandon_after(double seconds) {
-  uvrun_options_t opts;
-  uvrun_options_init(&opts);
-  opts.cancel_timeout = seconds;  // X2: close gives up on what cannot be cancelled
-  return opts;
+// Runs fn as uvrun_run's main task, with a short X2 deadline (close gives up
+// on what cannot be cancelled) and the logs kept quiet; fn's tasks may be
+// left in await cycles. The run must return 0 (CHECK).
+void run_abandoning(std::function<int(uvrun_task_t *, int)> fn) {
+  t::Options opts;
+  opts.cancel_timeout = 0.05;
+  t::LogCapture logs;
+  CHECK(t::run(std::move(fn), &opts) == 0);
+}
+
+// A task whose first step awaits the task *other (read when that step
+// runs, so it may be spawned later), and whose next step re-raises.
+uvrun_task_t *spawn_awaiting(uvrun_loop_t *loop, uvrun_task_t *const *other) {
+  return t::spawn(loop, [other](uvrun_task_t *k, int s) -> int {
+    if (s == 0) return uvrun_task_await(k, uvrun_task_future(uvrun_task_ref(*other)));
+    return uvrun_task_resume(k, nullptr);
+  });
 }
 
 void stop_loop(void *loop) { uvrun_loop_stop(static_cast<uvrun_loop_t *>(loop)); }
@@ -21,57 +36,40 @@ void stop_loop(void *loop) { uvrun_loop_stop(static_cast<uvrun_loop_t *>(loop));
 TEST_CASE("regression: cancelling a task that awaits a gather of itself does not recurse forever") {
   // Was: gather_cancel -> task cancel -> waiter (the gather) cancel -> ...
   // until the stack overflowed (found by the fuzzer).
-  uvrun_options_t opts = abandon_after(0.05);
-  t::LogCapture logs;
   int cancel_rc = -1;
-  int rc = t::run(
-      [&](uvrun_task_t *main, int step) -> int {
-        uvrun_loop_t *loop = uvrun_task_loop(main);
-        static uvrun_task_t *self_gather;
-        if (step == 0) {
-          self_gather = t::spawn(loop, [](uvrun_task_t *k, int s) -> int {
-            if (s == 0) {
-              uvrun_future_t *me = uvrun_task_future(k);
-              return uvrun_task_await(k, uvrun_gather(uvrun_task_loop(k), &me, 1, 0));
-            }
-            return uvrun_task_resume(k, nullptr);
-          });
-          return uvrun_task_yield(main);
+  run_abandoning([&](uvrun_task_t *main, int step) -> int {
+    uvrun_loop_t *loop = uvrun_task_loop(main);
+    static uvrun_task_t *self_gather;
+    if (step == 0) {
+      self_gather = t::spawn(loop, [](uvrun_task_t *k, int s) -> int {
+        if (s == 0) {
+          uvrun_future_t *me = uvrun_task_future(k);
+          return uvrun_task_await(k, uvrun_gather(uvrun_task_loop(k), &me, 1, 0));
         }
-        cancel_rc = uvrun_task_cancel(self_gather, nullptr);
-        uvrun_task_unref(self_gather);
-        return 0;
-      },
-      &opts);
-  CHECK(rc == 0);
+        return uvrun_task_resume(k, nullptr);
+      });
+      return uvrun_task_yield(main);
+    }
+    cancel_rc = uvrun_task_cancel(self_gather, nullptr);
+    uvrun_task_unref(self_gather);
+    return 0;
+  });
   CHECK(cancel_rc == 1);
 }
 
 TEST_CASE("regression: cancelling tasks that await each other does not recurse forever") {
-  uvrun_options_t opts = abandon_after(0.05);
-  t::LogCapture logs;
-  int rc = t::run(
-      [&](uvrun_task_t *main, int step) -> int {
-        uvrun_loop_t *loop = uvrun_task_loop(main);
-        static uvrun_task_t *a, *b;
-        if (step == 0) {
-          a = t::spawn(loop, [](uvrun_task_t *k, int s) -> int {
-            if (s == 0) return uvrun_task_await(k, uvrun_task_future(uvrun_task_ref(b)));
-            return uvrun_task_resume(k, nullptr);
-          });
-          b = t::spawn(loop, [](uvrun_task_t *k, int s) -> int {
-            if (s == 0) return uvrun_task_await(k, uvrun_task_future(uvrun_task_ref(a)));
-            return uvrun_task_resume(k, nullptr);
-          });
-          return uvrun_task_yield(main);
-        }
-        CHECK(uvrun_task_cancel(a, "stop") == 1);
-        uvrun_task_unref(a);
-        uvrun_task_unref(b);
-        return 0;
-      },
-      &opts);
-  CHECK(rc == 0);
+  run_abandoning([](uvrun_task_t *main, int step) -> int {
+    static uvrun_task_t *a, *b;
+    if (step == 0) {
+      a = spawn_awaiting(uvrun_task_loop(main), &b);
+      b = spawn_awaiting(uvrun_task_loop(main), &a);
+      return uvrun_task_yield(main);
+    }
+    CHECK(uvrun_task_cancel(a, "stop") == 1);
+    uvrun_task_unref(a);
+    uvrun_task_unref(b);
+    return 0;
+  });
 }
 
 TEST_CASE("regression: a cancel message handed down an await cycle is not used after it is freed") {
@@ -79,32 +77,23 @@ TEST_CASE("regression: a cancel message handed down an await cycle is not used a
   // whose inner task cancelled the first task again, freeing that very
   // string while it was still in use (heap-use-after-free, found by the
   // fuzzer).
-  uvrun_options_t opts = abandon_after(0.05);
-  t::LogCapture logs;
-  int rc = t::run(
-      [&](uvrun_task_t *main, int step) -> int {
-        uvrun_loop_t *loop = uvrun_task_loop(main);
-        static uvrun_task_t *a, *b;
-        if (step == 0) {
-          b = t::spawn(loop, [](uvrun_task_t *k, int s) -> int {
-            if (s == 0) return uvrun_task_await(k, uvrun_task_future(uvrun_task_ref(a)));
-            return uvrun_task_resume(k, nullptr);
-          });
-          a = t::spawn(loop, [](uvrun_task_t *k, int s) -> int {
-            if (s == 0) {
-              uvrun_task_cancel(k, "a message");  // must_cancel with a message, then await
-              return uvrun_task_await(k, uvrun_wait_for(uvrun_task_future(uvrun_task_ref(b)), 10));
-            }
-            return uvrun_task_resume(k, nullptr);
-          });
-          return uvrun_task_await(main, uvrun_sleep(main, 0.01));
+  run_abandoning([](uvrun_task_t *main, int step) -> int {
+    static uvrun_task_t *a, *b;
+    if (step == 0) {
+      b = spawn_awaiting(uvrun_task_loop(main), &a);
+      a = t::spawn(uvrun_task_loop(main), [](uvrun_task_t *k, int s) -> int {
+        if (s == 0) {
+          uvrun_task_cancel(k, "a message");  // must_cancel with a message, then await
+          return uvrun_task_await(k, uvrun_wait_for(uvrun_task_future(uvrun_task_ref(b)), 10));
         }
-        uvrun_task_unref(a);
-        uvrun_task_unref(b);
-        return 0;
-      },
-      &opts);
-  CHECK(rc == 0);
+        return uvrun_task_resume(k, nullptr);
+      });
+      return uvrun_task_await(main, uvrun_sleep(main, 0.01));
+    }
+    uvrun_task_unref(a);
+    uvrun_task_unref(b);
+    return 0;
+  });
 }
 
 TEST_CASE("regression: wait_any with a child still pending at loop close frees both") {
@@ -132,8 +121,7 @@ TEST_CASE("regression: wait_any with a child still pending at loop close frees b
 TEST_CASE("regression: a task dropped pending at loop close releases what it awaits") {
   // Was: a task abandoned in an await cycle (awaiting a gather of itself)
   // kept the gather, and the gather the task: leaked at loop close.
-  uvrun_loop_t *loop = nullptr;
-  REQUIRE(uvrun_loop_new(&loop) == 0);
+  uvrun_loop_t *loop = t::new_loop();
   uvrun_task_t *task = t::spawn(loop, [](uvrun_task_t *k, int s) -> int {
     if (s == 0) {
       uvrun_future_t *me = uvrun_task_future(k);
@@ -143,8 +131,7 @@ TEST_CASE("regression: a task dropped pending at loop close releases what it awa
   });
   REQUIRE(task != nullptr);
   REQUIRE(uvrun_loop_call_later(loop, 0.01, stop_loop, loop, nullptr) == 0);
-  uvrun_future_t *never = nullptr;
-  REQUIRE(uvrun_future_new(loop, &never) == 0);
+  uvrun_future_t *never = t::new_future(loop);
   CHECK(uvrun_loop_run_until_complete(loop, never, nullptr) == UVRUN_E_LOOP_STOPPED);
   uvrun_future_unref(never);
   uvrun_task_unref(task);

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "sigint_support.h"
 #include "support.h"
 
 namespace {
@@ -22,18 +23,6 @@ namespace {
 void figure(const char *name, long value) {
   printf("torture-figures: %s=%ld\n", name, value);
   fflush(stdout);
-}
-
-void child_default_sigint() {
-  struct sigaction dfl;
-  memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  sigaction(SIGINT, &dfl, nullptr);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 // ---- 100k tasks ----
@@ -239,7 +228,7 @@ TEST_CASE("torture: a storm of 1000 SIGINTs never crashes or hangs") {
   for (int round = 0; round < 3; round++) {
     auto res = t::in_child(
         [] {
-          child_default_sigint();
+          t::sigint_default();
           int rc = t::run([](uvrun_task_t *task, int step) -> int {
             if (step == 0) {
               t::child_ready();
@@ -280,7 +269,7 @@ int aclose_slow(void *, uvrun_loop_t *loop, uvrun_future_t **out) {
 }
 
 int stage_child(const char *stage) {
-  child_default_sigint();
+  t::sigint_default();
   setenv("UVRUN_TORTURE_STAGE", stage, 1);
   static std::string st;
   st = stage;
@@ -346,7 +335,7 @@ TEST_CASE("torture: four runners on four threads at once with signals arriving")
   constexpr int kThreads = 4, kRuns = 100;
   auto res = t::in_child(
       [] {
-        child_default_sigint();
+        t::sigint_default();
         static std::atomic<int> usr1{0};
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);

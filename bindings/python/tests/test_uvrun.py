@@ -22,6 +22,23 @@ def sleeper(seconds, value):
     return step
 
 
+def raising(err):
+    """A step that raises err."""
+    def step(task, state):
+        raise err
+    return step
+
+
+def awaiting_child(child, then):
+    """A main step: awaits a child task running `child`, then returns then(task)."""
+    def main(task, s):
+        if s.step == 0:
+            s.step = 1
+            return task.await_(task.create_task(child))
+        return then(task)
+    return main
+
+
 class Boom(Exception):
     pass
 
@@ -47,11 +64,8 @@ class TestRun(unittest.TestCase):
 
     def test_a_raising_step_raises_the_same_exception_from_run(self):
         err = Boom("boom")
-
-        def step(task, state):
-            raise err
         with self.assertRaises(Boom) as cm:
-            uvrun.run(step)
+            uvrun.run(raising(err))
         self.assertIs(cm.exception, err)
 
     def test_a_step_returning_nonsense_is_a_type_error(self):
@@ -81,33 +95,21 @@ class TestTasks(unittest.TestCase):
     def test_child_exception_reaches_the_parent_intact(self):
         err = Boom("from child")
 
-        def child(task, s):
-            raise err
-
-        def main(task, s):
-            if s.step == 0:
-                s.step = 1
-                return task.await_(task.create_task(child))
+        def caught(task):
             try:
                 task.resume()
             except Boom as e:
                 return task.done(e)
-        self.assertIs(uvrun.run(main), err)
+        self.assertIs(uvrun.run(awaiting_child(raising(err), caught)), err)
 
     def test_unhandled_child_exception_propagates_out_of_run(self):
         err = Boom("up")
 
-        def child(task, s):
-            raise err
-
-        def main(task, s):
-            if s.step == 0:
-                s.step = 1
-                return task.await_(task.create_task(child))
+        def let_go(task):
             task.resume()  # raises err: the step lets it go
             return task.done()
         with self.assertRaises(Boom) as cm:
-            uvrun.run(main)
+            uvrun.run(awaiting_child(raising(err), let_go))
         self.assertIs(cm.exception, err)
 
     def test_cancelling_a_child(self):
