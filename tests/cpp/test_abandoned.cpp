@@ -56,3 +56,16 @@ TEST_CASE("X2 a TaskGroup whose parent and child are abandoned at loop close fre
   CHECK(Counted::made > 0);
   CHECK(Counted::alive() == 0);  // every frame was destroyed
 }
+
+TEST_CASE("X2 a shield whose awaiter and inner task are abandoned at loop close frees both") {
+  Counted::reset_counts();
+  // Each of the shield's two futures has a callback holding the other.
+  auto main = []() -> Task<void> {
+    auto inner = uvrun::create_task(ignore_cancellation(never));
+    uvrun::create_task(ignore_cancellation([inner]() -> Task<void> { co_await uvrun::shield(inner); }));
+    co_await uvrun::sleep(1ms);
+  };
+  CHECK(run_abandoning(main()) == 2);  // the awaiter and the inner task
+  CHECK(Counted::made > 0);
+  CHECK(Counted::alive() == 0);
+}

@@ -156,44 +156,6 @@ TEST_CASE("asyncio.shield passes the inner exception through") {
   uvrun::run(main());
 }
 
-TEST_CASE("asyncio.shield left pending when the loop closes frees both sides (X2)") {
-  const int alive_before = Counted::alive();
-  // Both ignore cancellation, so the runner's shutdown gives up after the
-  // X2 deadline and closes the loop with the shield's two futures pending,
-  // each with a callback holding the other.
-  auto stubborn_inner = [alive_before]() -> Task<void> {
-    Counted c(1);
-    CHECK(Counted::alive() == alive_before + 1);
-    for (;;) {
-      try {
-        uvrun::Future<int> never;
-        co_await never;
-      } catch (const uvrun::CancelledError &) {
-      }
-    }
-  };
-  auto main = [&]() -> Task<void> {
-    auto inner = uvrun::create_task(stubborn_inner());
-    uvrun::create_task([](uvrun::TaskHandle<void> inner) -> Task<void> {
-      for (;;) {
-        try {
-          co_await uvrun::shield(inner);
-        } catch (const uvrun::CancelledError &) {
-        }
-      }
-    }(inner));
-    co_await uvrun::sleep(1ms);
-  };
-  {
-    t::LogCapture logs;
-    uvrun::Options opts;
-    opts.cancel_timeout = 50ms;
-    uvrun::run(main(), opts);
-    CHECK(logs.count("ignored cancellation") == 2);  // both tasks were abandoned
-  }
-  CHECK(Counted::alive() == alive_before);  // the inner task's frame was freed
-}
-
 // ---- wait_for ----
 
 TEST_CASE("asyncio.wait_for returns the result when in time") {

@@ -1,6 +1,10 @@
 // Runs one allocation-failure point in this process, for a debugger:
 //   oom-debug <scenario index> <point> [persistent: 0|1] [c|cpp]
 // The list of scenarios and the rules are test_oom.cpp's.
+// The test support it shares with the suites uses doctest's checks: their
+// implementation is compiled in here, without doctest's main.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
 #include <uvrun.h>
 
 #include <cstdio>
