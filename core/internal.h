@@ -299,8 +299,7 @@ struct uvrun_task_s {
   uint8_t in_list : 1;      /* in loop->tasks, through fut.link_prev/next */
   uint8_t in_cancel : 1;    /* uvr_task_cancel is on the stack (await cycles) */
 };
-/* The neighbours of a task in loop->tasks (or the task cache: next only). */
-#define UVR_TASK_PREV(t) ((uvrun_task_t *)(t)->fut.link_prev)
+/* The next task in loop->tasks (or in the task cache). */
 #define UVR_TASK_NEXT(t) ((uvrun_task_t *)(t)->fut.link_next)
 /* Format "<Task pending name='..' ...>" into buf. */
 void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len);
