@@ -49,11 +49,13 @@ static void w1_reused(void *ctx, long iters) {
 
 /* ---- W2: spawn 100k tasks that return at once, await them all ------------ */
 
+/* Spawns n tasks running `child`, then awaits each (W2 and W4). */
 struct spawn_state {
   int phase;
   long next; /* the task awaited next */
   long n;
   uvrun_task_t **tasks;
+  uvrun_step_fn child;
 };
 
 static int spawn_main(uvrun_task_t *task, void *arg) {
@@ -61,7 +63,7 @@ static int spawn_main(uvrun_task_t *task, void *arg) {
   if (s->phase == 0) {
     uvrun_loop_t *loop = uvrun_task_loop(task);
     for (long i = 0; i < s->n; i++) {
-      int rc = uvrun_task_new(loop, return_at_once, NULL, NULL, &s->tasks[i]);
+      int rc = uvrun_task_new(loop, s->child, NULL, NULL, &s->tasks[i]);
       if (rc < 0) die("task_new", rc);
     }
     s->phase = 1;
@@ -196,26 +198,6 @@ static int sleeper(uvrun_task_t *task, void *arg) {
   return 0;
 }
 
-static int sleepers_main(uvrun_task_t *task, void *arg) {
-  struct spawn_state *s = arg;
-  if (s->phase == 0) {
-    uvrun_loop_t *loop = uvrun_task_loop(task);
-    for (long i = 0; i < s->n; i++) {
-      int rc = uvrun_task_new(loop, sleeper, NULL, NULL, &s->tasks[i]);
-      if (rc < 0) die("task_new", rc);
-    }
-    s->phase = 1;
-    s->next = 0;
-  }
-  while (s->next < s->n) {
-    uvrun_future_t *f = uvrun_task_future(s->tasks[s->next]);
-    if (!uvrun_future_done(f)) return uvrun_task_await(task, uvrun_future_ref(f));
-    s->next++;
-  }
-  for (long i = 0; i < s->n; i++) uvrun_task_unref(s->tasks[i]);
-  return 0;
-}
-
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "w7") == 0) {
     return uvrun_run(return_at_once, NULL, NULL, NULL) < 0;
@@ -223,10 +205,10 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "w4") == 0) {
     long n = argc > 2 ? atol(argv[2]) : SPAWN;
     uvrun_task_t **tasks = calloc((size_t)n, sizeof *tasks); /* counted: the handles are the user's */
-    struct spawn_state s = {0, 0, n, tasks};
+    struct spawn_state s = {0, 0, n, tasks, sleeper};
     long before = bh_peak_rss();
     double t0 = bh_now_ns();
-    int rc = uvrun_run(sleepers_main, &s, NULL, NULL);
+    int rc = uvrun_run(spawn_main, &s, NULL, NULL);
     double wall = bh_now_ns() - t0;
     if (rc < 0) die("uvrun_run", rc);
     bh_report_w4(IMPL, n, wall, before);
@@ -240,7 +222,7 @@ int main(int argc, char **argv) {
     bh_measure("W1.reused", IMPL, w1_reused, NULL, 1);
   }
   if (bh_wanted(argc, argv, "w2")) {
-    struct spawn_state s = {0, 0, SPAWN, calloc(SPAWN, sizeof(uvrun_task_t *))};
+    struct spawn_state s = {0, 0, SPAWN, calloc(SPAWN, sizeof(uvrun_task_t *)), return_at_once};
     bh_measure("W2.spawn", IMPL, w2_spawn, &s, SPAWN);
     free(s.tasks);
   }
