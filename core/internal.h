@@ -129,15 +129,29 @@ typedef struct uvr_timer_slot {
 
 typedef struct uvr_executor uvr_executor;
 
+/* uvbase.c: the libuv side of a loop, kept for the next loop when it closes
+ * clean. */
+typedef struct uvr_uvbase {
+  uv_loop_t uv;          /* unused when the loop is borrowed */
+  uv_timer_t wake_timer; /* ends a poll at the next uvrun timer */
+  uv_async_t async;      /* wakes the loop for other threads */
+  uv_async_t sig_async;  /* wakes it for SIGINT; data: the loop */
+  unsigned fork_gen;     /* fork count when last set up in this process */
+} uvr_uvbase;
+/* Gives loop a base on its own uv loop (borrowed NULL) or on borrowed; sets
+ * loop->base and loop->uv. 0 or a failure code (recorded). */
+int uvr_uvbase_attach(uvrun_loop_t *loop, uv_loop_t *borrowed);
+/* At close: reports and closes the caller's handles left on the uv loop
+ * (R27), then parks the base or closes it. */
+void uvr_uvbase_detach(uvrun_loop_t *loop);
+
 struct uvrun_loop_s {
   int refs;
-  uv_loop_t *uv;
-  uv_loop_t uv_storage;
-  uint8_t borrowed, closed, running, stopping, debug, handles_live;
+  uv_loop_t *uv;    /* &base->uv, or a borrowed loop; NULL once closed */
+  uvr_uvbase *base;
+  uint8_t borrowed, closed, running, stopping, debug;
   uvrun_error_t *raised;         /* an interrupt/exit unwinding the loop (R38) */
   unsigned skip_polls;           /* iterations since the last I/O poll */
-  uv_timer_t wake_timer;
-  uv_async_t async;
   uvr_ring ready;
   /* timer heap of handles (each heap slot holds a reference) */
   uvr_timer_slot *heap;
@@ -171,8 +185,8 @@ struct uvrun_loop_s {
   /* async finalizers (asyncgen.c) */
   uvrun_asyncgen_t *asyncgens;
   int asyncgens_shutdown_called;
-  /* signals (signal.c): woken by the SIGINT handler while a runner watches */
-  uv_async_t sig_async;
+  /* signals (signal.c): base->sig_async is woken by the SIGINT handler
+   * while a runner watches */
   uvrun_task_t *sig_main;
   int *sig_count;
 };
@@ -338,8 +352,8 @@ int uvr_asyncgen_shutdown(uvrun_loop_t *loop);
 void uvr_asyncgen_detach_all(uvrun_loop_t *loop);
 
 /* ---- signal.c ---- */
-/* Sets up loop->sig_async (unreferenced) at loop creation. */
-int uvr_signal_init(uvrun_loop_t *loop);
+/* The callback of a base's sig_async (its data is the loop). */
+void uvr_signal_on_async(uv_async_t *async);
 /* Starts watching SIGINT for main_task when R40 allows (host_mode: X6, over
  * a host's handler too); idempotent. */
 void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task,

@@ -294,8 +294,8 @@ int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item) {
   was_empty = loop->ts_n == 1;
   if (was_empty) {
     atomic_store_explicit(&loop->ts_pending, 1, memory_order_release);
-    /* Under the lock: close() takes it before closing the async handle. */
-    uv_async_send(&loop->async);
+    /* Under the lock: close() takes it before it gives the base up. */
+    uv_async_send(&loop->base->async);
   }
   uv_mutex_unlock(&loop->ts_mu);
   return 0;
@@ -305,7 +305,7 @@ void uvr_loop_lost(uvrun_loop_t *loop) {
   uvr_logf(UVRUN_LOG_ERROR, "out of memory: a queued callback was dropped; the loop's run fails");
   atomic_store_explicit(&loop->lost, 1, memory_order_release);
   uv_mutex_lock(&loop->ts_mu);
-  if (!loop->closed) uv_async_send(&loop->async); /* wake a waiting loop */
+  if (!loop->closed) uv_async_send(&loop->base->async); /* wake a waiting loop */
   uv_mutex_unlock(&loop->ts_mu);
 }
 
@@ -347,7 +347,6 @@ static void drain_threadsafe(uvrun_loop_t *loop) {
   loop->ts_spare_cap = cap;
 }
 
-static void on_async(uv_async_t *async) { (void)async; /* drained in run_once */ }
 /* libuv's UV_RUN_ONCE runs due timers *before* it polls: when the wake timer
  * is already due there (the thread was preempted past its 1 ms), the poll
  * that follows has no timer left and would block until some other event --
@@ -362,34 +361,15 @@ static int loop_init(uvrun_loop_t *loop, uv_loop_t *borrowed) {
   uv_once(&atfork_once, install_atfork);
   uvr_alloc_lock();
   loop->refs = 1;
-  if (borrowed != NULL) {
-    loop->uv = borrowed;
-    loop->borrowed = 1;
-  } else {
-    rc = uv_loop_init(&loop->uv_storage);
-    if (rc < 0) return uvr_fail(rc, "uv_loop_init: %s", uv_strerror(rc));
-    loop->uv = &loop->uv_storage;
+  loop->borrowed = borrowed != NULL;
+  if ((rc = uv_mutex_init(&loop->ts_mu)) < 0) return uvr_fail(rc, "loop setup failed: %s", uv_strerror(rc));
+  if ((rc = uvr_uvbase_attach(loop, borrowed)) < 0) {
+    uv_mutex_destroy(&loop->ts_mu);
+    return rc;
   }
-  if ((rc = uv_mutex_init(&loop->ts_mu)) < 0) goto fail_loop;
-  uv_timer_init(loop->uv, &loop->wake_timer);
-  if ((rc = uv_async_init(loop->uv, &loop->async, on_async)) < 0) goto fail_timer;
-  loop->async.data = loop;
-  uv_unref((uv_handle_t *)&loop->async); /* referenced only while running */
-  if ((rc = uvr_signal_init(loop)) < 0) goto fail_async;
-  loop->handles_live = 1;
   loop->debug = (uint8_t)debug_from_env();
   loop->slow_ns = DEFAULT_SLOW_NS;
   return 0;
-
-fail_async:
-  uv_close((uv_handle_t *)&loop->async, NULL);
-fail_timer:
-  uv_close((uv_handle_t *)&loop->wake_timer, NULL);
-  uv_run(loop->uv, UV_RUN_NOWAIT);
-  uv_mutex_destroy(&loop->ts_mu);
-fail_loop:
-  if (!loop->borrowed) uv_loop_close(loop->uv);
-  return uvr_fail(rc, "loop setup failed: %s", uv_strerror(rc));
 }
 
 static int loop_create(uv_loop_t *borrowed, uvrun_loop_t **out) {
@@ -434,17 +414,6 @@ void uvr_loop_describe(const uvrun_loop_t *loop, char *buf, size_t len) {
            loop->closed ? "True" : "False", loop->debug ? "True" : "False");
 }
 
-static void report_foreign_handle(uv_handle_t *h, void *arg) {
-  uvrun_loop_t *loop = arg;
-  if (h == (uv_handle_t *)&loop->wake_timer || h == (uv_handle_t *)&loop->async ||
-      h == (uv_handle_t *)&loop->sig_async || uv_is_closing(h))
-    return;
-  /* R27: reported whether or not debug mode is on. */
-  uvr_logf(UVRUN_LOG_WARNING, "unclosed handle <%s %p> closed by uvrun_loop_close()",
-           uv_handle_type_name(uv_handle_get_type(h)), (void *)h);
-  uv_close(h, NULL);
-}
-
 static void discard_items(uvrun_loop_t *loop) {
   size_t i;
   while (loop->ready.count > 0) {
@@ -462,7 +431,6 @@ static void discard_items(uvrun_loop_t *loop) {
 
 int uvrun_loop_close(uvrun_loop_t *loop) {
   char desc[128];
-  int rc;
   if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
   if (loop->running) return uvr_fail(UVRUN_E_LOOP_RUNNING, "Cannot close a running event loop");
   if (loop->closed) return 0;
@@ -484,16 +452,7 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
   uvrun_error_unref(loop->raised);
   loop->raised = NULL;
 
-  uv_close((uv_handle_t *)&loop->wake_timer, NULL);
-  uv_close((uv_handle_t *)&loop->async, NULL);
-  uv_close((uv_handle_t *)&loop->sig_async, NULL);
-  if (!loop->borrowed) uv_walk(loop->uv, report_foreign_handle, loop);
-  uv_run(loop->uv, UV_RUN_DEFAULT);
-  loop->handles_live = 0;
-  if (!loop->borrowed) {
-    rc = uv_loop_close(loop->uv);
-    if (rc < 0) uvr_logf(UVRUN_LOG_ERROR, "uv_loop_close: %s", uv_strerror(rc));
-  }
+  uvr_uvbase_detach(loop);
   uvr_free(loop->ready.items);
   uvr_free(loop->heap);
   uvr_free(loop->ts_items);
@@ -605,9 +564,9 @@ static void run_once(uvrun_loop_t *loop) {
       uv_run(loop->uv, UV_RUN_ONCE);
     } else if (wake > now) {
       uv_update_time(loop->uv);
-      uv_timer_start(&loop->wake_timer, on_wake, (wake - now + 999999) / 1000000, 0);
+      uv_timer_start(&loop->base->wake_timer, on_wake, (wake - now + 999999) / 1000000, 0);
       uv_run(loop->uv, UV_RUN_ONCE);
-      uv_timer_stop(&loop->wake_timer);
+      uv_timer_stop(&loop->base->wake_timer);
     } else {
       uv_run(loop->uv, UV_RUN_NOWAIT);
     }
@@ -655,12 +614,12 @@ int uvr_loop_run_forever(uvrun_loop_t *loop) {
   loop->running = 1;
   loop->thread = uv_thread_self();
   uvr_running_loop = loop;
-  uv_ref((uv_handle_t *)&loop->async);
+  uv_ref((uv_handle_t *)&loop->base->async);
   for (;;) {
     run_once(loop);
     if (loop->stopping || loop->raised != NULL) break;
   }
-  uv_unref((uv_handle_t *)&loop->async);
+  uv_unref((uv_handle_t *)&loop->base->async);
   uvr_running_loop = NULL;
   loop->stopping = 0;
   loop->running = 0;

@@ -52,7 +52,7 @@ static void on_sigint(int signo) {
     sigaction(signo, &dfl, NULL);
     raise(signo); /* delivered as soon as this handler returns */
   } else {
-    uv_async_send(&loop->sig_async);
+    uv_async_send(&loop->base->sig_async);
   }
   errno = saved_errno;
 }
@@ -95,7 +95,7 @@ static int is_ours(const struct sigaction *sa) {
 }
 
 /* Runs inside uv_run, but only cancels or unwinds: no task step runs here. */
-static void on_sig_async(uv_async_t *async) {
+void uvr_signal_on_async(uv_async_t *async) {
   uvrun_loop_t *loop = async->data;
   while (seen < received) {
     seen++;
@@ -106,14 +106,6 @@ static void on_sig_async(uv_async_t *async) {
       uvr_loop_raise(loop, uvr_error_make(UVRUN_E_INTERRUPTED, "KeyboardInterrupt")); /* R44 */
     }
   }
-}
-
-int uvr_signal_init(uvrun_loop_t *loop) {
-  int rc = uv_async_init(loop->uv, &loop->sig_async, on_sig_async);
-  if (rc < 0) return rc;
-  loop->sig_async.data = loop;
-  uv_unref((uv_handle_t *)&loop->sig_async);
-  return 0;
 }
 
 void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrupt_count, int host_mode) {

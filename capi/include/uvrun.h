@@ -143,6 +143,13 @@ typedef struct uvrun_allocator_s {
 } uvrun_allocator_t;
 UVRUN_EXTERN int uvrun_set_allocator(const uvrun_allocator_t *allocator);
 
+/* A closed loop leaves its libuv loop (an epoll instance, an eventfd, a
+ * signal pipe: ~1 KB) to the next uvrun_loop_new() in any thread, which then
+ * skips the syscalls that are most of a fresh run(); at most two wait.
+ * This closes the waiting ones and returns how many it closed: call it
+ * before counting live allocations or open descriptors. */
+UVRUN_EXTERN int uvrun_release_memory(void);
+
 enum { UVRUN_LOG_DEBUG = 10, UVRUN_LOG_INFO = 20, UVRUN_LOG_WARNING = 30,
        UVRUN_LOG_ERROR = 40 };
 /* Where warnings and reports go; the default writes "uvrun: msg\n" to

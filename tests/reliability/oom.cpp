@@ -112,6 +112,7 @@ int run_point(const std::function<Outcome()> &scenario, long n, bool persistent,
         install(n, persistent, cpp);
         Outcome o = scenario();
         disarm();
+        uvrun_release_memory();
         Stats s = stats();
         bool reached = n > 0 && s.allocations >= n;
         bool no_leak = wait_no_live(1.0);

@@ -1,0 +1,153 @@
+/* uvbase.c -- the libuv side of a uvrun loop: a uv_loop_t and uvrun's three
+ * handles on it.
+ *
+ * Making one costs an epoll instance, an eventfd and a signal pipe; making
+ * and closing one is most of a fresh asyncio-style run(). So when a loop
+ * closes clean, its base is parked, and the next uvrun_loop_new() (in any
+ * thread) takes it instead of making one: run() called in a loop, or by an
+ * FFI host per request, pays for the syscalls once. At most POOL_SIZE bases
+ * wait; uvrun_release_memory() closes them. */
+#include <pthread.h>
+
+#include "internal.h"
+
+#define POOL_SIZE 2
+
+static _Atomic(uvr_uvbase *) parked[POOL_SIZE];
+
+/* A base parked before a fork shares its epoll instance with the parent;
+ * the child must give it kernel objects of its own (uv_loop_fork) before
+ * touching it, even to close it. */
+static atomic_uint fork_gen;
+static void count_fork(void) { atomic_fetch_add(&fork_gen, 1); }
+static uv_once_t base_atfork_once = UV_ONCE_INIT;
+static void install_base_atfork(void) { pthread_atfork(NULL, NULL, count_fork); }
+
+static void on_async(uv_async_t *async) { (void)async; /* drained in run_once */ }
+
+static int own_base_fork(uvr_uvbase *b) {
+  int rc = 0;
+  if (b->fork_gen != atomic_load(&fork_gen)) {
+    rc = uv_loop_fork(&b->uv);
+    if (rc < 0) uvr_logf(UVRUN_LOG_ERROR, "uv_loop_fork: %s", uv_strerror(rc));
+    b->fork_gen = atomic_load(&fork_gen);
+  }
+  return rc;
+}
+
+/* Closes the handles, then the uv loop when it is the base's own. */
+static void base_close(uvr_uvbase *b, uv_loop_t *uv) {
+  int rc;
+  uv_close((uv_handle_t *)&b->wake_timer, NULL);
+  uv_close((uv_handle_t *)&b->async, NULL);
+  uv_close((uv_handle_t *)&b->sig_async, NULL);
+  uv_run(uv, UV_RUN_DEFAULT);
+  if (uv == &b->uv && (rc = uv_loop_close(uv)) < 0)
+    uvr_logf(UVRUN_LOG_ERROR, "uv_loop_close: %s", uv_strerror(rc));
+  uvr_free(b);
+}
+
+static uvr_uvbase *base_new(uv_loop_t *borrowed) {
+  uvr_uvbase *b = uvr_malloc(sizeof *b);
+  uv_loop_t *uv = borrowed != NULL ? borrowed : &b->uv;
+  int rc;
+  if (b == NULL) {
+    uvr_fail(UVRUN_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  if (borrowed == NULL && (rc = uv_loop_init(uv)) < 0) {
+    uvr_free(b);
+    uvr_fail(rc, "uv_loop_init: %s", uv_strerror(rc));
+    return NULL;
+  }
+  b->fork_gen = atomic_load(&fork_gen);
+  uv_timer_init(uv, &b->wake_timer);
+  if ((rc = uv_async_init(uv, &b->async, on_async)) < 0) goto fail_timer;
+  if ((rc = uv_async_init(uv, &b->sig_async, uvr_signal_on_async)) < 0) goto fail_async;
+  /* Referenced only while running (uvr_loop_run). */
+  uv_unref((uv_handle_t *)&b->async);
+  uv_unref((uv_handle_t *)&b->sig_async);
+  return b;
+
+fail_async:
+  uv_close((uv_handle_t *)&b->async, NULL);
+fail_timer:
+  uv_close((uv_handle_t *)&b->wake_timer, NULL);
+  uv_run(uv, UV_RUN_NOWAIT);
+  if (borrowed == NULL) uv_loop_close(uv);
+  uvr_free(b);
+  uvr_fail(rc, "loop setup failed: %s", uv_strerror(rc));
+  return NULL;
+}
+
+static uvr_uvbase *unpark(void) {
+  size_t i;
+  for (i = 0; i < POOL_SIZE; i++) {
+    uvr_uvbase *b = atomic_exchange(&parked[i], NULL);
+    if (b == NULL) continue;
+    if (own_base_fork(b) == 0) return b;
+    base_close(b, &b->uv);
+  }
+  return NULL;
+}
+
+static int park(uvr_uvbase *b) {
+  size_t i;
+  for (i = 0; i < POOL_SIZE; i++) {
+    uvr_uvbase *expected = NULL;
+    if (atomic_compare_exchange_strong(&parked[i], &expected, b)) return 1;
+  }
+  return 0;
+}
+
+int uvr_uvbase_attach(uvrun_loop_t *loop, uv_loop_t *borrowed) {
+  uvr_uvbase *b = NULL;
+  uv_once(&base_atfork_once, install_base_atfork);
+  if (borrowed == NULL) b = unpark();
+  if (b == NULL) b = base_new(borrowed);
+  if (b == NULL) return uvr_last_code();
+  b->sig_async.data = loop;
+  loop->base = b;
+  loop->uv = borrowed != NULL ? borrowed : &b->uv;
+  return 0;
+}
+
+static void report_foreign_handle(uv_handle_t *h, void *arg) {
+  uvr_uvbase *b = arg;
+  if (h == (uv_handle_t *)&b->wake_timer || h == (uv_handle_t *)&b->async ||
+      h == (uv_handle_t *)&b->sig_async || uv_is_closing(h))
+    return;
+  /* R27: reported whether or not debug mode is on. */
+  uvr_logf(UVRUN_LOG_WARNING, "unclosed handle <%s %p> closed by uvrun_loop_close()",
+           uv_handle_type_name(uv_handle_get_type(h)), (void *)h);
+  uv_close(h, NULL);
+}
+
+void uvr_uvbase_detach(uvrun_loop_t *loop) {
+  uvr_uvbase *b = loop->base;
+  uv_loop_t *uv = loop->uv;
+  loop->base = NULL;
+  loop->uv = NULL;
+  if (uv != &b->uv) { /* borrowed: only uvrun's handles are ours to close */
+    base_close(b, uv);
+    return;
+  }
+  uv_walk(uv, report_foreign_handle, b);
+  uv_run(uv, UV_RUN_DEFAULT); /* the closes above, requests in flight */
+  b->sig_async.data = NULL;
+  /* Parked only when nothing of the caller's is left on it. */
+  if (uv_loop_alive(uv) || !park(b)) base_close(b, uv);
+}
+
+int uvrun_release_memory(void) {
+  int n = 0;
+  size_t i;
+  for (i = 0; i < POOL_SIZE; i++) {
+    uvr_uvbase *b = atomic_exchange(&parked[i], NULL);
+    if (b == NULL) continue;
+    own_base_fork(b);
+    base_close(b, &b->uv);
+    n++;
+  }
+  return n;
+}
