@@ -32,7 +32,6 @@
 #include <exception>
 #include <new>
 #include <optional>
-#include <source_location>
 #include <utility>
 
 #include "errors.hpp"
@@ -63,13 +62,13 @@ struct AsyncGenPromiseBase {
   bool closing = false;   // aclose() in progress: co_yield throws GeneratorExit
   bool orphaned = false;  // its AsyncGenerator is gone: the close frees it
   std::exception_ptr exception;
-  std::source_location where;  // names the generator in reports
+  detail::SourceLocation where;  // names the generator in reports
   uvrun_asyncgen_t *reg = nullptr;
   // Keeps the loop object readable after it closes: a closed loop has freed
   // `reg`, and only the loop tells whether it did.
   uvrun_future_t *anchor = nullptr;
 
-  explicit AsyncGenPromiseBase(std::source_location w) noexcept : where(w) {}
+  explicit AsyncGenPromiseBase(detail::SourceLocation w) noexcept : where(w) {}
   ~AsyncGenPromiseBase() { uvrun_future_unref(anchor); }
 
   bool loop_alive() const noexcept { return anchor != nullptr && !uvrun_loop_is_closed(uvrun_future_loop(anchor)); }
@@ -159,7 +158,7 @@ struct AsyncGenPromise final : AsyncGenPromiseBase {
 
   // GCC evaluates the default argument where the coroutine starts, so it
   // names the generator function.
-  AsyncGenPromise(std::source_location w = std::source_location::current()) noexcept : AsyncGenPromiseBase(w) {}
+  AsyncGenPromise(detail::SourceLocation w = detail::SourceLocation::current()) noexcept : AsyncGenPromiseBase(w) {}
 
   AsyncGenerator<T> get_return_object() noexcept;
   template <class U>

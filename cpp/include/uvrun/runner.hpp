@@ -11,7 +11,6 @@
 #include <new>
 #include <unordered_set>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <utility>
 #include <vector>
@@ -97,7 +96,7 @@ T take_result(void *result) {
 
 // "file:line" kept for the life of the process: the C core borrows sites.
 // Only called in debug mode.
-inline const char *intern_site(const std::source_location &loc) {
+inline const char *intern_site(const detail::SourceLocation &loc) {
   static std::mutex mu;
   static std::unordered_set<std::string> sites;
   std::lock_guard<std::mutex> lock(mu);
@@ -185,7 +184,7 @@ class TaskHandle {
 // first step is queued, not run inline.
 template <class T>
 TaskHandle<T> create_task(Task<T> task, const char *name = nullptr,
-                          std::source_location where = std::source_location::current()) {
+                          detail::SourceLocation where = detail::SourceLocation::current()) {
   uvrun_loop_t *loop = running_loop();
   uvrun_task_opts_t opts{sizeof opts, name, nullptr, detail::destroy_frame, nullptr};
   if (uvrun_loop_get_debug(loop)) opts.site = detail::intern_site(where);  // R25

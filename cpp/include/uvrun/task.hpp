@@ -20,7 +20,6 @@
 #include <new>
 #include <exception>
 #include <optional>
-#include <source_location>
 #include <type_traits>
 #include <utility>
 
@@ -161,7 +160,7 @@ struct PromiseBase {
   std::exception_ptr exception;
   // Where the coroutine was created, and whether it ever ran: a frame
   // destroyed unstarted warns in debug mode (R26, D1).
-  std::source_location where;
+  detail::SourceLocation where;
   Inline inline_state = Inline::detached;  // the two flags share a word
   bool started = false;
 
@@ -179,7 +178,7 @@ struct PromiseBase {
     void await_resume() const noexcept {}
   };
 
-  explicit PromiseBase(std::source_location w) noexcept : where(w) {}
+  explicit PromiseBase(detail::SourceLocation w) noexcept : where(w) {}
   ~PromiseBase() {
     if (!started) warn_never_awaited(where);
   }
@@ -198,7 +197,7 @@ struct PromiseBase {
 // starts (GCC), so `where` names the coroutine function itself.
 template <class T>
 struct Promise final : PromiseBase {
-  Promise(std::source_location w = std::source_location::current()) noexcept : PromiseBase(w) {}
+  Promise(detail::SourceLocation w = detail::SourceLocation::current()) noexcept : PromiseBase(w) {}
   std::optional<T> value;
   Task<T> get_return_object() noexcept;
   template <class U>
@@ -217,7 +216,7 @@ struct Promise final : PromiseBase {
 
 template <class T>
 struct Promise<T &> final : PromiseBase {
-  Promise(std::source_location w = std::source_location::current()) noexcept : PromiseBase(w) {}
+  Promise(detail::SourceLocation w = detail::SourceLocation::current()) noexcept : PromiseBase(w) {}
   T *value = nullptr;
   Task<T &> get_return_object() noexcept;
   void return_value(T &v) noexcept { value = &v; }
@@ -229,7 +228,7 @@ struct Promise<T &> final : PromiseBase {
 
 template <>
 struct Promise<void> final : PromiseBase {
-  Promise(std::source_location w = std::source_location::current()) noexcept : PromiseBase(w) {}
+  Promise(detail::SourceLocation w = detail::SourceLocation::current()) noexcept : PromiseBase(w) {}
   Task<void> get_return_object() noexcept;
   void return_void() const noexcept {}
   void result() const { rethrow_if_failed(); }

@@ -234,7 +234,7 @@ class TaskGroup {
   // shutting down (the task is then destroyed without running).
   template <class T>
   TaskHandle<T> create_task(Task<T> task, const char *name = nullptr,
-                            std::source_location where = std::source_location::current()) {
+                            detail::SourceLocation where = detail::SourceLocation::current()) {
     if (s_->exiting && s_->tasks.empty()) throw RuntimeError(UVRUN_E_INVALID_STATE, "TaskGroup is finished");
     if (s_->aborting) throw RuntimeError(UVRUN_E_INVALID_STATE, "TaskGroup is shutting down");
     // Out of memory, fail before the child exists. Room for its error too:
