@@ -127,6 +127,11 @@ Task<void> cancelled_out_of_memory() {
 
 Task<void> nap() { co_await uvrun::sleep(1ms); }
 
+Task<void> finish_later(int &finished) {
+  co_await uvrun::sleep(5ms);
+  finished = 1;
+}
+
 Task<void> group_waiting() {
   uvrun::TaskGroup g;
   g.create_task(nap());
@@ -299,4 +304,27 @@ TEST_CASE("regression: a TaskGroup exit that fails while it waits frees its wake
     if (code == 3) break;
     CHECK_MESSAGE(code == 0, "failing allocation " << n << " and later:\n" << log);
   }
+}
+
+TEST_CASE("regression: a TaskGroup exit without memory for its wake-up future still waits for the children") {
+  // Was: the exit made its waiting coroutine and that future only once it
+  // had to wait; out of memory it threw there, and the group ended (its
+  // children cancelled, not finished) while they still used the parent's
+  // locals. Now the coroutine is made with the group, and without the
+  // future the exit polls.
+  CHECK(aimed(
+            [] {
+              auto main = []() -> Task<int> {
+                int finished = 0;
+                uvrun::TaskGroup g;
+                g.create_task(finish_later(finished));
+                oom::fail_next();  // the exit's wake-up future
+                co_await g;
+                co_return finished;
+              };
+              int finished = uvrun::run(main());
+              printf("finished=%d\n", finished);
+              return finished == 1 ? 0 : 1;
+            },
+            true) == 0);
 }

@@ -92,6 +92,18 @@ struct GroupState {
   std::vector<std::exception_ptr> errors;  // with room for one per child in `tasks`
   std::exception_ptr base_error;  // KeyboardInterrupt/SystemExit: re-raised alone
   uvrun_future_t *on_completed = nullptr;
+  std::exception_ptr propagate_cancel;  // the exit re-raises the parent's cancellation
+  Task<void> waiter;  // wait_children(), made up front
+
+  ~GroupState() {
+    // Never needed (no child was left at the exit): not a coroutine that
+    // was forgotten, so no "never awaited" warning (R26).
+    if (waiter.valid()) {
+      auto h = waiter.release();
+      h.promise().started = true;
+      h.destroy();
+    }
+  }
 
   void release() noexcept {
     if (--refs == 0) delete this;
@@ -137,10 +149,12 @@ struct GroupState {
   }
 
   // The waiting part of __aexit__: until every child is done, however often
-  // the parent is cancelled meanwhile.
-  Task<void> wait_children(std::exception_ptr &propagate_cancel) {
+  // the parent is cancelled meanwhile. Its frame is made with the group;
+  // without memory for a wake-up future it polls once per loop iteration:
+  // out of memory, the group still never ends before its children.
+  Task<void> wait_children() {
     while (!tasks.empty()) {
-      check(uvrun_future_new(uvrun_task_loop(parent), &on_completed));
+      bool wakeable = uvrun_future_new(uvrun_task_loop(parent), &on_completed) == 0;
       // Released however the wait ends: woken, failed (out of memory), or
       // its frame destroyed while it waits.
       struct Release {
@@ -148,7 +162,11 @@ struct GroupState {
         ~Release() { uvrun_future_unref(std::exchange(fut, nullptr)); }
       } release{on_completed};
       try {
-        co_await VoidAwaiter(uvrun_future_ref(on_completed));
+        if (wakeable) {
+          co_await VoidAwaiter(uvrun_future_ref(on_completed));
+        } else {
+          co_await uvrun::yield();
+        }
       } catch (const CancelledError &) {
         if (!aborting) {
           // The parent is being cancelled while children run.
@@ -160,10 +178,10 @@ struct GroupState {
   }
 
   // The rest of __aexit__, once no child is left.
-  void finish(const std::exception_ptr &body_error, std::exception_ptr propagate_cancel) {
+  void finish(const std::exception_ptr &body_error, std::exception_ptr cancel) {
     if (base_error) std::rethrow_exception(base_error);
-    if (parent_cancel_requested && uvrun_task_uncancel(parent) == 0) propagate_cancel = nullptr;
-    if (propagate_cancel && errors.empty()) std::rethrow_exception(propagate_cancel);
+    if (parent_cancel_requested && uvrun_task_uncancel(parent) == 0) cancel = nullptr;
+    if (cancel && errors.empty()) std::rethrow_exception(cancel);
     if (body_error && !holds<CancelledError>(body_error)) errors.push_back(body_error);
     if (errors.empty()) return;
     if (uvrun_task_cancelling(parent) > 0) {
@@ -183,22 +201,21 @@ class GroupExit {
   bool await_ready() {
     s_.exiting = true;
     if (is_base_error(body_error_) && !s_.base_error) s_.base_error = body_error_;
-    if (holds<CancelledError>(body_error_)) propagate_cancel_ = body_error_;
+    if (holds<CancelledError>(body_error_)) s_.propagate_cancel = body_error_;
     if (body_error_ && !s_.aborting) s_.abort();  // the body failed or was cancelled
     return s_.tasks.empty();
   }
   bool await_suspend(std::coroutine_handle<> h) {
-    return wait_.start(s_.wait_children(propagate_cancel_), h);
+    return wait_.start(s_.waiter.valid() ? std::move(s_.waiter) : s_.wait_children(), h);
   }
   void await_resume() {
     if (wait_.started()) wait_.result();
-    s_.finish(body_error_, std::move(propagate_cancel_));
+    s_.finish(body_error_, std::exchange(s_.propagate_cancel, nullptr));
   }
 
  private:
   GroupState &s_;
   std::exception_ptr body_error_;
-  std::exception_ptr propagate_cancel_;
   Detour<void> wait_;
 };
 
@@ -212,6 +229,12 @@ class TaskGroup {
     if (s_->parent == nullptr) {
       delete s_;
       throw RuntimeError(UVRUN_E_INVALID_STATE, "TaskGroup cannot determine the parent task");
+    }
+    try {
+      s_->waiter = s_->wait_children();
+    } catch (...) {
+      delete s_;
+      throw;
     }
   }
   TaskGroup(const TaskGroup &) = delete;
