@@ -32,7 +32,12 @@ const char *uvrun_version_string(void) {
 
 /* ---- error objects ---- */
 
-/* Handed out when memory for a real error object is not there. */
+/* Handed out when memory for a real error object is not there. Its text
+ * follows the header, as in a real one (a GNU C extension both GCC and clang
+ * take; clang names it). */
+#if defined(__clang__)
+#  pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
+#endif
 static struct {
   uvrun_error_t err;
   char text[sizeof "out of memory"];
