@@ -5,20 +5,22 @@
 
 #include "internal.h"
 
-/* The future and its helper state share one block, freed with it. */
+/* The future and its helper state share one block, freed with it; the
+ * state starts at HELPER_AT, aligned. */
+#define HELPER_AT ((sizeof(uvrun_future_t) + 15) & ~(size_t)15)
+
 static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size) {
-  const size_t head = (sizeof(uvrun_future_t) + 15) & ~(size_t)15; /* keeps the state aligned */
   uvrun_future_t *fut;
   if (loop == NULL) {
     uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
     return NULL;
   }
-  if ((fut = uvr_calloc(1, head + helper_size)) == NULL) {
+  if ((fut = uvr_calloc(1, HELPER_AT + helper_size)) == NULL) {
     uvr_fail(UVRUN_E_NOMEM, "out of memory");
     return NULL;
   }
   uvr_future_init(fut, loop);
-  if (helper_size > 0) fut->helper = (char *)fut + head;
+  if (helper_size > 0) fut->helper = (char *)fut + HELPER_AT;
   return fut;
 }
 
@@ -27,28 +29,30 @@ static void drop_outer(void *outer) { uvrun_future_unref(outer); }
 
 /* ---- sleep ---- */
 
+/* A sleep is its own timer, in the heap without a handle: one block per
+ * sleep. The heap holds a reference to the future until the timer is
+ * popped, as asyncio's timer handle holds the future it will set. */
 typedef struct {
-  uvrun_handle_t *timer;
+  uvr_timer timer; /* first: the heap's slot points here */
   void *value;
 } sleep_state;
 
-static void sleep_fire(void *ud) {
-  uvrun_future_t *fut = ud;
+static uvrun_future_t *sleep_future(uvr_timer *t) { return (uvrun_future_t *)((char *)t - HELPER_AT); }
+
+void uvr_sleep_fire(uvrun_loop_t *loop, uvr_item *it, int run) {
+  uvrun_future_t *fut = sleep_future(it->a);
   sleep_state *s = fut->helper;
-  if (fut->state == UVR_PENDING) uvrun_future_set_result(fut, s->value, NULL);
+  (void)loop;
+  if (run && !s->timer.cancelled && fut->state == UVR_PENDING) uvrun_future_set_result(fut, s->value, NULL);
+  uvrun_future_unref(fut);
 }
 
-static void sleep_free(uvrun_future_t *fut) {
-  sleep_state *s = fut->helper;
-  /* The timer holds no reference to the future: cancel it before it fires. */
-  uvrun_handle_cancel(s->timer);
-  uvrun_handle_unref(s->timer);
-}
+void uvr_sleep_release(uvr_timer *t) { uvrun_future_unref(sleep_future(t)); }
 
 static int sleep_cancel(uvrun_future_t *fut, const char *msg) {
   sleep_state *s = fut->helper;
   if (!uvr_future_cancel_plain(fut, msg)) return 0;
-  uvrun_handle_cancel(s->timer); /* as asyncio.sleep cancels its handle */
+  uvr_timer_cancel(fut->loop, &s->timer); /* as asyncio.sleep cancels its handle */
   return 1;
 }
 
@@ -62,16 +66,16 @@ uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop, double seconds, void *valu
   fut = new_future(loop, sizeof(sleep_state));
   if (fut == NULL) return NULL;
   s = fut->helper;
+  s->timer.is_sleep = 1;
   s->value = value;
-  fut->on_free = sleep_free;
   fut->cancel_hook = sleep_cancel;
-  if (uvrun_loop_call_later(loop, seconds, sleep_fire, fut, &s->timer) < 0) {
+  if (uvr_timer_start(loop, &s->timer, seconds) < 0) {
     int code = uvr_last_code();
     uvrun_future_unref(fut);
     uvr_fail(code, "%s", uvrun_strerror(code));
     return NULL;
   }
-  return fut;
+  return uvrun_future_ref(fut); /* the heap's reference */
 }
 
 uvrun_future_t *uvrun_sleep(uvrun_task_t *task, double seconds) {

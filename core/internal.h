@@ -104,11 +104,16 @@ struct uvr_item {
   uvr_map *ctx;             /* reference: run inside a copy of this map */
 };
 
+/* What the timer heap orders: a call_at handle, or a sleep (helpers.c),
+ * whose future the heap holds a reference to until it is popped. */
+typedef struct uvr_timer {
+  uint64_t seq; /* FIFO among equal deadlines */
+  int refs;     /* a handle's; a sleep counts its future's */
+  uint8_t cancelled, in_heap, is_sleep;
+} uvr_timer;
+
 struct uvrun_handle_s {
-  int refs;
-  uint8_t cancelled, in_heap;
-  uint64_t when; /* ns, for timers */
-  uint64_t seq;
+  uvr_timer timer; /* first: the heap holds &timer */
   uvrun_callback_fn cb;
   void *ud;
   uvr_map *ctx;
@@ -124,7 +129,7 @@ typedef struct uvr_ring {
  * without touching the handles (cache misses in a heap of 100k timers). */
 typedef struct uvr_timer_slot {
   uint64_t when;
-  uvrun_handle_t *h;
+  uvr_timer *t;
 } uvr_timer_slot;
 
 typedef struct uvr_executor uvr_executor;
@@ -208,6 +213,14 @@ static inline int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
   *slot = *item;
   return 0;
 }
+/* Puts a sleep's timer in the heap, due `delay` seconds from now, with
+ * call_later's checks and errors (recorded). The reference the heap holds
+ * is the caller's to take. */
+int uvr_timer_start(uvrun_loop_t *loop, uvr_timer *t, double delay);
+void uvr_timer_cancel(uvrun_loop_t *loop, uvr_timer *t);
+/* helpers.c: a due sleep (an item's a), and a sleep the heap lets go of. */
+void uvr_sleep_fire(uvrun_loop_t *loop, uvr_item *item, int run);
+void uvr_sleep_release(uvr_timer *t);
 /* Queue from any thread. Returns LOOP_CLOSED after close. */
 int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item);
 /* An item that had to be queued was dropped for lack of memory (a done

@@ -94,7 +94,7 @@ static void release_item(uvr_item *it) {
 
 static void run_callback(uvrun_loop_t *loop, uvr_item *it, int run) {
   (void)loop;
-  if (run && !(it->x.handle != NULL && it->x.handle->cancelled)) run_in_map(it->ctx, it->fn.cb, it->a);
+  if (run && !(it->x.handle != NULL && it->x.handle->timer.cancelled)) run_in_map(it->ctx, it->fn.cb, it->a);
   release_item(it);
 }
 
@@ -103,7 +103,7 @@ static void run_callback(uvrun_loop_t *loop, uvr_item *it, int run) {
 static uvrun_handle_t *handle_new(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud, int refs) {
   uvrun_handle_t *h = uvr_calloc(1, sizeof *h);
   if (h == NULL) return NULL;
-  h->refs = refs;
+  h->timer.refs = refs;
   h->cb = cb;
   h->ud = ud;
   h->loop = loop;
@@ -111,24 +111,38 @@ static uvrun_handle_t *handle_new(uvrun_loop_t *loop, uvrun_callback_fn cb, void
 }
 
 void uvrun_handle_unref(uvrun_handle_t *h) {
-  if (h == NULL || --h->refs > 0) return;
+  if (h == NULL || --h->timer.refs > 0) return;
   uvr_map_unref(h->ctx);
   uvr_free(h);
 }
 
+void uvr_timer_cancel(uvrun_loop_t *loop, uvr_timer *t) {
+  if (t->cancelled) return;
+  t->cancelled = 1;
+  if (t->in_heap) loop->heap_cancelled++;
+}
+
 void uvrun_handle_cancel(uvrun_handle_t *h) {
-  if (h == NULL || h->cancelled) return;
-  h->cancelled = 1;
-  if (h->in_heap) h->loop->heap_cancelled++;
+  if (h == NULL || h->timer.cancelled) return;
+  uvr_timer_cancel(h->loop, &h->timer);
   /* Like asyncio, a cancelled handle lets go of what it would have run. */
   uvr_map_unref(h->ctx);
   h->ctx = NULL;
 }
 
-int uvrun_handle_cancelled(const uvrun_handle_t *h) { return h != NULL && h->cancelled; }
+int uvrun_handle_cancelled(const uvrun_handle_t *h) { return h != NULL && h->timer.cancelled; }
+
+/* The heap's reference, given back. */
+static void timer_release(uvr_timer *t) {
+  if (t->is_sleep) {
+    uvr_sleep_release(t);
+  } else {
+    uvrun_handle_unref((uvrun_handle_t *)t);
+  }
+}
 
 static int heap_before(const uvr_timer_slot *a, const uvr_timer_slot *b) {
-  return a->when < b->when || (a->when == b->when && a->h->seq < b->h->seq);
+  return a->when < b->when || (a->when == b->when && a->t->seq < b->t->seq);
 }
 
 static void heap_sift_up(uvr_timer_slot *heap, size_t i) {
@@ -155,7 +169,7 @@ static void heap_sift_down(uvr_timer_slot *heap, size_t n, size_t i) {
   heap[i] = t;
 }
 
-static int heap_push(uvrun_loop_t *loop, uvrun_handle_t *h) {
+static int heap_push(uvrun_loop_t *loop, uvr_timer *t, uint64_t when) {
   if (loop->heap_n == loop->heap_cap) {
     size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
     uvr_timer_slot *heap = uvr_realloc(loop->heap, cap * sizeof *heap);
@@ -163,16 +177,16 @@ static int heap_push(uvrun_loop_t *loop, uvrun_handle_t *h) {
     loop->heap = heap;
     loop->heap_cap = cap;
   }
-  h->seq = loop->timer_seq++;
-  h->in_heap = 1;
-  loop->heap[loop->heap_n].when = h->when;
-  loop->heap[loop->heap_n].h = h;
+  t->seq = loop->timer_seq++;
+  t->in_heap = 1;
+  loop->heap[loop->heap_n].when = when;
+  loop->heap[loop->heap_n].t = t;
   heap_sift_up(loop->heap, loop->heap_n++);
   return 0;
 }
 
-static uvrun_handle_t *heap_pop(uvrun_loop_t *loop) {
-  uvrun_handle_t *top = loop->heap[0].h;
+static uvr_timer *heap_pop(uvrun_loop_t *loop) {
+  uvr_timer *top = loop->heap[0].t;
   if (--loop->heap_n > 0) {
     loop->heap[0] = loop->heap[loop->heap_n];
     heap_sift_down(loop->heap, loop->heap_n, 0);
@@ -187,10 +201,10 @@ static uvrun_handle_t *heap_pop(uvrun_loop_t *loop) {
 static void heap_compact(uvrun_loop_t *loop) {
   size_t i, n = 0;
   for (i = 0; i < loop->heap_n; i++) {
-    uvrun_handle_t *h = loop->heap[i].h;
-    if (h->cancelled) {
-      h->in_heap = 0;
-      uvrun_handle_unref(h);
+    uvr_timer *t = loop->heap[i].t;
+    if (t->cancelled) {
+      t->in_heap = 0;
+      timer_release(t);
     } else {
       loop->heap[n++] = loop->heap[i];
     }
@@ -203,8 +217,8 @@ static void heap_compact(uvrun_loop_t *loop) {
 static void run_timer(uvrun_loop_t *loop, uvr_item *it, int run) {
   uvrun_handle_t *h = it->x.handle;
   (void)loop;
-  if (run && !h->cancelled) {
-    h->cancelled = 1; /* fired: a late cancel() is a no-op */
+  if (run && !h->timer.cancelled) {
+    h->timer.cancelled = 1; /* fired: a late cancel() is a no-op */
     run_in_map(h->ctx, h->cb, h->ud);
   }
   uvrun_handle_unref(h);
@@ -212,15 +226,20 @@ static void run_timer(uvrun_loop_t *loop, uvr_item *it, int run) {
 
 /* ---- the public call_* family ---- */
 
-static int check_call(uvrun_loop_t *loop, uvrun_callback_fn cb, const char *what) {
-  if (loop == NULL || cb == NULL)
-    return uvr_fail(UVRUN_E_INVAL, "a callable object was expected by %s()", what);
+/* The loop is open and, in debug mode, this is its thread. */
+static int check_loop(uvrun_loop_t *loop) {
   if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
   /* R23: only checked in debug mode, and only while the loop runs. */
   if (loop->debug && loop->running && !uv_thread_equal(&loop->thread, &(uv_thread_t){uv_thread_self()}))
     return uvr_fail(UVRUN_E_WRONG_THREAD,
                     "Non-thread-safe operation invoked on an event loop other than the current one");
   return 0;
+}
+
+static int check_call(uvrun_loop_t *loop, uvrun_callback_fn cb, const char *what) {
+  if (loop == NULL || cb == NULL)
+    return uvr_fail(UVRUN_E_INVAL, "a callable object was expected by %s()", what);
+  return check_loop(loop);
 }
 
 int uvrun_loop_call_soon(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud,
@@ -254,9 +273,8 @@ int uvrun_loop_call_at(uvrun_loop_t *loop, double when, uvrun_callback_fn cb, vo
   if (isnan(when)) return uvr_fail(UVRUN_E_INVAL, "when must be a number, not NaN");
   h = handle_new(loop, cb, ud, handle != NULL ? 2 : 1);
   if (h == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  h->when = seconds_to_ns(when);
   h->ctx = uvr_map_ref(uvr_context_current()->map);
-  if (heap_push(loop, h) < 0) {
+  if (heap_push(loop, &h->timer, seconds_to_ns(when)) < 0) {
     uvr_map_unref(h->ctx);
     uvr_free(h);
     return uvr_fail(UVRUN_E_NOMEM, "out of memory");
@@ -269,6 +287,14 @@ int uvrun_loop_call_later(uvrun_loop_t *loop, double delay, uvrun_callback_fn cb
                           uvrun_handle_t **handle) {
   if (isnan(delay)) return uvr_fail(UVRUN_E_INVAL, "delay must be a number, not NaN");
   return uvrun_loop_call_at(loop, uvrun_loop_time(loop) + (delay > 0 ? delay : 0), cb, ud, handle);
+}
+
+int uvr_timer_start(uvrun_loop_t *loop, uvr_timer *t, double delay) {
+  int rc = check_loop(loop);
+  if (rc < 0) return rc;
+  if (heap_push(loop, t, seconds_to_ns(uvrun_loop_time(loop) + (delay > 0 ? delay : 0))) < 0)
+    return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  return 0;
 }
 
 /* ---- other threads ---- */
@@ -423,8 +449,8 @@ static void discard_items(uvrun_loop_t *loop) {
   for (i = 0; i < loop->ts_n; i++) loop->ts_items[i].run(loop, &loop->ts_items[i], 0);
   loop->ts_n = 0;
   for (i = 0; i < loop->heap_n; i++) {
-    loop->heap[i].h->in_heap = 0;
-    uvrun_handle_unref(loop->heap[i].h);
+    loop->heap[i].t->in_heap = 0;
+    timer_release(loop->heap[i].t);
   }
   loop->heap_n = loop->heap_cancelled = 0;
 }
@@ -549,7 +575,7 @@ static void run_once(uvrun_loop_t *loop) {
   size_t n;
   uint64_t now;
   if (atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) drain_threadsafe(loop);
-  while (loop->heap_n > 0 && loop->heap[0].h->cancelled) uvrun_handle_unref(heap_pop(loop));
+  while (loop->heap_n > 0 && loop->heap[0].t->cancelled) timer_release(heap_pop(loop));
   if (loop->heap_cancelled > 64 && loop->heap_cancelled * 2 > loop->heap_n) heap_compact(loop);
 
   if (loop->ready.count == 0 && !loop->stopping && spin_for_threadsafe(loop)) {
@@ -581,12 +607,13 @@ static void run_once(uvrun_loop_t *loop) {
   if (loop->heap_n > 0) {
     now = uv_hrtime();
     while (loop->heap_n > 0 && loop->heap[0].when <= now) {
-      uvrun_handle_t *h = heap_pop(loop);
-      uvr_item it = {run_timer, {NULL}, NULL, NULL, {h}, NULL};
-      if (h->cancelled) {
-        uvrun_handle_unref(h);
+      uvr_timer *t = heap_pop(loop);
+      uvr_item it = {run_timer, {NULL}, NULL, NULL, {(uvrun_handle_t *)t}, NULL};
+      if (t->is_sleep) it.run = uvr_sleep_fire, it.a = t, it.x.handle = NULL;
+      if (t->cancelled) {
+        timer_release(t);
       } else if (uvr_loop_push(loop, &it) < 0) {
-        uvrun_handle_unref(h);
+        timer_release(t);
         uvr_loop_lost(loop);
       }
     }
@@ -678,6 +705,8 @@ static void describe_item(const uvr_item *it, char *buf, size_t len) {
   const uvrun_task_t *task = uvr_item_task(it);
   if (task != NULL) {
     uvr_task_describe(task, buf, len);
+  } else if (it->run == uvr_sleep_fire) {
+    snprintf(buf, len, "<Handle cb=sleep ud=%p>", it->a);
   } else {
     snprintf(buf, len, "<Handle cb=%p ud=%p>", (void *)(uintptr_t)it->fn.cb, it->a);
   }

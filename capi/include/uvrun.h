@@ -393,6 +393,9 @@ UVRUN_EXTERN void uvrun_loop_dump_tasks(const uvrun_loop_t *loop, int level);
  * Each returns a new future (a reference for the caller, ready to hand to
  * uvrun_task_await) or NULL with the reason in uvrun_errmsg(). */
 
+/* A sleep's timer runs from the call on, and the loop holds the future
+ * until it fires (as asyncio's timer holds the future it sets): cancel a
+ * sleep you drop early, or its memory waits for the deadline. */
 UVRUN_EXTERN uvrun_future_t *uvrun_sleep(uvrun_task_t *task, double seconds);
 UVRUN_EXTERN uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop,
                                                double seconds, void *value);
