@@ -22,7 +22,7 @@
 /* An owned value's ref/unref travel with it: a map may outlive the variable,
  * whose pointer is then only compared, never read. */
 typedef struct uvr_map_entry {
-  const uvrun_contextvar_t *var;
+  uint64_t key;         /* the variable's id */
   void *value;
   uvrun_ref_fn ref;     /* NULL: a borrowed value */
   uvrun_free_fn unref;
@@ -35,6 +35,10 @@ struct uvr_map {
 };
 
 struct uvrun_contextvar_s {
+  /* Keys the maps: unique for the process, so a variable freed while some
+   * context still held a value for it (misuse) cannot hand that value to a
+   * new variable made at the same address. */
+  uint64_t id;
   char *name;
   int has_default;
   void *default_value;
@@ -95,10 +99,10 @@ void uvr_map_unref(uvr_map *map) {
 /* Index of var in map, or of the slot where it would go (*found = 0). */
 static size_t map_search(const uvr_map *map, const uvrun_contextvar_t *var, int *found) {
   size_t lo = 0, hi = map != NULL ? map->n : 0;
-  uintptr_t key = (uintptr_t)var;
+  uint64_t key = var->id;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    uintptr_t k = (uintptr_t)map->entries[mid].var;
+    uint64_t k = map->entries[mid].key;
     if (k == key) {
       *found = 1;
       return mid;
@@ -134,7 +138,7 @@ static int map_with(const uvr_map *map, const uvrun_contextvar_t *var, void *val
   uvr_map *m = map_alloc(found ? n : n + 1);
   if (m == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
   if (i > 0) memcpy(m->entries, map->entries, i * sizeof m->entries[0]);
-  m->entries[i].var = var;
+  m->entries[i].key = var->id;
   m->entries[i].value = value;
   m->entries[i].ref = var->ref;
   m->entries[i].unref = var->unref;
@@ -257,6 +261,8 @@ int uvrun_contextvar_new(const char *name, int has_default, void *default_value,
   return uvrun_contextvar_new_owned(name, has_default, default_value, NULL, NULL, out);
 }
 
+static atomic_uint_fast64_t next_var_id = 1;
+
 int uvrun_contextvar_new_owned(const char *name, int has_default, void *default_value,
                                uvrun_ref_fn ref, uvrun_free_fn unref, uvrun_contextvar_t **out) {
   uvrun_contextvar_t *var;
@@ -264,6 +270,7 @@ int uvrun_contextvar_new_owned(const char *name, int has_default, void *default_
     return uvr_fail(UVRUN_E_INVAL, "uvrun_contextvar_new: %s is NULL", name == NULL ? "name" : "out");
   var = uvr_malloc(sizeof *var);
   if (var == NULL) goto nomem;
+  var->id = atomic_fetch_add_explicit(&next_var_id, 1, memory_order_relaxed);
   var->name = uvr_strdup(name);
   if (var->name == NULL) goto nomem;
   var->has_default = has_default != 0;

@@ -455,7 +455,8 @@ UVRUN_EXTERN int uvrun_contextvar_new_owned(const char *name, int has_default,
                                             void *default_value, uvrun_ref_fn ref,
                                             uvrun_free_fn unref,
                                             uvrun_contextvar_t **out);
-/* Frees the variable; contexts that still hold values for it must be gone. */
+/* Frees the variable. Contexts that still hold a value for it keep it
+ * (released with them), unseen: a new variable never inherits it. */
 UVRUN_EXTERN void uvrun_contextvar_free(uvrun_contextvar_t *var);
 UVRUN_EXTERN const char *uvrun_contextvar_name(const uvrun_contextvar_t *var);
 UVRUN_EXTERN int uvrun_contextvar_get(const uvrun_contextvar_t *var,

@@ -423,3 +423,30 @@ TEST_CASE("X7 an owned variable's values live while a context, copy or token hol
   uvrun_context_free(ctx);
   CHECK(freed == 2);
 }
+
+TEST_CASE("R31 a variable freed while a context holds its value never lends it to a newer variable") {
+  // Misuse (the context should have let go first), but a new variable is
+  // often made at the freed one's address: it must still start empty.
+  uvrun_contextvar_t *old_var = nullptr;
+  REQUIRE(uvrun_contextvar_new("old", 0, nullptr, &old_var) == 0);
+  uvrun_context_t *ctx = nullptr;
+  REQUIRE(uvrun_context_new(&ctx) == 0);
+  struct Set {
+    uvrun_contextvar_t *var;
+  } set{old_var};
+  REQUIRE(uvrun_context_run(ctx, [](void *ud) {
+    uvrun_contextvar_set(static_cast<Set *>(ud)->var, t::iv(42), nullptr);
+  }, &set) == 0);
+  const void *freed_at = old_var;
+  uvrun_contextvar_free(old_var);
+  int reused = 0;
+  for (int i = 0; i < 64 && !reused; i++) {
+    uvrun_contextvar_t *var = nullptr;
+    REQUIRE(uvrun_contextvar_new("new", 0, nullptr, &var) == 0);
+    reused = var == freed_at;
+    void *v = nullptr;
+    CHECK(uvrun_context_get(ctx, var, &v) == UVRUN_E_NOTFOUND);
+    uvrun_contextvar_free(var);
+  }
+  uvrun_context_free(ctx);
+}
