@@ -20,7 +20,7 @@
 #include "internal.h"
 
 /* An owned value's ref/unref travel with it: a map may outlive the variable,
- * whose pointer is then only compared, never read. */
+ * and keeps only its id. */
 typedef struct uvr_map_entry {
   uint64_t key;         /* the variable's id */
   void *value;

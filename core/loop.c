@@ -283,16 +283,21 @@ int uvrun_loop_call_at(uvrun_loop_t *loop, double when, uvrun_callback_fn cb, vo
   return 0;
 }
 
+/* The loop time `delay` seconds from now; a negative delay is now. */
+static double time_after(const uvrun_loop_t *loop, double delay) {
+  return uvrun_loop_time(loop) + (delay > 0 ? delay : 0);
+}
+
 int uvrun_loop_call_later(uvrun_loop_t *loop, double delay, uvrun_callback_fn cb, void *ud,
                           uvrun_handle_t **handle) {
   if (isnan(delay)) return uvr_fail(UVRUN_E_INVAL, "delay must be a number, not NaN");
-  return uvrun_loop_call_at(loop, uvrun_loop_time(loop) + (delay > 0 ? delay : 0), cb, ud, handle);
+  return uvrun_loop_call_at(loop, time_after(loop, delay), cb, ud, handle);
 }
 
 int uvr_timer_start(uvrun_loop_t *loop, uvr_timer *t, double delay) {
   int rc = check_loop(loop);
   if (rc < 0) return rc;
-  if (heap_push(loop, t, seconds_to_ns(uvrun_loop_time(loop) + (delay > 0 ? delay : 0))) < 0)
+  if (heap_push(loop, t, seconds_to_ns(time_after(loop, delay))) < 0)
     return uvr_fail(UVRUN_E_NOMEM, "out of memory");
   return 0;
 }
@@ -609,7 +614,11 @@ static void run_once(uvrun_loop_t *loop) {
     while (loop->heap_n > 0 && loop->heap[0].when <= now) {
       uvr_timer *t = heap_pop(loop);
       uvr_item it = {run_timer, {NULL}, NULL, NULL, {(uvrun_handle_t *)t}, NULL};
-      if (t->is_sleep) it.run = uvr_sleep_fire, it.a = t, it.x.handle = NULL;
+      if (t->is_sleep) { /* the item carries the heap's reference to the future */
+        it.run = uvr_sleep_fire;
+        it.a = t;
+        it.x.handle = NULL;
+      }
       if (t->cancelled) {
         timer_release(t);
       } else if (uvr_loop_push(loop, &it) < 0) {

@@ -156,7 +156,7 @@ struct AsyncGenPromise final : AsyncGenPromiseBase {
   using Handle = std::coroutine_handle<AsyncGenPromise>;
   std::optional<T> current;
 
-  // GCC evaluates the default argument where the coroutine starts, so it
+  // GCC and clang evaluate the default argument where the coroutine starts, so it
   // names the generator function.
   AsyncGenPromise(detail::SourceLocation w = detail::SourceLocation::current()) noexcept : AsyncGenPromiseBase(w) {}
 

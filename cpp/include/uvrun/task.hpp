@@ -194,7 +194,7 @@ struct PromiseBase {
 };
 
 // A promise constructor's default argument is evaluated where the coroutine
-// starts (GCC), so `where` names the coroutine function itself.
+// starts (GCC, clang), so `where` names the coroutine function itself.
 template <class T>
 struct Promise final : PromiseBase {
   Promise(detail::SourceLocation w = detail::SourceLocation::current()) noexcept : PromiseBase(w) {}
