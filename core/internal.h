@@ -141,11 +141,15 @@ typedef struct uvr_uvbase {
   uv_timer_t wake_timer; /* ends a poll at the next uvrun timer */
   uv_async_t async;      /* wakes the loop for other threads */
   uv_async_t sig_async;  /* wakes it for SIGINT; data: the loop */
+  uv_prepare_t prepare;  /* keeps a poll from blocking on queued work */
   unsigned fork_gen;     /* fork count when last set up in this process */
 } uvr_uvbase;
 /* Gives loop a base on its own uv loop (borrowed NULL) or on borrowed; sets
  * loop->base and loop->uv. 0 or a failure code (recorded). */
 int uvr_uvbase_attach(uvrun_loop_t *loop, uv_loop_t *borrowed);
+/* Blocks in libuv until an event or timeout_ms (0: no timeout), but not
+ * when a callback run before the poll queued work for the loop. */
+void uvr_uvbase_wait(uvrun_loop_t *loop, uint64_t timeout_ms);
 /* At close: reports and closes the caller's handles left on the uv loop
  * (R27), then parks the base or closes it. */
 void uvr_uvbase_detach(uvrun_loop_t *loop);

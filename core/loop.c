@@ -378,13 +378,6 @@ static void drain_threadsafe(uvrun_loop_t *loop) {
   loop->ts_spare_cap = cap;
 }
 
-/* libuv's UV_RUN_ONCE runs due timers *before* it polls: when the wake timer
- * is already due there (the thread was preempted past its 1 ms), the poll
- * that follows has no timer left and would block until some other event --
- * forever, for a task sleeping alone. uv_stop() makes that poll
- * non-blocking; uv_run clears the flag when it returns. */
-static void on_wake(uv_timer_t *timer) { uv_stop(timer->loop); }
-
 /* ---- life cycle ---- */
 
 static int loop_init(uvrun_loop_t *loop, uv_loop_t *borrowed) {
@@ -592,12 +585,9 @@ static void run_once(uvrun_loop_t *loop) {
     uint64_t wake = uvr_task_cache_decay(loop, now = uv_hrtime());
     if (loop->heap_n > 0 && loop->heap[0].when < wake) wake = loop->heap[0].when;
     if (wake == UINT64_MAX) {
-      uv_run(loop->uv, UV_RUN_ONCE);
+      uvr_uvbase_wait(loop, 0);
     } else if (wake > now) {
-      uv_update_time(loop->uv);
-      uv_timer_start(&loop->base->wake_timer, on_wake, (wake - now + 999999) / 1000000, 0);
-      uv_run(loop->uv, UV_RUN_ONCE);
-      uv_timer_stop(&loop->base->wake_timer);
+      uvr_uvbase_wait(loop, (wake - now + 999999) / 1000000);
     } else {
       uv_run(loop->uv, UV_RUN_NOWAIT);
     }

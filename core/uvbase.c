@@ -1,4 +1,4 @@
-/* uvbase.c -- the libuv side of a uvrun loop: a uv_loop_t and uvrun's three
+/* uvbase.c -- the libuv side of a uvrun loop: a uv_loop_t and uvrun's four
  * handles on it.
  *
  * Making one costs an epoll instance, an eventfd and a signal pipe; making
@@ -25,6 +25,34 @@ static void install_base_atfork(void) { pthread_atfork(NULL, NULL, count_fork); 
 
 static void on_async(uv_async_t *async) { (void)async; /* drained in run_once */ }
 
+/* libuv's UV_RUN_ONCE runs due timers *before* it polls. uv_stop() makes
+ * the poll that follows non-blocking (uv_run clears the flag when it
+ * returns) in two cases. The wake timer is already due there (the thread was
+ * preempted past its 1 ms): the poll would have no timer left and block
+ * until some other event -- forever, for a task sleeping alone. */
+static void on_wake(uv_timer_t *timer) { uv_stop(timer->loop); }
+
+/* Or a due timer of the caller's queued work for the loop: the prepare
+ * handle runs after the timers, just before the poll. */
+static void on_prepare(uv_prepare_t *prepare) {
+  uvrun_loop_t *loop = prepare->data;
+  if (loop->ready.count > 0) uv_stop(prepare->loop);
+}
+
+void uvr_uvbase_wait(uvrun_loop_t *loop, uint64_t timeout_ms) {
+  uvr_uvbase *b = loop->base;
+  if (timeout_ms > 0) {
+    uv_update_time(loop->uv);
+    uv_timer_start(&b->wake_timer, on_wake, timeout_ms, 0);
+  }
+  /* Started only here: on a borrowed loop the host's own uv_run must not
+   * be cut short while uvrun is not the one running. */
+  uv_prepare_start(&b->prepare, on_prepare);
+  uv_run(loop->uv, UV_RUN_ONCE);
+  uv_prepare_stop(&b->prepare);
+  if (timeout_ms > 0) uv_timer_stop(&b->wake_timer);
+}
+
 static int own_base_fork(uvr_uvbase *b) {
   int rc = 0;
   if (b->fork_gen != atomic_load(&fork_gen)) {
@@ -41,6 +69,7 @@ static void base_close(uvr_uvbase *b, uv_loop_t *uv) {
   uv_close((uv_handle_t *)&b->wake_timer, NULL);
   uv_close((uv_handle_t *)&b->async, NULL);
   uv_close((uv_handle_t *)&b->sig_async, NULL);
+  uv_close((uv_handle_t *)&b->prepare, NULL);
   uv_run(uv, UV_RUN_DEFAULT);
   if (uv == &b->uv && (rc = uv_loop_close(uv)) < 0)
     uvr_logf(UVRUN_LOG_ERROR, "uv_loop_close: %s", uv_strerror(rc));
@@ -49,12 +78,13 @@ static void base_close(uvr_uvbase *b, uv_loop_t *uv) {
 
 static uvr_uvbase *base_new(uv_loop_t *borrowed) {
   uvr_uvbase *b = uvr_malloc(sizeof *b);
-  uv_loop_t *uv = borrowed != NULL ? borrowed : &b->uv;
+  uv_loop_t *uv;
   int rc;
   if (b == NULL) {
     uvr_fail(UVRUN_E_NOMEM, "out of memory");
     return NULL;
   }
+  uv = borrowed != NULL ? borrowed : &b->uv;
   if (borrowed == NULL && (rc = uv_loop_init(uv)) < 0) {
     uvr_free(b);
     uvr_fail(rc, "uv_loop_init: %s", uv_strerror(rc));
@@ -62,6 +92,8 @@ static uvr_uvbase *base_new(uv_loop_t *borrowed) {
   }
   b->fork_gen = atomic_load(&fork_gen);
   uv_timer_init(uv, &b->wake_timer);
+  uv_prepare_init(uv, &b->prepare);
+  uv_unref((uv_handle_t *)&b->prepare);
   if ((rc = uv_async_init(uv, &b->async, on_async)) < 0) goto fail_timer;
   if ((rc = uv_async_init(uv, &b->sig_async, uvr_signal_on_async)) < 0) goto fail_async;
   /* Referenced only while running (uvr_loop_run). */
@@ -73,6 +105,7 @@ fail_async:
   uv_close((uv_handle_t *)&b->async, NULL);
 fail_timer:
   uv_close((uv_handle_t *)&b->wake_timer, NULL);
+  uv_close((uv_handle_t *)&b->prepare, NULL);
   uv_run(uv, UV_RUN_NOWAIT);
   if (borrowed == NULL) uv_loop_close(uv);
   uvr_free(b);
@@ -107,6 +140,7 @@ int uvr_uvbase_attach(uvrun_loop_t *loop, uv_loop_t *borrowed) {
   if (b == NULL) b = base_new(borrowed);
   if (b == NULL) return uvr_last_code();
   b->sig_async.data = loop;
+  b->prepare.data = loop;
   loop->base = b;
   loop->uv = borrowed != NULL ? borrowed : &b->uv;
   return 0;
@@ -115,7 +149,7 @@ int uvr_uvbase_attach(uvrun_loop_t *loop, uv_loop_t *borrowed) {
 static void report_foreign_handle(uv_handle_t *h, void *arg) {
   uvr_uvbase *b = arg;
   if (h == (uv_handle_t *)&b->wake_timer || h == (uv_handle_t *)&b->async ||
-      h == (uv_handle_t *)&b->sig_async || uv_is_closing(h))
+      h == (uv_handle_t *)&b->sig_async || h == (uv_handle_t *)&b->prepare || uv_is_closing(h))
     return;
   /* R27: reported whether or not debug mode is on. */
   uvr_logf(UVRUN_LOG_WARNING, "unclosed handle <%s %p> closed by uvrun_loop_close()",

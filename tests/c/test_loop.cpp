@@ -5,6 +5,7 @@
 #include <uvrun_uv.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -278,6 +279,33 @@ TEST_CASE("raw libuv handles on uvrun_loop_get_uv run alongside tasks") {
   void *v = nullptr;
   CHECK(uvrun_loop_run_until_complete(l.loop, done, &v) == 0);
   CHECK(t::vi(v) == 5);
+  uvrun_future_unref(done);
+  uv_close((uv_handle_t *)&timer, nullptr);
+}
+
+TEST_CASE("X4 work queued by a raw libuv timer due before the poll does not wait behind the poll") {
+  // UV_RUN_ONCE runs a due timer first, then polls: with the loop's other
+  // handles referenced, that poll would block for good. A watchdog thread
+  // wakes the loop after 5 s if it never woke on its own.
+  Loop l;
+  static uvrun_future_t *done;
+  REQUIRE(uvrun_future_new(l.loop, &done) == 0);
+  uv_timer_t timer;
+  uv_timer_init(uvrun_loop_get_uv(l.loop), &timer);
+  uv_timer_start(&timer, [](uv_timer_t *) { uvrun_future_set_result(done, t::iv(1), nullptr); }, 0, 0);
+  std::atomic<bool> finished{false}, rescued{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 500 && !finished; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (finished) return;
+    rescued = true;
+    uvrun_loop_call_soon_threadsafe(l.loop, [](void *) {}, nullptr);
+  });
+  void *v = nullptr;
+  CHECK(uvrun_loop_run_until_complete(l.loop, done, &v) == 0);
+  finished = true;
+  watchdog.join();
+  CHECK_FALSE(rescued);
+  CHECK(t::vi(v) == 1);
   uvrun_future_unref(done);
   uv_close((uv_handle_t *)&timer, nullptr);
 }
