@@ -142,6 +142,7 @@ typedef struct uvr_uvbase {
   uv_async_t async;      /* wakes the loop for other threads */
   uv_async_t sig_async;  /* wakes it for SIGINT; data: the loop */
   uv_prepare_t prepare;  /* keeps a poll from blocking on queued work */
+  int waiting;           /* in uvr_uvbase_wait */
   unsigned fork_gen;     /* fork count when last set up in this process */
 } uvr_uvbase;
 /* Gives loop a base on its own uv loop (borrowed NULL) or on borrowed; sets

@@ -8,6 +8,7 @@
  * FFI host per request, pays for the syscalls once. At most POOL_SIZE bases
  * wait; uvrun_release_memory() closes them. */
 #include <pthread.h>
+#include <stddef.h>
 
 #include "internal.h"
 
@@ -32,11 +33,14 @@ static void on_async(uv_async_t *async) { (void)async; /* drained in run_once */
  * until some other event -- forever, for a task sleeping alone. */
 static void on_wake(uv_timer_t *timer) { uv_stop(timer->loop); }
 
-/* Or a due timer of the caller's queued work for the loop: the prepare
- * handle runs after the timers, just before the poll. */
+/* Or a callback of the caller's queued work for the loop: a due timer, or
+ * a prepare handle started after this one (libuv runs the last started
+ * first). This one is started once, with the base, and acts only while
+ * uvrun waits: a host's own uv_run on a borrowed loop goes undisturbed. */
 static void on_prepare(uv_prepare_t *prepare) {
+  uvr_uvbase *b = (uvr_uvbase *)((char *)prepare - offsetof(uvr_uvbase, prepare));
   uvrun_loop_t *loop = prepare->data;
-  if (loop->ready.count > 0) uv_stop(prepare->loop);
+  if (b->waiting && loop->ready.count > 0) uv_stop(prepare->loop);
 }
 
 void uvr_uvbase_wait(uvrun_loop_t *loop, uint64_t timeout_ms) {
@@ -45,11 +49,9 @@ void uvr_uvbase_wait(uvrun_loop_t *loop, uint64_t timeout_ms) {
     uv_update_time(loop->uv);
     uv_timer_start(&b->wake_timer, on_wake, timeout_ms, 0);
   }
-  /* Started only here: on a borrowed loop the host's own uv_run must not
-   * be cut short while uvrun is not the one running. */
-  uv_prepare_start(&b->prepare, on_prepare);
+  b->waiting = 1;
   uv_run(loop->uv, UV_RUN_ONCE);
-  uv_prepare_stop(&b->prepare);
+  b->waiting = 0;
   if (timeout_ms > 0) uv_timer_stop(&b->wake_timer);
 }
 
@@ -92,7 +94,9 @@ static uvr_uvbase *base_new(uv_loop_t *borrowed) {
   }
   b->fork_gen = atomic_load(&fork_gen);
   uv_timer_init(uv, &b->wake_timer);
+  b->waiting = 0;
   uv_prepare_init(uv, &b->prepare);
+  uv_prepare_start(&b->prepare, on_prepare);
   uv_unref((uv_handle_t *)&b->prepare);
   if ((rc = uv_async_init(uv, &b->async, on_async)) < 0) goto fail_timer;
   if ((rc = uv_async_init(uv, &b->sig_async, uvr_signal_on_async)) < 0) goto fail_async;

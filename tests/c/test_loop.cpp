@@ -283,16 +283,14 @@ TEST_CASE("raw libuv handles on uvrun_loop_get_uv run alongside tasks") {
   uv_close((uv_handle_t *)&timer, nullptr);
 }
 
-TEST_CASE("X4 work queued by a raw libuv timer due before the poll does not wait behind the poll") {
-  // UV_RUN_ONCE runs a due timer first, then polls: with the loop's other
-  // handles referenced, that poll would block for good. A watchdog thread
-  // wakes the loop after 5 s if it never woke on its own.
-  Loop l;
-  static uvrun_future_t *done;
-  REQUIRE(uvrun_future_new(l.loop, &done) == 0);
-  uv_timer_t timer;
-  uv_timer_init(uvrun_loop_get_uv(l.loop), &timer);
-  uv_timer_start(&timer, [](uv_timer_t *) { uvrun_future_set_result(done, t::iv(1), nullptr); }, 0, 0);
+namespace {
+
+// Runs the loop until `done` is resolved by a raw libuv handle's callback
+// that libuv runs before it polls. UV_RUN_ONCE runs due timers, then
+// prepare handles, then polls: with the loop's other handles referenced,
+// that poll would block for good. A watchdog thread wakes the loop after
+// 5 s if it never woke on its own. Returns whether it had to.
+bool needed_rescue(Loop &l, uvrun_future_t *done) {
   std::atomic<bool> finished{false}, rescued{false};
   std::thread watchdog([&] {
     for (int i = 0; i < 500 && !finished; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -304,10 +302,38 @@ TEST_CASE("X4 work queued by a raw libuv timer due before the poll does not wait
   CHECK(uvrun_loop_run_until_complete(l.loop, done, &v) == 0);
   finished = true;
   watchdog.join();
-  CHECK_FALSE(rescued);
   CHECK(t::vi(v) == 1);
-  uvrun_future_unref(done);
+  return rescued;
+}
+
+uvrun_future_t *resolved_by_raw_handle;
+
+}  // namespace
+
+TEST_CASE("X4 work queued by a raw libuv timer due before the poll does not wait behind the poll") {
+  Loop l;
+  REQUIRE(uvrun_future_new(l.loop, &resolved_by_raw_handle) == 0);
+  uv_timer_t timer;
+  uv_timer_init(uvrun_loop_get_uv(l.loop), &timer);
+  uv_timer_start(&timer, [](uv_timer_t *) { uvrun_future_set_result(resolved_by_raw_handle, t::iv(1), nullptr); },
+                 0, 0);
+  CHECK_FALSE(needed_rescue(l, resolved_by_raw_handle));
+  uvrun_future_unref(resolved_by_raw_handle);
   uv_close((uv_handle_t *)&timer, nullptr);
+}
+
+TEST_CASE("X4 work queued by a raw libuv prepare handle does not wait behind the poll") {
+  Loop l;
+  REQUIRE(uvrun_future_new(l.loop, &resolved_by_raw_handle) == 0);
+  uv_prepare_t prepare;
+  uv_prepare_init(uvrun_loop_get_uv(l.loop), &prepare);
+  uv_prepare_start(&prepare, [](uv_prepare_t *p) {
+    uv_prepare_stop(p);
+    uvrun_future_set_result(resolved_by_raw_handle, t::iv(1), nullptr);
+  });
+  CHECK_FALSE(needed_rescue(l, resolved_by_raw_handle));
+  uvrun_future_unref(resolved_by_raw_handle);
+  uv_close((uv_handle_t *)&prepare, nullptr);
 }
 
 TEST_CASE("R31 call_soon callbacks run in a copy of the context current when they were queued") {
