@@ -141,8 +141,8 @@ typedef struct uvr_uvbase {
   uv_timer_t wake_timer; /* ends a poll at the next uvrun timer */
   uv_async_t async;      /* wakes the loop for other threads */
   uv_async_t sig_async;  /* wakes it for SIGINT; data: the loop */
-  uv_prepare_t prepare;  /* keeps a poll from blocking on queued work */
-  int waiting;           /* in uvr_uvbase_wait */
+  uv_prepare_t prepare;  /* keeps a poll from blocking on queued work;
+                          * data: the loop, while uvr_uvbase_wait runs */
   unsigned fork_gen;     /* fork count when last set up in this process */
 } uvr_uvbase;
 /* Gives loop a base on its own uv loop (borrowed NULL) or on borrowed; sets

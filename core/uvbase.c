@@ -8,7 +8,6 @@
  * FFI host per request, pays for the syscalls once. At most POOL_SIZE bases
  * wait; uvrun_release_memory() closes them. */
 #include <pthread.h>
-#include <stddef.h>
 
 #include "internal.h"
 
@@ -35,12 +34,12 @@ static void on_wake(uv_timer_t *timer) { uv_stop(timer->loop); }
 
 /* Or a callback of the caller's queued work for the loop: a due timer, or
  * a prepare handle started after this one (libuv runs the last started
- * first). This one is started once, with the base, and acts only while
- * uvrun waits: a host's own uv_run on a borrowed loop goes undisturbed. */
+ * first). This one is started once, with the base, and has a loop to look
+ * at (data) only while uvrun waits: a host's own uv_run on a borrowed loop
+ * goes undisturbed. */
 static void on_prepare(uv_prepare_t *prepare) {
-  uvr_uvbase *b = (uvr_uvbase *)((char *)prepare - offsetof(uvr_uvbase, prepare));
   uvrun_loop_t *loop = prepare->data;
-  if (b->waiting && loop->ready.count > 0) uv_stop(prepare->loop);
+  if (loop != NULL && loop->ready.count > 0) uv_stop(prepare->loop);
 }
 
 void uvr_uvbase_wait(uvrun_loop_t *loop, uint64_t timeout_ms) {
@@ -49,9 +48,9 @@ void uvr_uvbase_wait(uvrun_loop_t *loop, uint64_t timeout_ms) {
     uv_update_time(loop->uv);
     uv_timer_start(&b->wake_timer, on_wake, timeout_ms, 0);
   }
-  b->waiting = 1;
+  b->prepare.data = loop;
   uv_run(loop->uv, UV_RUN_ONCE);
-  b->waiting = 0;
+  b->prepare.data = NULL;
   if (timeout_ms > 0) uv_timer_stop(&b->wake_timer);
 }
 
@@ -94,8 +93,8 @@ static uvr_uvbase *base_new(uv_loop_t *borrowed) {
   }
   b->fork_gen = atomic_load(&fork_gen);
   uv_timer_init(uv, &b->wake_timer);
-  b->waiting = 0;
   uv_prepare_init(uv, &b->prepare);
+  b->prepare.data = NULL;
   uv_prepare_start(&b->prepare, on_prepare);
   uv_unref((uv_handle_t *)&b->prepare);
   if ((rc = uv_async_init(uv, &b->async, on_async)) < 0) goto fail_timer;
@@ -144,7 +143,6 @@ int uvr_uvbase_attach(uvrun_loop_t *loop, uv_loop_t *borrowed) {
   if (b == NULL) b = base_new(borrowed);
   if (b == NULL) return uvr_last_code();
   b->sig_async.data = loop;
-  b->prepare.data = loop;
   loop->base = b;
   loop->uv = borrowed != NULL ? borrowed : &b->uv;
   return 0;
