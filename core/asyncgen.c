@@ -67,16 +67,14 @@ static void run_finalize(uvrun_loop_t *loop, uvr_item *it, int run) {
 }
 
 void uvrun_asyncgen_finalize(uvrun_asyncgen_t *gen) {
-  uvr_item it = {run_finalize, {NULL}, NULL, NULL, {NULL}, NULL};
   int expected = 0;
   if (gen == NULL) return;
   /* R56: a finalized object leaves the tracked set at once: shutdown must
    * not close (and free) it as well. Shutdown may have claimed it first. */
   if (!atomic_compare_exchange_strong(&gen->claimed, &expected, 1)) return;
-  it.a = gen;
   /* Closed: the close frees the registration (this thread must not touch
    * the loop's list). Out of memory: leave it to the shutdown. */
-  if (uvr_loop_push_threadsafe(gen->loop, &it) < 0) atomic_store(&gen->claimed, 0);
+  if (uvr_loop_push_threadsafe(gen->loop, run_finalize, gen) < 0) atomic_store(&gen->claimed, 0);
 }
 
 void *uvrun_asyncgen_object(const uvrun_asyncgen_t *gen) { return gen != NULL ? gen->obj : NULL; }

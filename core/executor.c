@@ -38,6 +38,7 @@ struct uvr_job {
   uvrun_work_fn fn;
   void *ud;
   uvr_map *ctx;            /* the submitter's context (X7) */
+  uvr_executor *pool;
   uvrun_future_t *fut;     /* reference, loop thread only; NULL once detached */
   /* Written by the worker before the completion is posted. */
   void *result;
@@ -165,13 +166,9 @@ static void workers_exited_cb(uvrun_loop_t *loop, uvr_item *item, int run);
 
 /* Must be called with s->mu held: that is what keeps s->loop alive. */
 static void job_post(uvr_executor *s, uvr_job *job) {
-  uvr_item item = {0};
   int rc = UVRUN_E_LOOP_CLOSED;
 
-  item.run = job_done_cb;
-  item.a = job;
-  item.b = s;
-  if (s->loop != NULL) rc = uvr_loop_push_threadsafe(s->loop, &item);
+  if (s->loop != NULL) rc = uvr_loop_push_threadsafe(s->loop, job_done_cb, job);
   if (rc == 0) return;
   if (rc != UVRUN_E_LOOP_CLOSED) {
     uvr_logf(UVRUN_LOG_ERROR, "executor: a job's result was lost: %s", uvrun_strerror(rc));
@@ -226,11 +223,8 @@ static void worker_main(void *arg) {
     job_post(s, job);
   }
   if (--s->nalive == 0 && s->notify_exit && s->loop != NULL) {
-    uvr_item item = {0};
-    item.run = workers_exited_cb;
-    item.a = s;
     /* On failure the run waiting for the shutdown fails. */
-    if (uvr_loop_push_threadsafe(s->loop, &item) == UVRUN_E_NOMEM) uvr_loop_lost(s->loop);
+    if (uvr_loop_push_threadsafe(s->loop, workers_exited_cb, s) == UVRUN_E_NOMEM) uvr_loop_lost(s->loop);
   }
   uv_mutex_unlock(&s->mu);
   executor_unref(s);
@@ -275,7 +269,7 @@ static void job_unlink(uvr_executor *s, uvr_job *job) {
 
 static void job_done_cb(uvrun_loop_t *loop, uvr_item *item, int run) {
   uvr_job *job = item->a;
-  uvr_executor *s = item->b;
+  uvr_executor *s = job->pool;
   uvrun_future_t *fut = job->fut;
 
   if (fut == NULL) { /* detached: the pool may be gone */
@@ -324,6 +318,7 @@ int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_fu
   if (rc < 0) goto fail_future;
   job->fn = fn;
   job->ud = ud;
+  job->pool = s;
   job->ctx = uvr_map_ref(uvr_context_current()->map);
   job->fut = uvrun_future_ref(fut);
 

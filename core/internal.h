@@ -104,6 +104,26 @@ struct uvr_item {
   uvr_map *ctx;             /* reference: run inside a copy of this map */
 };
 
+/* A cell of the queue other threads post to: 16 bytes, four to a cache
+ * line, as each crosses between cores. A callback posted with no context
+ * variables set takes one cell; anything else takes a head cell (cb NULL,
+ * which a callback never is) and a body: a callback if the head has a
+ * context, else a loop item. */
+typedef union uvr_ts_cell {
+  struct {
+    uvrun_callback_fn cb;
+    void *ud;
+  } call;
+  struct {
+    uvrun_callback_fn none; /* NULL */
+    uvr_map *ctx;           /* reference, or NULL: the body is an item */
+  } head;
+  struct {
+    uvr_run_fn run;
+    void *a;
+  } item;
+} uvr_ts_cell;
+
 /* What the timer heap orders: a call_at handle, or a sleep (helpers.c),
  * whose future the heap holds a reference to until it is popped. */
 typedef struct uvr_timer {
@@ -155,6 +175,21 @@ void uvr_uvbase_wait(uvrun_loop_t *loop, uint64_t timeout_ms);
  * (R27), then parks the base or closes it. */
 void uvr_uvbase_detach(uvrun_loop_t *loop);
 
+#define UVR_CACHE_LINE 64
+/* call_soon_threadsafe's queue: all that other threads touch of a loop. It
+ * has cache lines of its own: a producer's writes would otherwise evict the
+ * ready queue and flags the loop thread works on, item after item. */
+typedef struct uvr_tsq {
+  char before[UVR_CACHE_LINE];
+  uv_mutex_t mu;
+  uvr_ts_cell *cells, *spare; /* cells: appended under mu; spare: last drained */
+  size_t n, cap, spare_cap;
+  uv_async_t *wake;        /* the base's async handle; NULL once closed */
+  atomic_int pending;      /* items is not empty */
+  atomic_int lost;         /* an item could not be queued (out of memory) */
+  char after[UVR_CACHE_LINE];
+} uvr_tsq;
+
 struct uvrun_loop_s {
   int refs;
   uv_loop_t *uv;    /* &base->uv, or a borrowed loop; NULL once closed */
@@ -167,12 +202,6 @@ struct uvrun_loop_s {
   uvr_timer_slot *heap;
   size_t heap_n, heap_cap, heap_cancelled;
   uint64_t timer_seq;
-  /* call_soon_threadsafe: items appended under ts_mu */
-  uv_mutex_t ts_mu;
-  uvr_item *ts_items, *ts_spare;
-  size_t ts_n, ts_cap, ts_spare_cap;
-  atomic_int ts_pending;
-  atomic_int lost;     /* an item could not be queued (out of memory) */
   uv_thread_t thread;
   /* tasks */
   uvrun_task_t *current_task;
@@ -199,6 +228,7 @@ struct uvrun_loop_s {
    * while a runner watches */
   uvrun_task_t *sig_main;
   int *sig_count;
+  uvr_tsq ts; /* last: what other threads write */
 };
 
 uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop);
@@ -227,7 +257,7 @@ void uvr_timer_cancel(uvrun_loop_t *loop, uvr_timer *t);
 void uvr_sleep_fire(uvrun_loop_t *loop, uvr_item *item, int run);
 void uvr_sleep_release(uvr_timer *t);
 /* Queue from any thread. Returns LOOP_CLOSED after close. */
-int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item);
+int uvr_loop_push_threadsafe(uvrun_loop_t *loop, uvr_run_fn run, void *a);
 /* An item that had to be queued was dropped for lack of memory (a done
  * callback, a due timer, an executor completion): the current or next run
  * of the loop fails with UVRUN_E_NOMEM instead of waiting for it forever.

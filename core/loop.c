@@ -304,78 +304,136 @@ int uvr_timer_start(uvrun_loop_t *loop, uvr_timer *t, double delay) {
 
 /* ---- other threads ---- */
 
-int uvr_loop_push_threadsafe(uvrun_loop_t *loop, const uvr_item *item) {
-  int was_empty;
-  uv_mutex_lock(&loop->ts_mu);
-  if (loop->closed) {
-    uv_mutex_unlock(&loop->ts_mu);
+/* Appends k cells (see uvr_ts_cell) in one go, so that the loop never
+ * sees a head without its body. */
+static int ts_post(uvrun_loop_t *loop, const uvr_ts_cell *cells, size_t k) {
+  uvr_ts_cell *at;
+  uv_mutex_lock(&loop->ts.mu);
+  if (loop->ts.wake == NULL) {
+    uv_mutex_unlock(&loop->ts.mu);
     return UVRUN_E_LOOP_CLOSED;
   }
-  if (loop->ts_n == loop->ts_cap) {
-    size_t cap = loop->ts_cap ? loop->ts_cap * 2 : 64;
-    uvr_item *items = uvr_realloc(loop->ts_items, cap * sizeof *items);
-    if (items == NULL) {
-      uv_mutex_unlock(&loop->ts_mu);
+  if (loop->ts.cap - loop->ts.n < k) {
+    size_t cap = loop->ts.cap ? loop->ts.cap * 2 : 64;
+    uvr_ts_cell *grown = uvr_realloc(loop->ts.cells, cap * sizeof *grown);
+    if (grown == NULL) {
+      uv_mutex_unlock(&loop->ts.mu);
       return UVRUN_E_NOMEM;
     }
-    loop->ts_items = items;
-    loop->ts_cap = cap;
+    loop->ts.cells = grown;
+    loop->ts.cap = cap;
   }
-  loop->ts_items[loop->ts_n++] = *item;
-  was_empty = loop->ts_n == 1;
-  if (was_empty) {
-    atomic_store_explicit(&loop->ts_pending, 1, memory_order_release);
+  at = loop->ts.cells + loop->ts.n;
+  at[0] = cells[0];
+  if (k == 2) at[1] = cells[1];
+  loop->ts.n += k;
+  if (loop->ts.n == k) {
+    atomic_store_explicit(&loop->ts.pending, 1, memory_order_release);
     /* Under the lock: close() takes it before it gives the base up. */
-    uv_async_send(&loop->base->async);
+    uv_async_send(loop->ts.wake);
   }
-  uv_mutex_unlock(&loop->ts_mu);
+  uv_mutex_unlock(&loop->ts.mu);
   return 0;
+}
+
+int uvr_loop_push_threadsafe(uvrun_loop_t *loop, uvr_run_fn run, void *a) {
+  uvr_ts_cell cells[2];
+  cells[0].head.none = NULL;
+  cells[0].head.ctx = NULL;
+  cells[1].item.run = run;
+  cells[1].item.a = a;
+  return ts_post(loop, cells, 2);
 }
 
 void uvr_loop_lost(uvrun_loop_t *loop) {
   uvr_logf(UVRUN_LOG_ERROR, "out of memory: a queued callback was dropped; the loop's run fails");
-  atomic_store_explicit(&loop->lost, 1, memory_order_release);
-  uv_mutex_lock(&loop->ts_mu);
-  if (!loop->closed) uv_async_send(&loop->base->async); /* wake a waiting loop */
-  uv_mutex_unlock(&loop->ts_mu);
+  atomic_store_explicit(&loop->ts.lost, 1, memory_order_release);
+  uv_mutex_lock(&loop->ts.mu);
+  if (loop->ts.wake != NULL) uv_async_send(loop->ts.wake); /* wake a waiting loop */
+  uv_mutex_unlock(&loop->ts.mu);
 }
 
 int uvrun_loop_call_soon_threadsafe(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud) {
-  uvr_item it = {run_callback, {cb}, ud, NULL, {NULL}, NULL};
+  uvr_ts_cell cells[2];
+  uvr_map *ctx;
   int rc;
   if (loop == NULL || cb == NULL)
     return uvr_fail(UVRUN_E_INVAL, "a callable object was expected by call_soon_threadsafe()");
-  it.ctx = uvr_map_ref(uvr_context_current()->map);
-  rc = uvr_loop_push_threadsafe(loop, &it);
+  ctx = uvr_map_ref(uvr_context_current()->map);
+  cells[ctx != NULL].call.cb = cb;
+  cells[ctx != NULL].call.ud = ud;
+  if (ctx != NULL) {
+    cells[0].head.none = NULL;
+    cells[0].head.ctx = ctx;
+  }
+  rc = ts_post(loop, cells, ctx != NULL ? 2 : 1);
   if (rc < 0) {
-    uvr_map_unref(it.ctx);
+    uvr_map_unref(ctx);
     return uvr_fail(rc, "%s", uvrun_strerror(rc));
   }
   return 0;
 }
 
+/* The queue's critical sections are a few stores: a poster that finds the
+ * lock taken spins briefly before it sleeps in the kernel (a futex sleep and
+ * wake-up cost more than the wait). */
+static int ts_mutex_init(uv_mutex_t *mu) {
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+  pthread_mutexattr_t attr;
+  int rc;
+  if ((rc = pthread_mutexattr_init(&attr)) != 0) return -rc;
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+  rc = pthread_mutex_init(mu, &attr);
+  pthread_mutexattr_destroy(&attr);
+  return -rc;
+#else
+  return uv_mutex_init(mu);
+#endif
+}
+
+/* The loop's item for the post at cells[*i], which it steps past. */
+static uvr_item ts_take(const uvr_ts_cell *cells, size_t *i) {
+  const uvr_ts_cell *c = &cells[(*i)++];
+  uvr_item it = {run_callback, {c->call.cb}, c->call.ud, NULL, {NULL}, NULL};
+  if (c->call.cb != NULL) return it;
+  it.ctx = c->head.ctx;
+  c = &cells[(*i)++];
+  if (it.ctx != NULL) {
+    it.fn.cb = c->call.cb;
+    it.a = c->call.ud;
+  } else {
+    it.run = c->item.run;
+    it.a = c->item.a;
+  }
+  return it;
+}
+
 /* Moves what other threads posted onto the ready queue; buffers are swapped,
  * not reallocated, so a steady stream allocates nothing. */
 static void drain_threadsafe(uvrun_loop_t *loop) {
-  uvr_item *items;
-  size_t n, i, cap;
-  uv_mutex_lock(&loop->ts_mu);
-  items = loop->ts_items;
-  n = loop->ts_n;
-  cap = loop->ts_cap;
-  loop->ts_items = loop->ts_spare;
-  loop->ts_cap = loop->ts_spare_cap;
-  loop->ts_n = 0;
-  atomic_store_explicit(&loop->ts_pending, 0, memory_order_relaxed);
-  uv_mutex_unlock(&loop->ts_mu);
-  for (i = 0; i < n; i++) {
-    if (uvr_loop_push(loop, &items[i]) < 0) {
-      items[i].run(loop, &items[i], 0);
+  uvr_ts_cell *cells;
+  size_t n, i = 0, cap;
+  uv_mutex_lock(&loop->ts.mu);
+  cells = loop->ts.cells;
+  n = loop->ts.n;
+  cap = loop->ts.cap;
+  loop->ts.cells = loop->ts.spare;
+  loop->ts.cap = loop->ts.spare_cap;
+  loop->ts.n = 0;
+  atomic_store_explicit(&loop->ts.pending, 0, memory_order_relaxed);
+  uv_mutex_unlock(&loop->ts.mu);
+  while (i < n) {
+    uvr_item *slot = uvr_loop_slot(loop);
+    if (slot != NULL) {
+      *slot = ts_take(cells, &i);
+    } else {
+      uvr_item it = ts_take(cells, &i);
+      it.run(loop, &it, 0);
       uvr_loop_lost(loop);
     }
   }
-  loop->ts_spare = items;
-  loop->ts_spare_cap = cap;
+  loop->ts.spare = cells;
+  loop->ts.spare_cap = cap;
 }
 
 /* ---- life cycle ---- */
@@ -386,11 +444,12 @@ static int loop_init(uvrun_loop_t *loop, uv_loop_t *borrowed) {
   uvr_alloc_lock();
   loop->refs = 1;
   loop->borrowed = borrowed != NULL;
-  if ((rc = uv_mutex_init(&loop->ts_mu)) < 0) return uvr_fail(rc, "loop setup failed: %s", uv_strerror(rc));
+  if ((rc = ts_mutex_init(&loop->ts.mu)) < 0) return uvr_fail(rc, "loop setup failed: %s", uv_strerror(rc));
   if ((rc = uvr_uvbase_attach(loop, borrowed)) < 0) {
-    uv_mutex_destroy(&loop->ts_mu);
+    uv_mutex_destroy(&loop->ts.mu);
     return rc;
   }
+  loop->ts.wake = &loop->base->async;
   loop->debug = (uint8_t)debug_from_env();
   loop->slow_ns = DEFAULT_SLOW_NS;
   return 0;
@@ -429,7 +488,7 @@ uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop) {
 void uvr_loop_unref(uvrun_loop_t *loop) {
   if (--loop->refs > 0) return;
   if (!loop->closed) uvrun_loop_close(loop);
-  uv_mutex_destroy(&loop->ts_mu); /* other threads may lock it until now */
+  uv_mutex_destroy(&loop->ts.mu); /* other threads may lock it until now */
   uvr_free(loop);
 }
 
@@ -444,8 +503,11 @@ static void discard_items(uvrun_loop_t *loop) {
     uvr_item it = ring_pop(&loop->ready);
     it.run(loop, &it, 0);
   }
-  for (i = 0; i < loop->ts_n; i++) loop->ts_items[i].run(loop, &loop->ts_items[i], 0);
-  loop->ts_n = 0;
+  for (i = 0; i < loop->ts.n;) {
+    uvr_item it = ts_take(loop->ts.cells, &i);
+    it.run(loop, &it, 0);
+  }
+  loop->ts.n = 0;
   for (i = 0; i < loop->heap_n; i++) {
     loop->heap[i].t->in_heap = 0;
     timer_release(loop->heap[i].t);
@@ -462,9 +524,10 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
     uvr_loop_describe(loop, desc, sizeof desc);
     uvr_logf(UVRUN_LOG_DEBUG, "Close %s", desc);
   }
-  uv_mutex_lock(&loop->ts_mu);
-  loop->closed = 1; /* other threads now get LOOP_CLOSED */
-  uv_mutex_unlock(&loop->ts_mu);
+  loop->closed = 1;
+  uv_mutex_lock(&loop->ts.mu);
+  loop->ts.wake = NULL; /* other threads now get LOOP_CLOSED */
+  uv_mutex_unlock(&loop->ts.mu);
   loop->executor_shutdown_called = 1;
   uvr_executor_detach(loop);
   discard_items(loop);
@@ -479,12 +542,12 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
   uvr_uvbase_detach(loop);
   uvr_free(loop->ready.items);
   uvr_free(loop->heap);
-  uvr_free(loop->ts_items);
-  uvr_free(loop->ts_spare);
+  uvr_free(loop->ts.cells);
+  uvr_free(loop->ts.spare);
   loop->ready.items = NULL;
   loop->heap = NULL;
-  loop->ts_items = loop->ts_spare = NULL;
-  loop->ready.cap = loop->ready.count = loop->heap_cap = loop->ts_cap = loop->ts_spare_cap = 0;
+  loop->ts.cells = loop->ts.spare = NULL;
+  loop->ready.cap = loop->ready.count = loop->heap_cap = loop->ts.cap = loop->ts.spare_cap = 0;
   return 0;
 }
 
@@ -559,7 +622,7 @@ static int spin_for_threadsafe(uvrun_loop_t *loop) {
   if (!uvr_executor_busy(loop)) return 0;
   until = uv_hrtime() + UVR_SPIN_NS;
   if (loop->heap_n > 0 && loop->heap[0].when < until) until = loop->heap[0].when;
-  while (!atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) {
+  while (!atomic_load_explicit(&loop->ts.pending, memory_order_acquire)) {
     if (uv_hrtime() >= until) return 0;
     uvr_cpu_relax();
   }
@@ -572,7 +635,7 @@ static int spin_for_threadsafe(uvrun_loop_t *loop) {
 static void run_once(uvrun_loop_t *loop) {
   size_t n;
   uint64_t now;
-  if (atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) drain_threadsafe(loop);
+  if (atomic_load_explicit(&loop->ts.pending, memory_order_acquire)) drain_threadsafe(loop);
   while (loop->heap_n > 0 && loop->heap[0].t->cancelled) timer_release(heap_pop(loop));
   if (loop->heap_cancelled > 64 && loop->heap_cancelled * 2 > loop->heap_n) heap_compact(loop);
 
@@ -597,7 +660,7 @@ static void run_once(uvrun_loop_t *loop) {
     uvr_task_cache_decay(loop, uv_hrtime());
     loop->skip_polls = 0;
   }
-  if (atomic_load_explicit(&loop->ts_pending, memory_order_acquire)) drain_threadsafe(loop);
+  if (atomic_load_explicit(&loop->ts.pending, memory_order_acquire)) drain_threadsafe(loop);
 
   if (loop->heap_n > 0) {
     now = uv_hrtime();
@@ -617,8 +680,8 @@ static void run_once(uvrun_loop_t *loop) {
       }
     }
   }
-  if (UVR_UNLIKELY(atomic_load_explicit(&loop->lost, memory_order_acquire)) &&
-      atomic_exchange(&loop->lost, 0))
+  if (UVR_UNLIKELY(atomic_load_explicit(&loop->ts.lost, memory_order_acquire)) &&
+      atomic_exchange(&loop->ts.lost, 0))
     uvr_loop_raise(loop, uvr_error_make(UVRUN_E_NOMEM, "out of memory: a queued callback was dropped"));
 
   for (n = loop->ready.count; n > 0 && loop->raised == NULL; n--) {

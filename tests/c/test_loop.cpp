@@ -156,6 +156,87 @@ TEST_CASE("call_soon_threadsafe from 4 threads: every callback runs once, in eac
   uvrun_future_unref(st.done);
 }
 
+TEST_CASE("call_soon_threadsafe with and without context variables: each thread's order kept, each callback in its poster's context") {
+  Loop l;
+  static constexpr int kThreads = 3, kPer = 6000;
+  static int kUnset;  // the variable's default: the poster had not set it
+  uvrun_contextvar_t *var;
+  REQUIRE(uvrun_contextvar_new("poster", 1, &kUnset, &var) == 0);
+  struct State {
+    uvrun_contextvar_t *var;
+    std::atomic<int> count{0};
+    int last[kThreads];
+    bool in_order = true, context_right = true;
+    uvrun_future_t *done;
+  } st;
+  st.var = var;
+  for (int &x : st.last) x = -1;
+  REQUIRE(uvrun_future_new(l.loop, &st.done) == 0);
+  struct Post {
+    State *st;
+    int thread, seq;
+    bool with_context;
+  };
+  std::vector<Post> posts(kThreads * kPer);
+  std::vector<std::thread> threads;
+  for (int th = 0; th < kThreads; th++) {
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < kPer; i++) {
+        Post *p = &posts[th * kPer + i];
+        // Runs of posts with the variable set and unset, of varying length.
+        *p = {&st, th, i, (i / (1 + th)) % 2 == 1};
+        uvrun_token_t *token = nullptr;
+        if (p->with_context) REQUIRE(uvrun_contextvar_set(var, p, &token) == 0);
+        REQUIRE(uvrun_loop_call_soon_threadsafe(l.loop, [](void *ud) {
+          auto *p = static_cast<Post *>(ud);
+          void *seen = nullptr;
+          uvrun_contextvar_get(p->st->var, &seen);
+          if (seen != (p->with_context ? static_cast<void *>(p) : &kUnset)) p->st->context_right = false;
+          if (p->st->last[p->thread] + 1 != p->seq) p->st->in_order = false;
+          p->st->last[p->thread] = p->seq;
+          if (++p->st->count == kThreads * kPer) uvrun_future_set_result(p->st->done, nullptr, nullptr);
+        }, p) == 0);
+        if (token != nullptr) REQUIRE(uvrun_contextvar_reset(var, token) == 0);
+      }
+    });
+  }
+  CHECK(uvrun_loop_run_until_complete(l.loop, st.done, nullptr) == 0);
+  for (auto &th : threads) th.join();
+  CHECK(st.count == kThreads * kPer);
+  CHECK(st.in_order);
+  CHECK(st.context_right);
+  void *here = nullptr;
+  CHECK(uvrun_contextvar_get(var, &here) == 0);
+  CHECK(here == &kUnset);  // the loop thread's own context is untouched
+  uvrun_future_unref(st.done);
+  uvrun_contextvar_free(var);
+}
+
+TEST_CASE("R61 callbacks other threads queued for a loop that closes unrun release their contexts") {
+  static std::atomic<int> live;
+  live = 0;
+  int value = 0;
+  uvrun_contextvar_t *var;
+  REQUIRE(uvrun_contextvar_new_owned("held", 0, nullptr, [](void *) { live++; }, [](void *) { live--; }, &var) == 0);
+  static int ran;
+  ran = 0;
+  uvrun_loop_t *loop;
+  REQUIRE(uvrun_loop_new(&loop) == 0);
+  std::thread([&] {
+    for (int i = 0; i < 1000; i++) {
+      uvrun_token_t *token = nullptr;
+      if (i % 3 == 0) REQUIRE(uvrun_contextvar_set(var, &value, &token) == 0);
+      REQUIRE(uvrun_loop_call_soon_threadsafe(loop, [](void *) { ran++; }, nullptr) == 0);
+      if (token != nullptr) REQUIRE(uvrun_contextvar_reset(var, token) == 0);
+    }
+  }).join();
+  CHECK(live > 0);  // the queued callbacks hold the contexts they were posted in
+  CHECK(uvrun_loop_free(loop) == 0);
+  CHECK(ran == 0);
+  CHECK(live == 0);
+  uvrun_contextvar_free(var);
+}
+
 TEST_CASE("D2 the running loop is visible only in the thread that runs it") {
   Loop l;
   CHECK(uvrun_get_running_loop() == nullptr);
