@@ -118,6 +118,10 @@ int uvr_asyncgen_shutdown(uvrun_loop_t *loop) {
     gens[i++] = gen;
   }
   n = i;
+  if (n == 0) {
+    rc = uvr_loop_iterate(loop);
+    goto done;
+  }
   for (i = 0; i < n; i++) {
     rc = gens[i]->aclose(gens[i]->obj, loop, &futs[i]);
     if (rc < 0 || futs[i] == NULL) {

@@ -415,13 +415,12 @@ int uvr_executor_shutdown(uvrun_loop_t *loop, double timeout, uvrun_future_t **o
     *out = uvrun_future_ref(s->shutdown_fut);
     return 0;
   }
-  rc = uvrun_future_new(loop, &fut);
-  if (rc < 0) return rc;
   if (s == NULL || s->threads_released) {
-    uvrun_future_set_result(fut, NULL, NULL);
-    *out = fut;
+    *out = NULL; /* nothing to wait for */
     return 0;
   }
+  rc = uvrun_future_new(loop, &fut);
+  if (rc < 0) return rc;
   /* The timer first: failing here leaves the workers untouched. */
   if (timeout >= 0) {
     rc = uvrun_loop_call_later(loop, timeout, shutdown_timeout_cb, s, &s->timer);

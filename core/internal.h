@@ -266,6 +266,9 @@ void uvr_loop_lost(uvrun_loop_t *loop);
 uint64_t uvr_now_ns(void);
 /* Runs the loop until stopped; the running-loop TLS is set meanwhile. */
 int uvr_loop_run_forever(uvrun_loop_t *loop);
+/* Runs one iteration: what a shutdown step with nothing to wait for does,
+ * so that callbacks already queued still run (R47). */
+int uvr_loop_iterate(uvrun_loop_t *loop);
 /* Fails the current run with err (reference taken): the loop unwinds at
  * once, as a KeyboardInterrupt leaves asyncio's loop (R38, R44). */
 void uvr_loop_raise(uvrun_loop_t *loop, uvrun_error_t *err);
@@ -385,8 +388,9 @@ void uvr_task_drop_all(uvrun_loop_t *loop);
  * reference to the shared pool state. */
 int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud,
                         uvrun_future_t **out);
-/* A future done when every worker has finished the queued jobs (R58-R59);
- * the warning and the detach happen after `timeout` seconds. */
+/* A future done when every worker has finished the queued jobs (R58-R59),
+ * or NULL when there is no pool to wait for; the warning and the detach
+ * happen after `timeout` seconds. */
 int uvr_executor_shutdown(uvrun_loop_t *loop, double timeout,
                           uvrun_future_t **out);
 /* Whether jobs are out whose completion the loop will receive. */

@@ -41,7 +41,9 @@ static void install_atfork(void) { pthread_atfork(NULL, NULL, clear_tls_in_child
 /* ---- ready queue ---- */
 
 static int ring_grow(uvr_ring *r) {
-  size_t cap = r->cap ? r->cap * 2 : 64, i;
+  /* 16 items (768 bytes) come from malloc's per-thread cache: a fresh loop
+   * allocates and frees a bigger first block at a cost growing never has. */
+  size_t cap = r->cap ? r->cap * 2 : 16, i;
   uvr_item *items = uvr_malloc(cap * sizeof *items);
   if (items == NULL) return UVRUN_E_NOMEM;
   for (i = 0; i < r->count; i++) items[i] = r->items[(r->head + i) & (r->cap - 1)];
@@ -694,12 +696,19 @@ static void run_once(uvrun_loop_t *loop) {
   }
 }
 
-int uvr_loop_run_forever(uvrun_loop_t *loop) {
-  uvrun_error_t *raised;
+/* 0 if the loop may run now, else the error (recorded). */
+static int check_runnable(const uvrun_loop_t *loop) {
   if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
   if (loop->running) return uvr_fail(UVRUN_E_LOOP_ALREADY_RUNNING, "This event loop is already running");
   if (uvr_running_loop != NULL)
     return uvr_fail(UVRUN_E_OTHER_LOOP_RUNNING, "Cannot run the event loop while another loop is running");
+  return 0;
+}
+
+int uvr_loop_run_forever(uvrun_loop_t *loop) {
+  uvrun_error_t *raised;
+  int rc = check_runnable(loop);
+  if (rc < 0) return rc;
   loop->running = 1;
   loop->thread = uv_thread_self();
   uvr_running_loop = loop;
@@ -718,6 +727,13 @@ int uvr_loop_run_forever(uvrun_loop_t *loop) {
   return 0;
 }
 
+int uvr_loop_iterate(uvrun_loop_t *loop) {
+  int rc = check_runnable(loop);
+  if (rc < 0) return rc;
+  loop->stopping = 1; /* as asyncio's stop() before run_forever() */
+  return uvr_loop_run_forever(loop);
+}
+
 static void stop_on_done(uvrun_future_t *fut, void *ud) {
   /* An interrupt or exit already unwound the loop (R35): do not stop a
    * later run by mistake. */
@@ -731,10 +747,7 @@ int uvrun_loop_run_until_complete(uvrun_loop_t *loop, uvrun_future_t *fut, void 
   int rc;
   if (result != NULL) *result = NULL;
   if (loop == NULL || fut == NULL) return uvr_fail(UVRUN_E_INVAL, "loop and future must not be NULL");
-  if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
-  if (loop->running) return uvr_fail(UVRUN_E_LOOP_ALREADY_RUNNING, "This event loop is already running");
-  if (uvr_running_loop != NULL)
-    return uvr_fail(UVRUN_E_OTHER_LOOP_RUNNING, "Cannot run the event loop while another loop is running");
+  if ((rc = check_runnable(loop)) < 0) return rc;
   if (fut->loop != loop)
     return uvr_fail(UVRUN_E_INVAL,
                     "The future belongs to a different loop than the one specified as the loop argument");

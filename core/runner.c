@@ -307,6 +307,7 @@ int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop, double timeout) {
   if (loop == NULL || !(timeout >= 0)) return uvr_fail(UVRUN_E_INVAL, "a loop and a timeout >= 0 are needed");
   rc = uvr_executor_shutdown(loop, timeout, &fut);
   if (rc < 0) return rc;
+  if (fut == NULL) return uvr_loop_iterate(loop);
   rc = uvrun_loop_run_until_complete(loop, fut, NULL);
   uvrun_future_unref(fut);
   return rc;

@@ -71,6 +71,29 @@ TEST_CASE("R47 close order: leftover tasks, then async generators, then the exec
   uvrun_runner_free(r);
 }
 
+TEST_CASE("R47 with nothing to shut down, the async generator and executor steps still iterate the loop") {
+  // Each callback queues the next: the main task's runs in run(), the
+  // second in step 2's iteration, the third in step 3's.
+  struct Chain {
+    uvrun_loop_t *loop;
+    int ran = 0;
+  } chain;
+  static const uvrun_callback_fn next = [](void *ud) {
+    auto *c = static_cast<Chain *>(ud);
+    if (++c->ran < 3) uvrun_loop_call_soon(c->loop, next, c, nullptr);
+  };
+  uvrun_runner_t *r = new_runner();
+  CHECK(runner_run(r, [&](uvrun_task_t *task, int) {
+          chain.loop = uvrun_task_loop(task);
+          uvrun_loop_call_soon(chain.loop, next, &chain, nullptr);
+          return finish(task);
+        }) == 0);
+  CHECK(chain.ran == 1);
+  CHECK(uvrun_runner_close(r) == 0);
+  CHECK(chain.ran == 3);
+  uvrun_runner_free(r);
+}
+
 TEST_CASE("R48 a task created during the cancel step is not cancelled and is dropped at loop close") {
   t::Reports reports;
   t::Options opts(reports);
