@@ -93,6 +93,16 @@ struct FrameCache {
     }
     decay_at = now + kDecayNs;
   }
+  // At the end of a run: only a class above the floor can have anything to
+  // give back, and looking costs less than reading the clock.
+  void decay_if_over_floor() noexcept {
+    for (std::size_t c = 0; c < kClasses; c++) {
+      if (count[c] > kFloor) {
+        decay();
+        return;
+      }
+    }
+  }
   void release_all() noexcept {
     dead = true;
     for (std::size_t c = 0; c < kClasses; c++) free_top(c, count[c]);
@@ -114,7 +124,7 @@ struct FrameCacheDecayAtExit {
   FrameCacheDecayAtExit() = default;
   FrameCacheDecayAtExit(const FrameCacheDecayAtExit &) = delete;
   FrameCacheDecayAtExit &operator=(const FrameCacheDecayAtExit &) = delete;
-  ~FrameCacheDecayAtExit() { frame_cache.decay(); }
+  ~FrameCacheDecayAtExit() { frame_cache.decay_if_over_floor(); }
 };
 
 inline void *allocate_frame(std::size_t n) {
