@@ -99,7 +99,7 @@ void uvrun_future_unref(uvrun_future_t *fut) {
   if (fut == NULL || --fut->refs > 0) return;
   fut->refs = 1; /* reports below may take and drop references */
   uvr_future_check_unretrieved(fut);
-  if (fut->on_free != NULL) fut->on_free(fut);
+  if (fut->ops != NULL && fut->ops->on_free != NULL) fut->ops->on_free(fut);
   uvr_future_release_fields(fut);
   loop = fut->loop;
   if (!fut->is_task || !uvr_task_recycle((uvrun_task_t *)fut)) uvr_free(fut);
@@ -199,7 +199,7 @@ int uvr_future_cancel_plain(uvrun_future_t *fut, const char *msg) {
 
 int uvrun_future_cancel(uvrun_future_t *fut, const char *msg) {
   if (fut == NULL) return 0;
-  if (fut->cancel_hook != NULL) return fut->cancel_hook(fut, msg);
+  if (fut->ops != NULL && fut->ops->cancel != NULL) return fut->ops->cancel(fut, msg);
   return uvr_future_cancel_plain(fut, msg);
 }
 

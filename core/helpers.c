@@ -9,7 +9,9 @@
  * state starts at HELPER_AT, aligned. */
 #define HELPER_AT ((sizeof(uvrun_future_t) + 15) & ~(size_t)15)
 
-static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size) {
+static void *helper_of(const uvrun_future_t *fut) { return (char *)fut + HELPER_AT; }
+
+static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size, const uvr_future_ops *ops) {
   uvrun_future_t *fut;
   if (loop == NULL) {
     uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
@@ -20,7 +22,7 @@ static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size) {
     return NULL;
   }
   uvr_future_init(fut, loop);
-  if (helper_size > 0) fut->helper = (char *)fut + HELPER_AT;
+  fut->ops = ops;
   return fut;
 }
 
@@ -41,7 +43,7 @@ static uvrun_future_t *sleep_future(uvr_timer *t) { return (uvrun_future_t *)((c
 
 void uvr_sleep_fire(uvrun_loop_t *loop, uvr_item *it, int run) {
   uvrun_future_t *fut = sleep_future(it->a);
-  sleep_state *s = fut->helper;
+  sleep_state *s = helper_of(fut);
   (void)loop;
   if (run && !s->timer.cancelled && fut->state == UVR_PENDING) uvrun_future_set_result(fut, s->value, NULL);
   uvrun_future_unref(fut);
@@ -50,11 +52,12 @@ void uvr_sleep_fire(uvrun_loop_t *loop, uvr_item *it, int run) {
 void uvr_sleep_release(uvr_timer *t) { uvrun_future_unref(sleep_future(t)); }
 
 static int sleep_cancel(uvrun_future_t *fut, const char *msg) {
-  sleep_state *s = fut->helper;
+  sleep_state *s = helper_of(fut);
   if (!uvr_future_cancel_plain(fut, msg)) return 0;
   uvr_timer_cancel(fut->loop, &s->timer); /* as asyncio.sleep cancels its handle */
   return 1;
 }
+static const uvr_future_ops sleep_ops = {sleep_cancel, NULL};
 
 uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop, double seconds, void *value) {
   uvrun_future_t *fut;
@@ -63,12 +66,11 @@ uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop, double seconds, void *valu
     uvr_fail(UVRUN_E_INVAL, "sleep needs a number of seconds, not NaN");
     return NULL;
   }
-  fut = new_future(loop, sizeof(sleep_state));
+  fut = new_future(loop, sizeof(sleep_state), &sleep_ops);
   if (fut == NULL) return NULL;
-  s = fut->helper;
+  s = helper_of(fut);
   s->timer.is_sleep = 1;
   s->value = value;
-  fut->cancel_hook = sleep_cancel;
   if (uvr_timer_start(loop, &s->timer, seconds) < 0) {
     int code = uvr_last_code();
     uvrun_future_unref(fut);
@@ -100,12 +102,14 @@ typedef struct {
  * a callback already queued never sees it freed; by the time it is freed,
  * every callback has run. */
 static void multi_free(uvrun_future_t *fut) {
-  multi_state *s = fut->helper;
+  multi_state *s = helper_of(fut);
   size_t i;
   for (i = 0; i < s->n; i++) uvrun_future_unref(s->children[i]);
 }
+static const uvr_future_ops wait_any_ops = {NULL, multi_free};
 
-static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, uvrun_done_fn cb) {
+static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, uvrun_done_fn cb,
+                                 const uvr_future_ops *ops) {
   uvrun_future_t *fut;
   multi_state *s;
   size_t i;
@@ -119,10 +123,9 @@ static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs
       return NULL;
     }
   }
-  fut = new_future(loop, sizeof(multi_state) + n * sizeof(uvrun_future_t *));
+  fut = new_future(loop, sizeof(multi_state) + n * sizeof(uvrun_future_t *), ops);
   if (fut == NULL) return NULL;
-  s = fut->helper;
-  fut->on_free = multi_free;
+  s = helper_of(fut);
   for (i = 0; i < n; i++) {
     if (uvr_future_add_done_callback_holding(futs[i], cb, fut, drop_outer) < 0) {
       while (i-- > 0) fut->refs -= uvrun_future_remove_done_callback(futs[i], cb, fut);
@@ -140,7 +143,7 @@ static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs
 /* ---- gather ---- */
 
 static void gather_update(uvrun_future_t *outer, uvrun_future_t *child) {
-  multi_state *s = outer->helper;
+  multi_state *s = helper_of(outer);
   size_t i;
   s->remaining--;
   if (outer->state != UVR_PENDING) {
@@ -171,7 +174,7 @@ static void gather_child_done(uvrun_future_t *child, void *ud) {
 }
 
 static int gather_cancel(uvrun_future_t *fut, const char *msg) {
-  multi_state *s = fut->helper;
+  multi_state *s = helper_of(fut);
   size_t i;
   int any = 0;
   /* A child awaiting this gather cancels it again: stop there. */
@@ -182,12 +185,12 @@ static int gather_cancel(uvrun_future_t *fut, const char *msg) {
   if (any) s->cancel_requested = 1; /* the gather ends cancelled (R52) */
   return any;
 }
+static const uvr_future_ops gather_ops = {gather_cancel, multi_free};
 
 uvrun_future_t *uvrun_gather(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, int return_exceptions) {
-  uvrun_future_t *fut = multi_new(loop, futs, n, gather_child_done);
+  uvrun_future_t *fut = multi_new(loop, futs, n, gather_child_done, &gather_ops);
   if (fut == NULL) return NULL;
-  ((multi_state *)fut->helper)->return_exceptions = return_exceptions != 0;
-  fut->cancel_hook = gather_cancel;
+  ((multi_state *)helper_of(fut))->return_exceptions = return_exceptions != 0;
   if (n == 0) uvrun_future_set_result(fut, NULL, NULL);
   return fut;
 }
@@ -196,7 +199,7 @@ uvrun_future_t *uvrun_gather(uvrun_loop_t *loop, uvrun_future_t *const *futs, si
 
 static void any_child_done(uvrun_future_t *child, void *ud) {
   uvrun_future_t *outer = ud;
-  multi_state *s = outer->helper;
+  multi_state *s = helper_of(outer);
   size_t i = 0;
   if (outer->state == UVR_PENDING) {
     while (i < s->n && s->children[i] != child) i++;
@@ -210,7 +213,7 @@ uvrun_future_t *uvrun_wait_any(uvrun_loop_t *loop, uvrun_future_t *const *futs, 
     uvr_fail(UVRUN_E_INVAL, "Set of awaitables is empty.");
     return NULL;
   }
-  return multi_new(loop, futs, n, any_child_done);
+  return multi_new(loop, futs, n, any_child_done, &wait_any_ops);
 }
 
 /* ---- wait_for ---- */
@@ -223,7 +226,7 @@ typedef struct {
 } wait_for_state;
 
 static void wait_for_update(uvrun_future_t *outer, uvrun_future_t *inner) {
-  wait_for_state *s = outer->helper;
+  wait_for_state *s = helper_of(outer);
   uvrun_handle_cancel(s->timer);
   if (outer->state != UVR_PENDING) return;
   if (s->cancel_requested) {
@@ -245,14 +248,14 @@ static void wait_for_inner_done(uvrun_future_t *inner, void *ud) {
 
 static void wait_for_expired(void *ud) {
   uvrun_future_t *outer = ud;
-  wait_for_state *s = outer->helper;
+  wait_for_state *s = helper_of(outer);
   s->timed_out = 1;
   if (!uvrun_future_cancel(s->inner, NULL) && s->inner->state == UVR_PENDING)
     uvrun_future_set_error_code(outer, UVRUN_E_TIMEDOUT, "timed out");
 }
 
 static int wait_for_cancel(uvrun_future_t *outer, const char *msg) {
-  wait_for_state *s = outer->helper;
+  wait_for_state *s = helper_of(outer);
   if (outer->state != UVR_PENDING || s->cancel_requested) return 0;
   s->cancel_requested = 1;
   if (!uvrun_future_cancel(s->inner, msg)) uvr_future_cancel_plain(outer, msg);
@@ -260,11 +263,12 @@ static int wait_for_cancel(uvrun_future_t *outer, const char *msg) {
 }
 
 static void wait_for_free(uvrun_future_t *outer) {
-  wait_for_state *s = outer->helper;
+  wait_for_state *s = helper_of(outer);
   uvrun_handle_cancel(s->timer);
   uvrun_handle_unref(s->timer);
   uvrun_future_unref(s->inner);
 }
+static const uvr_future_ops wait_for_ops = {wait_for_cancel, wait_for_free};
 
 uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
   uvrun_future_t *outer;
@@ -278,15 +282,13 @@ uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
     uvr_fail(UVRUN_E_INVAL, "timeout must be a number, not NaN");
     return NULL;
   }
-  outer = new_future(fut->loop, sizeof(wait_for_state));
+  outer = new_future(fut->loop, sizeof(wait_for_state), &wait_for_ops);
   if (outer == NULL) {
     uvrun_future_unref(fut);
     return NULL;
   }
-  s = outer->helper;
+  s = helper_of(outer);
   s->inner = fut; /* the caller's reference */
-  outer->on_free = wait_for_free;
-  outer->cancel_hook = wait_for_cancel;
   if (!isinf(timeout) && uvrun_loop_call_later(fut->loop, timeout, wait_for_expired, outer, &s->timer) < 0)
     goto fail;
   if (uvr_future_add_done_callback_holding(fut, wait_for_inner_done, outer, drop_outer) < 0) goto fail;

@@ -294,6 +294,13 @@ typedef struct uvr_done_cb {
   uvrun_free_fn drop; /* internal callbacks that hold ud: release it unrun */
 } uvr_done_cb;
 
+/* What a kind of future does its own way: tasks and the helper futures of
+ * helpers.c. A plain future has none. */
+typedef struct uvr_future_ops {
+  int (*cancel)(uvrun_future_t *fut, const char *msg); /* NULL: as a plain future */
+  void (*on_free)(uvrun_future_t *fut);                 /* NULL: nothing of its own */
+} uvr_future_ops;
+
 struct uvrun_future_s {
   int refs;
   uint8_t state;
@@ -310,10 +317,7 @@ struct uvrun_future_s {
   uvr_done_cb *cbs;
   uint32_t ncbs, cap_cbs; /* ncbs counts cb0 */
   const char *site;
-  /* tasks and helper futures (sleep, gather, ...) hook cancel and free */
-  int (*cancel_hook)(uvrun_future_t *fut, const char *msg);
-  void (*on_free)(uvrun_future_t *fut);
-  void *helper;
+  const uvr_future_ops *ops; /* NULL for a plain future */
   /* A plain future's links in loop->held while it is pending with callbacks
    * that hold references; a task's in loop->tasks while it is pending. */
   uvrun_future_t *link_prev, *link_next;

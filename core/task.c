@@ -101,6 +101,7 @@ static void task_free(uvrun_future_t *fut) {
   uvr_map_unref(task->own_ctx.map);
   if (task->arg_free != NULL) task->arg_free(task->arg);
 }
+static const uvr_future_ops task_ops = {task_cancel_hook, task_free};
 
 void uvrun_task_opts_init(uvrun_task_opts_t *opts) {
   if (opts == NULL) return;
@@ -151,8 +152,7 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   }
   uvr_future_init(&task->fut, loop);
   task->fut.is_task = 1;
-  task->fut.on_free = task_free;
-  task->fut.cancel_hook = task_cancel_hook;
+  task->fut.ops = &task_ops;
   task->fut.site = o.site;
   task->step = step;
   task->arg = arg;
