@@ -118,47 +118,9 @@ TEST_CASE("many cancelled timers do not pin memory or fire") {
   CHECK(fired == 0);
 }
 
-TEST_CASE("call_soon_threadsafe from 4 threads: every callback runs once, in each thread's order") {
+TEST_CASE("call_soon_threadsafe from 4 threads, with and without context variables: every callback runs once, in each thread's order and its poster's context") {
   Loop l;
   static constexpr int kThreads = 4, kPer = 20000;
-  struct State {
-    std::atomic<int> count{0};
-    int last[kThreads];
-    bool in_order = true;
-    uvrun_future_t *done;
-  } st;
-  for (int &x : st.last) x = -1;
-  REQUIRE(uvrun_future_new(l.loop, &st.done) == 0);
-  struct Post {
-    State *st;
-    int thread, seq;
-  };
-  std::vector<Post> posts(kThreads * kPer);
-  std::vector<std::thread> threads;
-  for (int th = 0; th < kThreads; th++) {
-    threads.emplace_back([&, th] {
-      for (int i = 0; i < kPer; i++) {
-        Post *p = &posts[th * kPer + i];
-        *p = {&st, th, i};
-        REQUIRE(uvrun_loop_call_soon_threadsafe(l.loop, [](void *ud) {
-          auto *p = static_cast<Post *>(ud);
-          if (p->st->last[p->thread] + 1 != p->seq) p->st->in_order = false;
-          p->st->last[p->thread] = p->seq;
-          if (++p->st->count == kThreads * kPer) uvrun_future_set_result(p->st->done, nullptr, nullptr);
-        }, p) == 0);
-      }
-    });
-  }
-  CHECK(uvrun_loop_run_until_complete(l.loop, st.done, nullptr) == 0);
-  for (auto &th : threads) th.join();
-  CHECK(st.count == kThreads * kPer);
-  CHECK(st.in_order);
-  uvrun_future_unref(st.done);
-}
-
-TEST_CASE("call_soon_threadsafe with and without context variables: each thread's order kept, each callback in its poster's context") {
-  Loop l;
-  static constexpr int kThreads = 3, kPer = 6000;
   static int kUnset;  // the variable's default: the poster had not set it
   uvrun_contextvar_t *var;
   REQUIRE(uvrun_contextvar_new("poster", 1, &kUnset, &var) == 0);
