@@ -127,14 +127,10 @@ static void run_done(uvrun_loop_t *loop, uvr_item *it, int run) {
 
 static void schedule_one(uvrun_future_t *fut, uvr_done_cb *cb) {
   if (!fut->loop->closed) {
-    uvr_item *it = uvr_loop_slot(fut->loop);
-    if (it != NULL) {
-      it->run = run_done;
-      it->fn.done = cb->fn;
-      it->a = fut;
-      it->b = cb->ud;
-      it->x.drop = cb->drop;
-      it->ctx = cb->ctx;
+    uvr_item it = {run_done, {NULL}, fut, cb->ud, {NULL}, cb->ctx};
+    it.fn.done = cb->fn;
+    it.x.drop = cb->drop;
+    if (uvr_loop_push(fut->loop, &it) == 0) {
       fut->refs++;
       return;
     }

@@ -90,19 +90,40 @@ void uvr_context_exit(uvrun_context_t *ctx);
 typedef struct uvr_item uvr_item;
 /* run = 1: do the work; run = 0: the loop closed, only release references. */
 typedef void (*uvr_run_fn)(uvrun_loop_t *loop, uvr_item *item, int run);
+typedef union uvr_item_fn {
+  uvrun_callback_fn cb;
+  uvrun_done_fn done;
+} uvr_item_fn;
+typedef union uvr_item_x {
+  uvrun_handle_t *handle; /* callbacks: a reference, or NULL */
+  uvrun_free_fn drop;     /* done callbacks: releases b if never run */
+} uvr_item_x;
 struct uvr_item {
   uvr_run_fn run;
-  union {
-    uvrun_callback_fn cb;
-    uvrun_done_fn done;
-  } fn;
+  uvr_item_fn fn;
   void *a, *b;
-  union {
-    uvrun_handle_t *handle; /* callbacks and timers: a reference, or NULL */
-    uvrun_free_fn drop;     /* done callbacks: releases b if never run */
-  } x;
-  uvr_map *ctx;             /* reference: run inside a copy of this map */
+  uvr_item_x x;
+  uvr_map *ctx; /* reference: run inside a copy of this map */
 };
+
+/* The ready queue holds items in 16-byte cells. Most items are a run
+ * function and one pointer (a task's step, a due timer, a completion from
+ * another thread): one cell, {run, a | 1}. Any other item takes three:
+ * {run, ctx}, {fn, a}, {b, x} -- ctx is a map or NULL, never odd. */
+typedef union uvr_cell {
+  struct {
+    uvr_run_fn run;
+    uintptr_t arg; /* a | 1, or ctx */
+  } head;
+  struct {
+    uvr_item_fn fn;
+    void *a;
+  } mid;
+  struct {
+    void *b;
+    uvr_item_x x;
+  } tail;
+} uvr_cell;
 
 /* A cell of the queue other threads post to: 16 bytes, four to a cache
  * line, as each crosses between cores. A callback posted with no context
@@ -141,8 +162,9 @@ struct uvrun_handle_s {
 };
 
 typedef struct uvr_ring {
-  uvr_item *items;
-  size_t head, count, cap; /* cap is a power of two */
+  uvr_cell *cells;
+  size_t head, ncells, cap; /* in cells; cap is a power of two */
+  size_t count;             /* items */
 } uvr_ring;
 
 /* A timer heap slot keeps its handle's deadline beside it: sifting compares
@@ -233,19 +255,29 @@ struct uvrun_loop_s {
 
 uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop);
 void uvr_loop_unref(uvrun_loop_t *loop);
-/* The ready queue's next slot, taken: the caller fills in every field (in
- * place, so a hot path writes the item once). NULL when out of memory. */
-uvr_item *uvr_loop_slot_grow(uvrun_loop_t *loop);
-static inline uvr_item *uvr_loop_slot(uvrun_loop_t *loop) {
-  uvr_ring *r = &loop->ready;
-  if (UVR_UNLIKELY(r->count == r->cap)) return uvr_loop_slot_grow(loop);
-  return &r->items[(r->head + r->count++) & (r->cap - 1)];
-}
-/* Queue an item; takes over a->ctx/handle references. 0 or NOMEM. */
+/* Makes room for 3 more cells in the ready queue: 0, or NOMEM (recorded). */
+int uvr_loop_ready_grow(uvrun_loop_t *loop);
+/* Queues an item; takes over its ctx/handle references. 0 or NOMEM. */
 static inline int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
-  uvr_item *slot = uvr_loop_slot(loop);
-  if (slot == NULL) return UVRUN_E_NOMEM;
-  *slot = *item;
+  uvr_ring *r = &loop->ready;
+  size_t mask, at;
+  if (UVR_UNLIKELY(r->cap - r->ncells < 3) && uvr_loop_ready_grow(loop) < 0) return UVRUN_E_NOMEM;
+  mask = r->cap - 1;
+  at = r->head + r->ncells;
+  r->count++;
+  r->cells[at & mask].head.run = item->run;
+  if (item->fn.cb == NULL && item->b == NULL && item->x.handle == NULL && item->ctx == NULL &&
+      ((uintptr_t)item->a & 1) == 0) {
+    r->cells[at & mask].head.arg = (uintptr_t)item->a | 1;
+    r->ncells += 1;
+    return 0;
+  }
+  r->cells[at & mask].head.arg = (uintptr_t)item->ctx;
+  r->cells[(at + 1) & mask].mid.fn = item->fn;
+  r->cells[(at + 1) & mask].mid.a = item->a;
+  r->cells[(at + 2) & mask].tail.b = item->b;
+  r->cells[(at + 2) & mask].tail.x = item->x;
+  r->ncells += 3;
   return 0;
 }
 /* Puts a sleep's timer in the heap, due `delay` seconds from now, with

@@ -40,33 +40,43 @@ static void install_atfork(void) { pthread_atfork(NULL, NULL, clear_tls_in_child
 
 /* ---- ready queue ---- */
 
-static int ring_grow(uvr_ring *r) {
-  /* 16 items (768 bytes) come from malloc's per-thread cache: a fresh loop
+int uvr_loop_ready_grow(uvrun_loop_t *loop) {
+  uvr_ring *r = &loop->ready;
+  /* 64 cells (1 KiB) come from malloc's per-thread cache: a fresh loop
    * allocates and frees a bigger first block at a cost growing never has. */
-  size_t cap = r->cap ? r->cap * 2 : 16, i;
-  uvr_item *items = uvr_malloc(cap * sizeof *items);
-  if (items == NULL) return UVRUN_E_NOMEM;
-  for (i = 0; i < r->count; i++) items[i] = r->items[(r->head + i) & (r->cap - 1)];
-  uvr_free(r->items);
-  r->items = items;
+  size_t cap = r->cap ? r->cap * 2 : 64, i;
+  uvr_cell *cells = uvr_malloc(cap * sizeof *cells);
+  if (cells == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  for (i = 0; i < r->ncells; i++) cells[i] = r->cells[(r->head + i) & (r->cap - 1)];
+  uvr_free(r->cells);
+  r->cells = cells;
   r->head = 0;
   r->cap = cap;
   return 0;
 }
 
-uvr_item *uvr_loop_slot_grow(uvrun_loop_t *loop) {
-  uvr_ring *r = &loop->ready;
-  if (ring_grow(r) != 0) {
-    uvr_fail(UVRUN_E_NOMEM, "out of memory");
-    return NULL;
-  }
-  return &r->items[(r->head + r->count++) & (r->cap - 1)];
+static const uvr_cell *ring_take(uvr_ring *r) {
+  const uvr_cell *c = &r->cells[r->head];
+  r->head = (r->head + 1) & (r->cap - 1);
+  r->ncells--;
+  return c;
 }
 
 static uvr_item ring_pop(uvr_ring *r) {
-  uvr_item it = r->items[r->head];
-  r->head = (r->head + 1) & (r->cap - 1);
+  const uvr_cell *c = ring_take(r);
+  uvr_item it = {c->head.run, {NULL}, NULL, NULL, {NULL}, NULL};
   r->count--;
+  if (c->head.arg & 1) {
+    it.a = (void *)(c->head.arg & ~(uintptr_t)1);
+    return it;
+  }
+  it.ctx = (uvr_map *)c->head.arg;
+  c = ring_take(r);
+  it.fn = c->mid.fn;
+  it.a = c->mid.a;
+  c = ring_take(r);
+  it.b = c->tail.b;
+  it.x = c->tail.x;
   return it;
 }
 
@@ -217,7 +227,7 @@ static void heap_compact(uvrun_loop_t *loop) {
 }
 
 static void run_timer(uvrun_loop_t *loop, uvr_item *it, int run) {
-  uvrun_handle_t *h = it->x.handle;
+  uvrun_handle_t *h = it->a;
   (void)loop;
   if (run && !h->timer.cancelled) {
     h->timer.cancelled = 1; /* fired: a late cancel() is a no-op */
@@ -247,20 +257,17 @@ static int check_call(uvrun_loop_t *loop, uvrun_callback_fn cb, const char *what
 int uvrun_loop_call_soon(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud,
                          uvrun_handle_t **handle) {
   uvrun_handle_t *h = NULL;
-  uvr_item *it;
+  uvr_item it = {run_callback, {cb}, ud, NULL, {NULL}, NULL};
   int rc = check_call(loop, cb, "call_soon");
   if (rc < 0) return rc;
   if (handle != NULL && (h = handle_new(loop, cb, ud, 2)) == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  if ((it = uvr_loop_slot(loop)) == NULL) {
+  it.x.handle = h;
+  it.ctx = uvr_map_ref(uvr_context_current()->map);
+  if (uvr_loop_push(loop, &it) < 0) {
+    uvr_map_unref(it.ctx);
     uvr_free(h);
     return UVRUN_E_NOMEM;
   }
-  it->run = run_callback;
-  it->fn.cb = cb;
-  it->a = ud;
-  it->b = NULL;
-  it->x.handle = h;
-  it->ctx = uvr_map_ref(uvr_context_current()->map);
   if (handle != NULL) *handle = h;
   return 0;
 }
@@ -425,11 +432,8 @@ static void drain_threadsafe(uvrun_loop_t *loop) {
   atomic_store_explicit(&loop->ts.pending, 0, memory_order_relaxed);
   uv_mutex_unlock(&loop->ts.mu);
   while (i < n) {
-    uvr_item *slot = uvr_loop_slot(loop);
-    if (slot != NULL) {
-      *slot = ts_take(cells, &i);
-    } else {
-      uvr_item it = ts_take(cells, &i);
+    uvr_item it = ts_take(cells, &i);
+    if (uvr_loop_push(loop, &it) < 0) {
       it.run(loop, &it, 0);
       uvr_loop_lost(loop);
     }
@@ -542,14 +546,14 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
   loop->raised = NULL;
 
   uvr_uvbase_detach(loop);
-  uvr_free(loop->ready.items);
+  uvr_free(loop->ready.cells);
   uvr_free(loop->heap);
   uvr_free(loop->ts.cells);
   uvr_free(loop->ts.spare);
-  loop->ready.items = NULL;
+  loop->ready.cells = NULL;
   loop->heap = NULL;
   loop->ts.cells = loop->ts.spare = NULL;
-  loop->ready.cap = loop->ready.count = loop->heap_cap = loop->ts.cap = loop->ts.spare_cap = 0;
+  loop->ready.cap = loop->ready.ncells = loop->ready.count = loop->heap_cap = loop->ts.cap = loop->ts.spare_cap = 0;
   return 0;
 }
 
@@ -668,12 +672,9 @@ static void run_once(uvrun_loop_t *loop) {
     now = uv_hrtime();
     while (loop->heap_n > 0 && loop->heap[0].when <= now) {
       uvr_timer *t = heap_pop(loop);
-      uvr_item it = {run_timer, {NULL}, NULL, NULL, {(uvrun_handle_t *)t}, NULL};
-      if (t->is_sleep) { /* the item carries the heap's reference to the future */
-        it.run = uvr_sleep_fire;
-        it.a = t;
-        it.x.handle = NULL;
-      }
+      /* a: the handle, or the sleep's timer (the item carries the heap's
+       * reference to the sleep's future) */
+      uvr_item it = {t->is_sleep ? uvr_sleep_fire : run_timer, {NULL}, t, NULL, {NULL}, NULL};
       if (t->cancelled) {
         timer_release(t);
       } else if (uvr_loop_push(loop, &it) < 0) {
@@ -782,6 +783,9 @@ static void describe_item(const uvr_item *it, char *buf, size_t len) {
     uvr_task_describe(task, buf, len);
   } else if (it->run == uvr_sleep_fire) {
     snprintf(buf, len, "<Handle cb=sleep ud=%p>", it->a);
+  } else if (it->run == run_timer) {
+    const uvrun_handle_t *h = it->a;
+    snprintf(buf, len, "<Handle cb=%p ud=%p>", (void *)(uintptr_t)h->cb, h->ud);
   } else {
     snprintf(buf, len, "<Handle cb=%p ud=%p>", (void *)(uintptr_t)it->fn.cb, it->a);
   }

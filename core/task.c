@@ -64,14 +64,8 @@ static void run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
 }
 
 static int schedule_step(uvrun_task_t *task) {
-  uvr_item *it = uvr_loop_slot(task->fut.loop);
-  if (it == NULL) return UVRUN_E_NOMEM;
-  it->run = run_step;
-  it->fn.cb = NULL;
-  it->a = task;
-  it->b = NULL;
-  it->x.handle = NULL;
-  it->ctx = NULL;
+  uvr_item it = {run_step, {NULL}, task, NULL, {NULL}, NULL};
+  if (uvr_loop_push(task->fut.loop, &it) < 0) return UVRUN_E_NOMEM;
   task->fut.refs++;
   return 0;
 }

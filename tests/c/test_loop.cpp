@@ -73,6 +73,56 @@ TEST_CASE("R35 callbacks run in FIFO order, one snapshot per iteration") {
   (void)a;
 }
 
+TEST_CASE("R35 FIFO holds across items of every size while the ready queue wraps around and grows") {
+  // Task steps, due timers and executor completions take one cell of the
+  // ready queue, callbacks and done callbacks three: interleave them after
+  // the queue's head has moved, so that it wraps and grows mid-burst.
+  Loop l;
+  static constexpr int kItems = 600;
+  struct State {
+    uvrun_loop_t *loop;
+    std::vector<int> seen;
+    uvrun_future_t *done;
+    std::vector<uvrun_task_t *> tasks;
+  } st;
+  st.loop = l.loop;
+  REQUIRE(uvrun_future_new(l.loop, &st.done) == 0);
+  struct Post {
+    State *st;
+    int i;
+  };
+  static const auto note = [](Post *p) {
+    p->st->seen.push_back(p->i);
+    if (static_cast<int>(p->st->seen.size()) == kItems) uvrun_future_set_result(p->st->done, nullptr, nullptr);
+  };
+  std::vector<Post> posts(kItems);
+  for (int i = 0; i < 10; i++) REQUIRE(uvrun_loop_call_soon(l.loop, [](void *) {}, nullptr, nullptr) == 0);
+  REQUIRE(uvrun_loop_call_soon(l.loop, [](void *ud) {
+    auto *posts = static_cast<std::vector<Post> *>(ud);
+    State *st = (*posts)[0].st;
+    for (int i = 0; i < kItems; i++) {
+      Post *p = &(*posts)[i];
+      if (i % 3 == 0) {
+        uvrun_loop_call_soon(st->loop, [](void *ud) { note(static_cast<Post *>(ud)); }, p, nullptr);
+      } else {
+        uvrun_task_t *t = nullptr;
+        uvrun_task_new(st->loop, [](uvrun_task_t *, void *arg) {
+          note(static_cast<Post *>(arg));
+          return 0;
+        }, p, nullptr, &t);
+        st->tasks.push_back(t);
+      }
+    }
+  }, &posts, nullptr) == 0);
+  for (int i = 0; i < kItems; i++) posts[i] = {&st, i};
+  CHECK(uvrun_loop_run_until_complete(l.loop, st.done, nullptr) == 0);
+  std::vector<int> expected(kItems);
+  for (int i = 0; i < kItems; i++) expected[i] = i;
+  CHECK(st.seen == expected);
+  for (uvrun_task_t *t : st.tasks) uvrun_task_unref(t);
+  uvrun_future_unref(st.done);
+}
+
 TEST_CASE("timers fire in deadline order and a cancelled handle never runs") {
   Loop l;
   Order order;
