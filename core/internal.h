@@ -108,16 +108,18 @@ struct uvr_item {
 
 /* The ready queue holds items in 16-byte cells. Most items are a run
  * function and one pointer (a task's step, a due timer, a completion from
- * another thread): one cell, {run, a | 1}. Any other item takes three:
- * {run, ctx}, {fn, a}, {b, x} -- ctx is a map or NULL, never odd. */
+ * another thread): one cell, {run, a | 1}. A callback with no handle and no
+ * context (a task woken by what it awaited, say) takes two: {run, a | 2},
+ * {fn, b}. Any other item takes three: {run, ctx}, {fn, a}, {b, x} -- ctx
+ * is a map or NULL, aligned. The tagged forms need a aligned too. */
 typedef union uvr_cell {
   struct {
     uvr_run_fn run;
-    uintptr_t arg; /* a | 1, or ctx */
+    uintptr_t arg; /* a | 1, a | 2, or ctx */
   } head;
   struct {
     uvr_item_fn fn;
-    void *a;
+    void *a; /* or b, in the two-cell form */
   } mid;
   struct {
     void *b;
@@ -255,30 +257,20 @@ struct uvrun_loop_s {
 
 uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop);
 void uvr_loop_unref(uvrun_loop_t *loop);
-/* Makes room for 3 more cells in the ready queue: 0, or NOMEM (recorded). */
-int uvr_loop_ready_grow(uvrun_loop_t *loop);
-/* Queues an item; takes over its ctx/handle references. 0 or NOMEM. */
+/* Queues an item; takes over its ctx/handle references. 0 or NOMEM. The
+ * one-cell form is inline: for a constant item the checks fold away. */
+int uvr_loop_push_cells(uvrun_loop_t *loop, const uvr_item *item);
 static inline int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
   uvr_ring *r = &loop->ready;
-  size_t mask, at;
-  if (UVR_UNLIKELY(r->cap - r->ncells < 3) && uvr_loop_ready_grow(loop) < 0) return UVRUN_E_NOMEM;
-  mask = r->cap - 1;
-  at = r->head + r->ncells;
-  r->count++;
-  r->cells[at & mask].head.run = item->run;
   if (item->fn.cb == NULL && item->b == NULL && item->x.handle == NULL && item->ctx == NULL &&
-      ((uintptr_t)item->a & 1) == 0) {
-    r->cells[at & mask].head.arg = (uintptr_t)item->a | 1;
-    r->ncells += 1;
+      ((uintptr_t)item->a & 3) == 0 && UVR_LIKELY(r->ncells < r->cap)) {
+    uvr_cell *c = &r->cells[(r->head + r->ncells++) & (r->cap - 1)];
+    c->head.run = item->run;
+    c->head.arg = (uintptr_t)item->a | 1;
+    r->count++;
     return 0;
   }
-  r->cells[at & mask].head.arg = (uintptr_t)item->ctx;
-  r->cells[(at + 1) & mask].mid.fn = item->fn;
-  r->cells[(at + 1) & mask].mid.a = item->a;
-  r->cells[(at + 2) & mask].tail.b = item->b;
-  r->cells[(at + 2) & mask].tail.x = item->x;
-  r->ncells += 3;
-  return 0;
+  return uvr_loop_push_cells(loop, item);
 }
 /* Puts a sleep's timer in the heap, due `delay` seconds from now, with
  * call_later's checks and errors (recorded). The reference the heap holds

@@ -40,7 +40,7 @@ static void install_atfork(void) { pthread_atfork(NULL, NULL, clear_tls_in_child
 
 /* ---- ready queue ---- */
 
-int uvr_loop_ready_grow(uvrun_loop_t *loop) {
+static int ready_grow(uvrun_loop_t *loop) {
   uvr_ring *r = &loop->ready;
   /* 64 cells (1 KiB) come from malloc's per-thread cache: a fresh loop
    * allocates and frees a bigger first block at a cost growing never has. */
@@ -52,6 +52,35 @@ int uvr_loop_ready_grow(uvrun_loop_t *loop) {
   r->cells = cells;
   r->head = 0;
   r->cap = cap;
+  return 0;
+}
+
+int uvr_loop_push_cells(uvrun_loop_t *loop, const uvr_item *item) {
+  uvr_ring *r = &loop->ready;
+  size_t mask, at;
+  if (r->cap - r->ncells < 3 && ready_grow(loop) < 0) return UVRUN_E_NOMEM;
+  mask = r->cap - 1;
+  at = r->head + r->ncells;
+  r->count++;
+  r->cells[at & mask].head.run = item->run;
+  if (item->x.handle == NULL && item->ctx == NULL && ((uintptr_t)item->a & 3) == 0) {
+    if (item->fn.cb == NULL && item->b == NULL) {
+      r->cells[at & mask].head.arg = (uintptr_t)item->a | 1;
+      r->ncells += 1;
+      return 0;
+    }
+    r->cells[at & mask].head.arg = (uintptr_t)item->a | 2;
+    r->cells[(at + 1) & mask].mid.fn = item->fn;
+    r->cells[(at + 1) & mask].mid.a = item->b;
+    r->ncells += 2;
+    return 0;
+  }
+  r->cells[at & mask].head.arg = (uintptr_t)item->ctx;
+  r->cells[(at + 1) & mask].mid.fn = item->fn;
+  r->cells[(at + 1) & mask].mid.a = item->a;
+  r->cells[(at + 2) & mask].tail.b = item->b;
+  r->cells[(at + 2) & mask].tail.x = item->x;
+  r->ncells += 3;
   return 0;
 }
 
@@ -67,7 +96,14 @@ static uvr_item ring_pop(uvr_ring *r) {
   uvr_item it = {c->head.run, {NULL}, NULL, NULL, {NULL}, NULL};
   r->count--;
   if (c->head.arg & 1) {
-    it.a = (void *)(c->head.arg & ~(uintptr_t)1);
+    it.a = (void *)(c->head.arg - 1);
+    return it;
+  }
+  if (c->head.arg & 2) {
+    it.a = (void *)(c->head.arg - 2);
+    c = ring_take(r);
+    it.fn = c->mid.fn;
+    it.b = c->mid.a;
     return it;
   }
   it.ctx = (uvr_map *)c->head.arg;
