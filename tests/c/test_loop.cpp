@@ -74,9 +74,9 @@ TEST_CASE("R35 callbacks run in FIFO order, one snapshot per iteration") {
 }
 
 TEST_CASE("R35 FIFO holds across items of every size while the ready queue wraps around and grows") {
-  // Task steps, due timers and executor completions take one cell of the
-  // ready queue, callbacks and done callbacks three: interleave them after
-  // the queue's head has moved, so that it wraps and grows mid-burst.
+  // A task's step takes one cell of the ready queue, a callback two, a
+  // callback with a handle three: interleave them after the queue's head
+  // has moved, so that it wraps and grows mid-burst.
   Loop l;
   static constexpr int kItems = 600;
   struct State {
@@ -84,6 +84,7 @@ TEST_CASE("R35 FIFO holds across items of every size while the ready queue wraps
     std::vector<int> seen;
     uvrun_future_t *done;
     std::vector<uvrun_task_t *> tasks;
+    std::vector<uvrun_handle_t *> handles;
   } st;
   st.loop = l.loop;
   REQUIRE(uvrun_future_new(l.loop, &st.done) == 0);
@@ -102,8 +103,10 @@ TEST_CASE("R35 FIFO holds across items of every size while the ready queue wraps
     State *st = (*posts)[0].st;
     for (int i = 0; i < kItems; i++) {
       Post *p = &(*posts)[i];
-      if (i % 3 == 0) {
-        uvrun_loop_call_soon(st->loop, [](void *ud) { note(static_cast<Post *>(ud)); }, p, nullptr);
+      if (i % 3 < 2) {
+        uvrun_handle_t *h = nullptr;
+        uvrun_loop_call_soon(st->loop, [](void *ud) { note(static_cast<Post *>(ud)); }, p, i % 3 ? &h : nullptr);
+        if (h != nullptr) st->handles.push_back(h);
       } else {
         uvrun_task_t *t = nullptr;
         uvrun_task_new(st->loop, [](uvrun_task_t *, void *arg) {
@@ -119,7 +122,9 @@ TEST_CASE("R35 FIFO holds across items of every size while the ready queue wraps
   std::vector<int> expected(kItems);
   for (int i = 0; i < kItems; i++) expected[i] = i;
   CHECK(st.seen == expected);
+  CHECK(st.handles.size() == kItems / 3);
   for (uvrun_task_t *t : st.tasks) uvrun_task_unref(t);
+  for (uvrun_handle_t *h : st.handles) uvrun_handle_unref(h);
   uvrun_future_unref(st.done);
 }
 
