@@ -209,7 +209,7 @@ typedef struct uvr_tsq {
   uvr_ts_cell *cells, *spare; /* cells: appended under mu; spare: last drained */
   size_t n, cap, spare_cap;
   uv_async_t *wake;        /* the base's async handle; NULL once closed */
-  atomic_int pending;      /* items is not empty */
+  atomic_int pending;      /* cells is not empty */
   atomic_int lost;         /* an item could not be queued (out of memory) */
   char after[UVR_CACHE_LINE];
 } uvr_tsq;
