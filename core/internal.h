@@ -280,13 +280,10 @@ void uvr_timer_cancel(uvrun_loop_t *loop, uvr_timer *t);
 /* helpers.c: a due sleep (an item's a), and a sleep the heap lets go of. */
 void uvr_sleep_fire(uvrun_loop_t *loop, uvr_item *item, int run);
 void uvr_sleep_release(uvr_timer *t);
-/* Queue from any thread. Returns LOOP_CLOSED after close. */
-int uvr_loop_push_threadsafe(uvrun_loop_t *loop, uvr_run_fn run, void *a);
-/* An item that had to be queued was dropped for lack of memory (a done
- * callback, a due timer, an executor completion): the current or next run
- * of the loop fails with UVRUN_E_NOMEM instead of waiting for it forever.
- * Any thread, while the loop is alive. */
-void uvr_loop_lost(uvrun_loop_t *loop);
+/* Runs a callback item (fn.cb, a) in its context (ctx), unless its handle
+ * (x.handle) was cancelled; releases what it holds. */
+void uvr_run_callback(uvrun_loop_t *loop, uvr_item *it, int run);
+
 uint64_t uvr_now_ns(void);
 /* Runs the loop until stopped; the running-loop TLS is set meanwhile. */
 int uvr_loop_run_forever(uvrun_loop_t *loop);
@@ -307,6 +304,24 @@ void uvr_report(uvrun_loop_t *loop, const char *message, uvrun_error_t *err,
                 uvrun_task_t *task, uvrun_future_t *fut, const char *source);
 extern UVR_TLS_FAST uvrun_loop_t *uvr_running_loop;
 extern UVR_TLS_FAST uvrun_loop_t *uvr_current_loop;
+
+/* ---- threadsafe.c: what other threads post ---- */
+/* Queue from any thread. Returns LOOP_CLOSED after close. */
+int uvr_loop_push_threadsafe(uvrun_loop_t *loop, uvr_run_fn run, void *a);
+/* The queue's lock (loop setup); 0 or a libuv error code. */
+int uvr_ts_init(uvrun_loop_t *loop);
+/* Loop thread: moves what other threads posted onto the ready queue. */
+void uvr_ts_drain(uvrun_loop_t *loop);
+/* Loop close: posts fail with LOOP_CLOSED from now on; queued ones are
+ * released unrun by uvr_ts_discard; uvr_ts_free frees the buffers. */
+void uvr_ts_close(uvrun_loop_t *loop);
+void uvr_ts_discard(uvrun_loop_t *loop);
+void uvr_ts_free(uvrun_loop_t *loop);
+/* An item that had to be queued was dropped for lack of memory (a done
+ * callback, a due timer, an executor completion): the current or next run
+ * of the loop fails with UVRUN_E_NOMEM instead of waiting for it forever.
+ * Any thread, while the loop is alive. */
+void uvr_loop_lost(uvrun_loop_t *loop);
 
 /* ---- future.c ---- */
 enum { UVR_PENDING = 0, UVR_RESULT, UVR_ERROR, UVR_CANCELLED };

@@ -140,7 +140,7 @@ static void release_item(uvr_item *it) {
   uvr_map_unref(it->ctx);
 }
 
-static void run_callback(uvrun_loop_t *loop, uvr_item *it, int run) {
+void uvr_run_callback(uvrun_loop_t *loop, uvr_item *it, int run) {
   (void)loop;
   if (run && !(it->x.handle != NULL && it->x.handle->timer.cancelled)) run_in_map(it->ctx, it->fn.cb, it->a);
   release_item(it);
@@ -293,7 +293,7 @@ static int check_call(uvrun_loop_t *loop, uvrun_callback_fn cb, const char *what
 int uvrun_loop_call_soon(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud,
                          uvrun_handle_t **handle) {
   uvrun_handle_t *h = NULL;
-  uvr_item it = {run_callback, {cb}, ud, NULL, {NULL}, NULL};
+  uvr_item it = {uvr_run_callback, {cb}, ud, NULL, {NULL}, NULL};
   int rc = check_call(loop, cb, "call_soon");
   if (rc < 0) return rc;
   if (handle != NULL && (h = handle_new(loop, cb, ud, 2)) == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
@@ -347,137 +347,6 @@ int uvr_timer_start(uvrun_loop_t *loop, uvr_timer *t, double delay) {
   return 0;
 }
 
-/* ---- other threads ---- */
-
-/* Appends k cells (see uvr_ts_cell) in one go, so that the loop never
- * sees a head without its body. */
-static int ts_post(uvrun_loop_t *loop, const uvr_ts_cell *cells, size_t k) {
-  uvr_ts_cell *at;
-  uv_mutex_lock(&loop->ts.mu);
-  if (loop->ts.wake == NULL) {
-    uv_mutex_unlock(&loop->ts.mu);
-    return UVRUN_E_LOOP_CLOSED;
-  }
-  if (loop->ts.cap - loop->ts.n < k) {
-    size_t cap = loop->ts.cap ? loop->ts.cap * 2 : 64;
-    uvr_ts_cell *grown = uvr_realloc(loop->ts.cells, cap * sizeof *grown);
-    if (grown == NULL) {
-      uv_mutex_unlock(&loop->ts.mu);
-      return UVRUN_E_NOMEM;
-    }
-    loop->ts.cells = grown;
-    loop->ts.cap = cap;
-  }
-  at = loop->ts.cells + loop->ts.n;
-  at[0] = cells[0];
-  if (k == 2) at[1] = cells[1];
-  loop->ts.n += k;
-  if (loop->ts.n == k) {
-    atomic_store_explicit(&loop->ts.pending, 1, memory_order_release);
-    /* Under the lock: close() takes it before it gives the base up. */
-    uv_async_send(loop->ts.wake);
-  }
-  uv_mutex_unlock(&loop->ts.mu);
-  return 0;
-}
-
-int uvr_loop_push_threadsafe(uvrun_loop_t *loop, uvr_run_fn run, void *a) {
-  uvr_ts_cell cells[2];
-  cells[0].head.none = NULL;
-  cells[0].head.ctx = NULL;
-  cells[1].item.run = run;
-  cells[1].item.a = a;
-  return ts_post(loop, cells, 2);
-}
-
-void uvr_loop_lost(uvrun_loop_t *loop) {
-  uvr_logf(UVRUN_LOG_ERROR, "out of memory: a queued callback was dropped; the loop's run fails");
-  atomic_store_explicit(&loop->ts.lost, 1, memory_order_release);
-  uv_mutex_lock(&loop->ts.mu);
-  if (loop->ts.wake != NULL) uv_async_send(loop->ts.wake); /* wake a waiting loop */
-  uv_mutex_unlock(&loop->ts.mu);
-}
-
-int uvrun_loop_call_soon_threadsafe(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud) {
-  uvr_ts_cell cells[2];
-  uvr_map *ctx;
-  int rc;
-  if (loop == NULL || cb == NULL)
-    return uvr_fail(UVRUN_E_INVAL, "a callable object was expected by call_soon_threadsafe()");
-  ctx = uvr_map_ref(uvr_context_current()->map);
-  cells[ctx != NULL].call.cb = cb;
-  cells[ctx != NULL].call.ud = ud;
-  if (ctx != NULL) {
-    cells[0].head.none = NULL;
-    cells[0].head.ctx = ctx;
-  }
-  rc = ts_post(loop, cells, ctx != NULL ? 2 : 1);
-  if (rc < 0) {
-    uvr_map_unref(ctx);
-    return uvr_fail(rc, "%s", uvrun_strerror(rc));
-  }
-  return 0;
-}
-
-/* The queue's critical sections are a few stores: a poster that finds the
- * lock taken spins briefly before it sleeps in the kernel (a futex sleep and
- * wake-up cost more than the wait). */
-static int ts_mutex_init(uv_mutex_t *mu) {
-#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
-  pthread_mutexattr_t attr;
-  int rc;
-  if ((rc = pthread_mutexattr_init(&attr)) != 0) return -rc;
-  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-  rc = pthread_mutex_init(mu, &attr);
-  pthread_mutexattr_destroy(&attr);
-  return -rc;
-#else
-  return uv_mutex_init(mu);
-#endif
-}
-
-/* The loop's item for the post at cells[*i], which it steps past. */
-static uvr_item ts_take(const uvr_ts_cell *cells, size_t *i) {
-  const uvr_ts_cell *c = &cells[(*i)++];
-  uvr_item it = {run_callback, {c->call.cb}, c->call.ud, NULL, {NULL}, NULL};
-  if (c->call.cb != NULL) return it;
-  it.ctx = c->head.ctx;
-  c = &cells[(*i)++];
-  if (it.ctx != NULL) {
-    it.fn.cb = c->call.cb;
-    it.a = c->call.ud;
-  } else {
-    it.run = c->item.run;
-    it.a = c->item.a;
-  }
-  return it;
-}
-
-/* Moves what other threads posted onto the ready queue; buffers are swapped,
- * not reallocated, so a steady stream allocates nothing. */
-static void drain_threadsafe(uvrun_loop_t *loop) {
-  uvr_ts_cell *cells;
-  size_t n, i = 0, cap;
-  uv_mutex_lock(&loop->ts.mu);
-  cells = loop->ts.cells;
-  n = loop->ts.n;
-  cap = loop->ts.cap;
-  loop->ts.cells = loop->ts.spare;
-  loop->ts.cap = loop->ts.spare_cap;
-  loop->ts.n = 0;
-  atomic_store_explicit(&loop->ts.pending, 0, memory_order_relaxed);
-  uv_mutex_unlock(&loop->ts.mu);
-  while (i < n) {
-    uvr_item it = ts_take(cells, &i);
-    if (uvr_loop_push(loop, &it) < 0) {
-      it.run(loop, &it, 0);
-      uvr_loop_lost(loop);
-    }
-  }
-  loop->ts.spare = cells;
-  loop->ts.spare_cap = cap;
-}
-
 /* ---- life cycle ---- */
 
 static int loop_init(uvrun_loop_t *loop, uv_loop_t *borrowed) {
@@ -486,7 +355,7 @@ static int loop_init(uvrun_loop_t *loop, uv_loop_t *borrowed) {
   uvr_alloc_lock();
   loop->refs = 1;
   loop->borrowed = borrowed != NULL;
-  if ((rc = ts_mutex_init(&loop->ts.mu)) < 0) return uvr_fail(rc, "loop setup failed: %s", uv_strerror(rc));
+  if ((rc = uvr_ts_init(loop)) < 0) return uvr_fail(rc, "loop setup failed: %s", uv_strerror(rc));
   if ((rc = uvr_uvbase_attach(loop, borrowed)) < 0) {
     uv_mutex_destroy(&loop->ts.mu);
     return rc;
@@ -545,11 +414,7 @@ static void discard_items(uvrun_loop_t *loop) {
     uvr_item it = ring_pop(&loop->ready);
     it.run(loop, &it, 0);
   }
-  for (i = 0; i < loop->ts.n;) {
-    uvr_item it = ts_take(loop->ts.cells, &i);
-    it.run(loop, &it, 0);
-  }
-  loop->ts.n = 0;
+  uvr_ts_discard(loop);
   for (i = 0; i < loop->heap_n; i++) {
     loop->heap[i].t->in_heap = 0;
     timer_release(loop->heap[i].t);
@@ -567,9 +432,7 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
     uvr_logf(UVRUN_LOG_DEBUG, "Close %s", desc);
   }
   loop->closed = 1;
-  uv_mutex_lock(&loop->ts.mu);
-  loop->ts.wake = NULL; /* other threads now get LOOP_CLOSED */
-  uv_mutex_unlock(&loop->ts.mu);
+  uvr_ts_close(loop);
   loop->executor_shutdown_called = 1;
   uvr_executor_detach(loop);
   discard_items(loop);
@@ -584,12 +447,10 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
   uvr_uvbase_detach(loop);
   uvr_free(loop->ready.cells);
   uvr_free(loop->heap);
-  uvr_free(loop->ts.cells);
-  uvr_free(loop->ts.spare);
+  uvr_ts_free(loop);
   loop->ready.cells = NULL;
   loop->heap = NULL;
-  loop->ts.cells = loop->ts.spare = NULL;
-  loop->ready.cap = loop->ready.ncells = loop->ready.count = loop->heap_cap = loop->ts.cap = loop->ts.spare_cap = 0;
+  loop->ready.cap = loop->ready.ncells = loop->ready.count = loop->heap_cap = 0;
   return 0;
 }
 
@@ -677,7 +538,7 @@ static int spin_for_threadsafe(uvrun_loop_t *loop) {
 static void run_once(uvrun_loop_t *loop) {
   size_t n;
   uint64_t now;
-  if (atomic_load_explicit(&loop->ts.pending, memory_order_acquire)) drain_threadsafe(loop);
+  if (atomic_load_explicit(&loop->ts.pending, memory_order_acquire)) uvr_ts_drain(loop);
   while (loop->heap_n > 0 && loop->heap[0].t->cancelled) timer_release(heap_pop(loop));
   if (loop->heap_cancelled > 64 && loop->heap_cancelled * 2 > loop->heap_n) heap_compact(loop);
 
@@ -702,7 +563,7 @@ static void run_once(uvrun_loop_t *loop) {
     uvr_task_cache_decay(loop, uv_hrtime());
     loop->skip_polls = 0;
   }
-  if (atomic_load_explicit(&loop->ts.pending, memory_order_acquire)) drain_threadsafe(loop);
+  if (atomic_load_explicit(&loop->ts.pending, memory_order_acquire)) uvr_ts_drain(loop);
 
   if (loop->heap_n > 0) {
     now = uv_hrtime();
