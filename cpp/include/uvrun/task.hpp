@@ -13,6 +13,7 @@
 
 #include <uvrun.h>
 
+#include <algorithm>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
@@ -74,6 +75,7 @@ struct FrameCache {
   std::size_t count[kClasses];
   std::size_t low[kClasses];  // the fewest cached since decay_at was set
   std::size_t frees;          // frames cached since the last decay check
+  std::size_t most;           // the largest count when frees was last reset
   std::int64_t decay_at;      // steady_clock ns
   bool armed;                 // the reaper is registered
   bool dead;                  // the thread is exiting: frames go straight back
@@ -82,26 +84,31 @@ struct FrameCache {
   void free_top(std::size_t c, std::size_t n) noexcept {
     for (; n > 0 && free[c] != nullptr; n--, count[c]--) ::operator delete(std::exchange(free[c], free[c]->next));
   }
-  [[gnu::noinline]] void decay() noexcept {
+  // No class holds more than most + frees frames until the next reset.
+  void reset_frees() noexcept {
     frees = 0;
+    most = 0;
+    for (std::size_t c = 0; c < kClasses; c++) most = std::max(most, count[c]);
+  }
+  [[gnu::noinline]] void decay() noexcept {
     std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            std::chrono::steady_clock::now().time_since_epoch()).count();
-    if (now < decay_at) return;
-    for (std::size_t c = 0; c < kClasses; c++) {
-      if (low[c] > kFloor) free_top(c, low[c] - kFloor);
-      low[c] = count[c];
+    if (now >= decay_at) {
+      for (std::size_t c = 0; c < kClasses; c++) {
+        if (low[c] > kFloor) free_top(c, low[c] - kFloor);
+        low[c] = count[c];
+      }
+      decay_at = now + kDecayNs;
     }
-    decay_at = now + kDecayNs;
+    reset_frees();
   }
   // At the end of a run: only a class above the floor can have anything to
-  // give back, and looking costs less than reading the clock.
+  // give back. The bound, kept beside what every free writes, answers most
+  // runs without reading the counts (cold by then) or the clock.
   void decay_if_over_floor() noexcept {
-    for (std::size_t c = 0; c < kClasses; c++) {
-      if (count[c] > kFloor) {
-        decay();
-        return;
-      }
-    }
+    if (most + frees <= kFloor) return;
+    reset_frees();
+    if (most > kFloor) decay();
   }
   void release_all() noexcept {
     dead = true;
