@@ -74,7 +74,7 @@ struct FrameCache {
   Node *free[kClasses];
   std::size_t count[kClasses];
   std::size_t low[kClasses];  // the fewest cached since decay_at was set
-  std::size_t frees;          // frames cached since the last decay check
+  std::size_t frees;          // frames cached since the last reset_frees()
   std::size_t most;           // the largest count when frees was last reset
   std::int64_t decay_at;      // steady_clock ns
   bool armed;                 // the reaper is registered
