@@ -257,13 +257,17 @@ struct uvrun_loop_s {
 
 uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop);
 void uvr_loop_unref(uvrun_loop_t *loop);
+/* Whether an item takes the one-cell form: a run function and a, aligned. */
+static inline int uvr_item_fits_one_cell(const uvr_item *item) {
+  return item->fn.cb == NULL && item->b == NULL && item->x.handle == NULL && item->ctx == NULL &&
+         ((uintptr_t)item->a & 3) == 0;
+}
 /* Queues an item; takes over its ctx/handle references. 0 or NOMEM. The
  * one-cell form is inline: for a constant item the checks fold away. */
 int uvr_loop_push_cells(uvrun_loop_t *loop, const uvr_item *item);
 static inline int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
   uvr_ring *r = &loop->ready;
-  if (item->fn.cb == NULL && item->b == NULL && item->x.handle == NULL && item->ctx == NULL &&
-      ((uintptr_t)item->a & 3) == 0 && UVR_LIKELY(r->ncells < r->cap)) {
+  if (uvr_item_fits_one_cell(item) && UVR_LIKELY(r->ncells < r->cap)) {
     uvr_cell *c = &r->cells[(r->head + r->ncells++) & (r->cap - 1)];
     c->head.run = item->run;
     c->head.arg = (uintptr_t)item->a | 1;
