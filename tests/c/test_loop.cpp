@@ -173,7 +173,7 @@ TEST_CASE("many cancelled timers do not pin memory or fire") {
   CHECK(fired == 0);
 }
 
-TEST_CASE("call_soon_threadsafe from 4 threads, with and without context variables: every callback runs once, in each thread's order and its poster's context") {
+TEST_CASE("R31 call_soon_threadsafe from 4 threads, with and without context variables: every callback runs once, in each thread's order and its poster's context") {
   Loop l;
   static constexpr int kThreads = 4, kPer = 20000;
   static int kUnset;  // the variable's default: the poster had not set it
