@@ -69,7 +69,7 @@ uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop, double seconds, void *valu
   fut = new_future(loop, sizeof(sleep_state), &sleep_ops);
   if (fut == NULL) return NULL;
   s = helper_of(fut);
-  s->timer.is_sleep = 1;
+  s->timer.kind = UVR_TIMER_SLEEP;
   s->value = value;
   if (uvr_timer_start(loop, &s->timer, seconds) < 0) {
     int code = uvr_last_code();

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -147,12 +148,14 @@ typedef union uvr_ts_cell {
   } item;
 } uvr_ts_cell;
 
-/* What the timer heap orders: a call_at handle, or a sleep (helpers.c),
- * whose future the heap holds a reference to until it is popped. */
+/* What the timer heap orders: a call_at handle, a sleep future's timer
+ * (helpers.c) or a task's own sleep (task.c). The heap holds a reference to
+ * the handle, future or task until the timer is popped. */
+enum { UVR_TIMER_HANDLE = 0, UVR_TIMER_SLEEP, UVR_TIMER_TASK };
 typedef struct uvr_timer {
   uint64_t seq; /* FIFO among equal deadlines */
-  int refs;     /* a handle's; a sleep counts its future's */
-  uint8_t cancelled, in_heap, is_sleep;
+  int refs;     /* a handle's; futures and tasks count their own */
+  uint8_t cancelled, in_heap, kind;
 } uvr_timer;
 
 struct uvrun_handle_s {
@@ -406,8 +409,10 @@ struct uvrun_task_s {
   uvrun_error_t *thrown;    /* what resume reports (reference) */
   uvrun_error_t *raised;    /* set by uvrun_task_raise (reference) */
   char *cancel_msg;         /* message of a pending must_cancel */
+  uvr_timer timer;          /* its own sleep: no future (uvrun_task_sleep) */
   int num_cancels;
   uint8_t must_cancel : 1, yielded : 1, started : 1;
+  uint8_t sleeping : 1;     /* suspended on timer, which still runs */
   uint8_t in_list : 1;      /* in loop->tasks, through fut.link_prev/next */
   uint8_t in_cancel : 1;    /* uvr_task_cancel is on the stack (await cycles) */
 };
@@ -415,6 +420,9 @@ struct uvrun_task_s {
 #define UVR_TASK_NEXT(t) ((uvrun_task_t *)(t)->fut.link_next)
 /* Format "<Task pending name='..' ...>" into buf. */
 void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len);
+#define UVR_TASK_OF_TIMER(t) ((uvrun_task_t *)((char *)(t) - offsetof(uvrun_task_t, timer)))
+/* The item that runs a task's next step (a = the task, with a reference). */
+void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run);
 /* The task an item steps, or NULL for other items. */
 const uvrun_task_t *uvr_item_task(const uvr_item *it);
 int uvr_task_cancel(uvrun_task_t *task, const char *msg);

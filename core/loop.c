@@ -185,8 +185,10 @@ int uvrun_handle_cancelled(const uvrun_handle_t *h) { return h != NULL && h->tim
 
 /* The heap's reference, given back. */
 static void timer_release(uvr_timer *t) {
-  if (t->is_sleep) {
+  if (t->kind == UVR_TIMER_SLEEP) {
     uvr_sleep_release(t);
+  } else if (t->kind == UVR_TIMER_TASK) {
+    uvrun_task_unref(UVR_TASK_OF_TIMER(t));
   } else {
     uvrun_handle_unref((uvrun_handle_t *)t);
   }
@@ -572,9 +574,15 @@ static void run_once(uvrun_loop_t *loop) {
     now = uv_hrtime();
     while (loop->heap_n > 0 && loop->heap[0].when <= now) {
       uvr_timer *t = heap_pop(loop);
-      /* a: the handle, or the sleep's timer (the item carries the heap's
-       * reference to the sleep's future) */
-      uvr_item it = {t->is_sleep ? uvr_sleep_fire : run_timer, {NULL}, t, NULL, {NULL}, NULL};
+      /* a: the handle, the sleep's timer or the sleeping task; the item
+       * carries the heap's reference */
+      uvr_item it = {run_timer, {NULL}, t, NULL, {NULL}, NULL};
+      if (t->kind == UVR_TIMER_SLEEP) {
+        it.run = uvr_sleep_fire;
+      } else if (t->kind == UVR_TIMER_TASK) {
+        it.run = uvr_task_run_step;
+        it.a = UVR_TASK_OF_TIMER(t);
+      }
       if (t->cancelled) {
         timer_release(t);
       } else if (uvr_loop_push(loop, &it) < 0) {

@@ -5,6 +5,7 @@
  * callback, which the loop runs from its ready queue, never from inside a
  * libuv callback. Cancellation follows asyncio's Task.cancel (R51). */
 #include <inttypes.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,7 +57,7 @@ static void list_remove(uvrun_task_t *task) {
 
 /* ---- scheduling ---- */
 
-static void run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
+void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
   uvrun_task_t *task = it->a;
   (void)loop;
   if (run) task_step(task);
@@ -64,14 +65,14 @@ static void run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
 }
 
 static int schedule_step(uvrun_task_t *task) {
-  uvr_item it = {run_step, {NULL}, task, NULL, {NULL}, NULL};
+  uvr_item it = {uvr_task_run_step, {NULL}, task, NULL, {NULL}, NULL};
   if (uvr_loop_push(task->fut.loop, &it) < 0) return UVRUN_E_NOMEM;
   task->fut.refs++;
   return 0;
 }
 
 const uvrun_task_t *uvr_item_task(const uvr_item *it) {
-  if (it->run == run_step) return it->a;
+  if (it->run == uvr_task_run_step) return it->a;
   if (it->fn.done == task_wakeup) return it->b;
   return NULL;
 }
@@ -234,17 +235,40 @@ static void take_outcome(uvrun_task_t *task, uvrun_future_t *from) {
   }
 }
 
+/* Cancels the task's own sleep, as cancelling the sleep future it would
+ * otherwise await (R51): the step runs now and uvrun_task_resume() reports
+ * CancelledError(msg). 0 if there is no sleep to cancel, or no memory to
+ * wake the task early (it then wakes at the deadline). */
+static int cancel_sleep(uvrun_task_t *task, const char *msg) {
+  uvrun_error_t *err;
+  if (!task->sleeping || !task->timer.in_heap || task->timer.cancelled) return 0;
+  err = uvr_error_make(UVRUN_E_CANCELLED, msg != NULL ? msg : "");
+  if (schedule_step(task) < 0) {
+    uvrun_error_unref(err);
+    return 0;
+  }
+  uvr_timer_cancel(task->fut.loop, &task->timer);
+  uvrun_error_unref(task->thrown);
+  task->thrown = err;
+  return 1;
+}
+
 static void task_step(uvrun_task_t *task) {
   uvrun_loop_t *loop = task->fut.loop;
   uvrun_task_t *prev;
   int rc;
   if (task->fut.state != UVR_PENDING) return;
   task->fut.refs++; /* finishing drops the list's reference */
+  task->sleeping = 0; /* woken by its timer, or by a cancel */
   for (;;) {
     if (task->must_cancel) {
       task->must_cancel = 0;
-      uvrun_error_unref(task->thrown);
-      task->thrown = uvr_error_make(UVRUN_E_CANCELLED, task->cancel_msg ? task->cancel_msg : "");
+      /* A cancellation already on its way in keeps its message (asyncio's
+       * __step only replaces what is not a CancelledError). */
+      if (task->thrown == NULL || task->thrown->code != UVRUN_E_CANCELLED) {
+        uvrun_error_unref(task->thrown);
+        task->thrown = uvr_error_make(UVRUN_E_CANCELLED, task->cancel_msg ? task->cancel_msg : "");
+      }
       uvr_free(task->cancel_msg);
       task->cancel_msg = NULL;
       if (!task->started) {
@@ -271,6 +295,15 @@ static void task_step(uvrun_task_t *task) {
         take_outcome(task, NULL);
         if (schedule_step(task) < 0) {
           finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
+        }
+        break;
+      }
+      if (task->sleeping) {
+        take_outcome(task, NULL);
+        if (task->must_cancel && cancel_sleep(task, task->cancel_msg)) {
+          task->must_cancel = 0;
+          uvr_free(task->cancel_msg);
+          task->cancel_msg = NULL;
         }
         break;
       }
@@ -307,6 +340,10 @@ static void task_step(uvrun_task_t *task) {
       /* Finishing with an await pending: the future is not ours to keep. */
       uvrun_future_unref(task->waiter);
       task->waiter = NULL;
+    }
+    if (task->sleeping) {
+      uvr_timer_cancel(loop, &task->timer); /* and the sleep is not either */
+      task->sleeping = 0;
     }
     if (rc == 0 || rc > 0) {
       if (task->must_cancel) {
@@ -362,7 +399,7 @@ int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut) {
     uvrun_future_unref(fut);
     return uvr_fail(UVRUN_E_INVAL, "Task cannot await on itself");
   }
-  if (task->waiter != NULL || task->yielded) {
+  if (task->waiter != NULL || task->yielded || task->sleeping) {
     uvrun_future_unref(fut);
     return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time");
   }
@@ -372,8 +409,26 @@ int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut) {
 
 int uvrun_task_yield(uvrun_task_t *task) {
   if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
-  if (task->waiter != NULL) return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time");
+  if (task->waiter != NULL || task->sleeping)
+    return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time");
   task->yielded = 1;
+  return UVRUN_SUSPEND;
+}
+
+int uvrun_task_sleep(uvrun_task_t *task, double seconds) {
+  if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
+  if (isnan(seconds)) return uvr_fail(UVRUN_E_INVAL, "sleep needs a number of seconds, not NaN");
+  if (task->waiter != NULL || task->yielded || task->sleeping)
+    return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time");
+  if (seconds <= 0) return uvrun_task_yield(task); /* asyncio.sleep(0) */
+  /* A cancelled sleep's timer stays in the heap until its deadline: the
+   * next sleep before then takes a future of its own. */
+  if (task->timer.in_heap) return uvrun_task_await(task, uvrun_sleep(task, seconds));
+  task->timer.kind = UVR_TIMER_TASK;
+  task->timer.cancelled = 0;
+  if (uvr_timer_start(task->fut.loop, &task->timer, seconds) < 0) return uvr_last_code();
+  task->fut.refs++; /* the heap's */
+  task->sleeping = 1;
   return UVRUN_SUSPEND;
 }
 
@@ -423,6 +478,7 @@ int uvr_task_cancel(uvrun_task_t *task, const char *msg) {
     task->in_cancel = 0;
     if (cancelled) return 1;
   }
+  if (cancel_sleep(task, msg)) return 1;
   task->must_cancel = 1;
   copy = msg != NULL ? uvr_strdup(msg) : NULL; /* first: msg may be the old one */
   uvr_free(task->cancel_msg);
@@ -493,6 +549,8 @@ void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len) {
     snprintf(waiting, sizeof waiting, " wait_for=%s", w);
   } else if (f->state == UVR_PENDING && task->waiter != NULL) {
     snprintf(waiting, sizeof waiting, " wait_for=<Task name='%s'>", uvrun_task_name((uvrun_task_t *)task->waiter));
+  } else if (f->state == UVR_PENDING && task->sleeping) {
+    snprintf(waiting, sizeof waiting, " sleeping");
   }
   n = snprintf(buf, len, "<Task %s name='%s' step=%p%s%s",
                f->state == UVR_PENDING ? "pending" : f->state == UVR_CANCELLED ? "cancelled" : "finished",

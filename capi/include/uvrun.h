@@ -361,6 +361,11 @@ UVRUN_EXTERN uvrun_loop_t *uvrun_task_loop(const uvrun_task_t *task);
 UVRUN_EXTERN int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut);
 /* Give way for one loop iteration (asyncio.sleep(0)). */
 UVRUN_EXTERN int uvrun_task_yield(uvrun_task_t *task);
+/* Sleeps for `seconds` (0 or less: yields), as awaiting uvrun_sleep() but
+ * on the task's own timer: no future, no allocation. Return it from the
+ * step; the next step's uvrun_task_resume() gives 0, or UVRUN_E_CANCELLED
+ * when the task was cancelled meanwhile (at once, not at the deadline). */
+UVRUN_EXTERN int uvrun_task_sleep(uvrun_task_t *task, double seconds);
 /* What the last await produced: 0 and its value (borrowed, valid until the
  * next await), or a negative code (UVRUN_E_CANCELLED when the task is being
  * cancelled). On the first step: 0 and NULL. */

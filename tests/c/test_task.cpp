@@ -114,6 +114,33 @@ TEST_CASE("R51 cancelling a task cancels the future it awaits") {
   CHECK(saw_cancel);
 }
 
+TEST_CASE("R51 a second cancel before the task wakes keeps the first CancelledError (asyncio's __step)") {
+  static std::string seen;
+  seen.clear();
+  int rc = t::run([](uvrun_task_t *task, int step) -> int {
+    static uvrun_task_t *child;
+    switch (step) {
+    case 0:
+      child = t::spawn(uvrun_task_loop(task), [](uvrun_task_t *c, int s) -> int {
+        if (s == 0) return uvrun_task_await(c, uvrun_sleep(c, 10));
+        int rc = uvrun_task_resume(c, nullptr);
+        seen = uvrun_errmsg();
+        return rc;
+      });
+      return uvrun_task_yield(task);
+    case 1:
+      CHECK(uvrun_task_cancel(child, "stop") == 1);   // cancels the sleep future
+      CHECK(uvrun_task_cancel(child, "again") == 1);  // the future is done: must_cancel
+      return uvrun_task_await(task, uvrun_future_ref(uvrun_task_future(child)));
+    default:
+      uvrun_task_unref(child);
+      return uvrun_task_resume(task, nullptr) == UVRUN_E_CANCELLED ? 0 : -1;
+    }
+  });
+  CHECK(rc == 0);
+  CHECK(seen == "stop");
+}
+
 TEST_CASE("R51 a task cancelled while it yields gets CANCELLED at its next step") {
   static int steps;
   steps = 0;

@@ -3,6 +3,7 @@
 #include <uvrun/uvrun.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -67,6 +68,32 @@ TEST_CASE("D10 an exception crosses a spawned task and is caught where it is awa
     co_return "missed";
   };
   CHECK(uvrun::run(outer()) == "caught deep");
+}
+
+TEST_CASE("R51 sleep: a cancelled sleep raises CancelledError at once; a NaN sleep throws where it is awaited") {
+  auto sleeper = []() -> uvrun::Task<std::string> {
+    try {
+      co_await uvrun::sleep(30s);
+    } catch (const uvrun::CancelledError &e) {
+      co_return std::string("cancelled: ") + e.what();
+    }
+    co_return "slept";
+  };
+  auto main = [sleeper]() -> uvrun::Task<std::string> {
+    auto t = uvrun::create_task(sleeper());
+    co_await uvrun::yield();  // it starts sleeping
+    double start = uvrun::loop_time();
+    t.cancel("enough");
+    std::string out = co_await t;
+    if (uvrun::loop_time() - start > 5) out += " (late)";
+    try {
+      co_await uvrun::sleep(std::chrono::duration<double>(NAN));
+    } catch (const uvrun::Error &e) {
+      out += e.code() == UVRUN_E_INVAL ? ", NaN refused" : ", wrong code";
+    }
+    co_return out;
+  };
+  CHECK(uvrun::run(main()) == "cancelled: enough, NaN refused");
 }
 
 TEST_CASE("D10 CancelledError is not a std::exception") {

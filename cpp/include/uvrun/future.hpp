@@ -37,23 +37,30 @@ inline uvrun_future_t *check(uvrun_future_t *fut) {
   return fut;
 }
 
-// Awaits a C future (its reference is taken over). A done future does not
-// suspend. The raw value (void*) comes back; typed awaiters convert it.
-class FutureAwaiter {
+// Awaits a C future. A done future does not suspend. The raw value (void*)
+// comes back; typed awaiters convert it. Owned: the awaiter takes over a
+// reference. Borrowed: the caller's object (a task handle, a Future<T>)
+// keeps the future alive across the await, and a reference is taken only
+// to suspend -- none at all for a done future, the common case.
+template <bool Owned>
+class BasicFutureAwaiter {
  public:
-  explicit FutureAwaiter(uvrun_future_t *fut) : fut_(check(fut)) {}
-  FutureAwaiter(FutureAwaiter &&o) noexcept : fut_(std::exchange(o.fut_, nullptr)) {}
-  FutureAwaiter(const FutureAwaiter &) = delete;
-  FutureAwaiter &operator=(const FutureAwaiter &) = delete;
-  ~FutureAwaiter() { uvrun_future_unref(fut_); }
+  explicit BasicFutureAwaiter(uvrun_future_t *fut) : fut_(check(fut)) {}
+  BasicFutureAwaiter(BasicFutureAwaiter &&o) noexcept : fut_(std::exchange(o.fut_, nullptr)) {}
+  BasicFutureAwaiter(const BasicFutureAwaiter &) = delete;
+  BasicFutureAwaiter &operator=(const BasicFutureAwaiter &) = delete;
+  ~BasicFutureAwaiter() {
+    if constexpr (Owned) uvrun_future_unref(fut_);
+  }
 
   bool await_ready() const noexcept { return uvrun_future_done(fut_); }
   void await_suspend(std::coroutine_handle<> h) {
     StepState &st = step_state();
     st.resume_at = h;
-    // Our reference goes to the task, which keeps what it resumed from:
+    // The reference goes to the task, which keeps what it resumed from:
     // one word less in the coroutine frame, one ref/unref pair less.
-    st.await = std::exchange(fut_, nullptr);
+    uvrun_future_t *fut = std::exchange(fut_, nullptr);
+    st.await = Owned ? fut : uvrun_future_ref(fut);
   }
   void *await_resume() {
     void *value = nullptr;
@@ -71,24 +78,35 @@ class FutureAwaiter {
  private:
   uvrun_future_t *fut_;  // until the await suspends
 };
+using FutureAwaiter = BasicFutureAwaiter<true>;
+using BorrowedFutureAwaiter = BasicFutureAwaiter<false>;
 
 struct VoidAwaiter : FutureAwaiter {
   using FutureAwaiter::FutureAwaiter;
   void await_resume() { FutureAwaiter::await_resume(); }
 };
 
-struct YieldAwaiter {
-  uvrun_task_t *task = nullptr;
+// Sleeps on the task's own timer (uvrun_task_sleep): no future, no
+// allocation. 0 seconds or less yields for one loop iteration.
+class SleepAwaiter {
+ public:
+  explicit SleepAwaiter(double seconds) noexcept : seconds_(seconds) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
     StepState &st = step_state();
+    int rc = seconds_ <= 0 ? uvrun_task_yield(st.task) : uvrun_task_sleep(st.task, seconds_);
+    if (rc != UVRUN_SUSPEND) throw_last(rc);  // NaN, out of memory
     st.resume_at = h;
-    st.yield = true;
-    task = st.task;
+    st.suspended = true;
+    task_ = st.task;
   }
   void await_resume() {
-    if (uvrun_task_resume(task, nullptr) < 0) throw_error(uvrun_task_resume_error(task));
+    if (uvrun_task_resume(task_, nullptr) < 0) throw_error(uvrun_task_resume_error(task_));
   }
+
+ private:
+  double seconds_;
+  uvrun_task_t *task_ = nullptr;
 };
 
 }  // namespace detail
@@ -102,21 +120,21 @@ inline uvrun_loop_t *running_loop() {
 
 inline double to_seconds(std::chrono::duration<double> d) noexcept { return d.count(); }
 
-// asyncio.sleep(): cancellable, and 0 still goes through the loop.
+// asyncio.sleep(): cancellable, and 0 still goes through the loop. The
+// timer starts when the sleep is awaited.
 template <class Rep, class Period>
-detail::VoidAwaiter sleep(std::chrono::duration<Rep, Period> d) {
-  return detail::VoidAwaiter(uvrun_sleep_value(running_loop(), to_seconds(d), nullptr));
+detail::SleepAwaiter sleep(std::chrono::duration<Rep, Period> d) noexcept {
+  return detail::SleepAwaiter(to_seconds(d));
 }
 
 // Sleep until a point on the loop's clock (uvrun_loop_time seconds).
-inline detail::VoidAwaiter sleep_until(double loop_time) {
-  uvrun_loop_t *loop = running_loop();
-  return detail::VoidAwaiter(uvrun_sleep_value(loop, loop_time - uvrun_loop_time(loop), nullptr));
+inline detail::SleepAwaiter sleep_until(double loop_time) {
+  return detail::SleepAwaiter(loop_time - uvrun_loop_time(running_loop()));
 }
 
 // Give way for one loop iteration (asyncio.sleep(0)); a pending cancellation
 // arrives here.
-inline detail::YieldAwaiter yield() noexcept { return {}; }
+inline detail::SleepAwaiter yield() noexcept { return detail::SleepAwaiter(0); }
 
 // The loop's monotonic clock, in seconds.
 inline double loop_time() { return uvrun_loop_time(running_loop()); }

@@ -158,11 +158,11 @@ class TaskHandle {
 
   // Awaiting gives the task's result (a reference for non-void T).
   auto operator co_await() const {
-    struct Awaiter : detail::FutureAwaiter {
-      using detail::FutureAwaiter::FutureAwaiter;
-      decltype(auto) await_resume() { return cast(detail::FutureAwaiter::await_resume()); }
+    struct Awaiter : detail::BorrowedFutureAwaiter {
+      using detail::BorrowedFutureAwaiter::BorrowedFutureAwaiter;
+      decltype(auto) await_resume() { return cast(detail::BorrowedFutureAwaiter::await_resume()); }
     };
-    return Awaiter(uvrun_future_ref(future()));
+    return Awaiter(future());
   }
 
   uvrun_task_t *capi() const noexcept { return t_; }

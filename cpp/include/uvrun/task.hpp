@@ -39,7 +39,7 @@ struct StepState {
   uvrun_task_t *task = nullptr;
   std::coroutine_handle<> resume_at;
   uvrun_future_t *await = nullptr;  // a reference for uvrun_task_await
-  bool yield = false;
+  bool suspended = false;           // the awaiter told the C task itself
 };
 inline thread_local StepState *current_step = nullptr;
 
@@ -376,7 +376,7 @@ int step(uvrun_task_t *task, void *frame) noexcept {
   if (h.done()) return finish<T, Box>(task, p);
   p.resume_point = st.resume_at;
   if (st.await != nullptr) return uvrun_task_await(task, st.await);
-  if (st.yield) return uvrun_task_yield(task);
+  if (st.suspended) return UVRUN_SUSPEND;
   try {
     throw InvalidStateError("a uvrun task awaited something that is not a uvrun awaitable");
   } catch (...) {

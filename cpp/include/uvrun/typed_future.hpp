@@ -127,11 +127,11 @@ class Future {
 
   // Awaiting gives a reference to the value (like awaiting a TaskHandle).
   auto operator co_await() const {
-    struct Awaiter : detail::FutureAwaiter {
-      using detail::FutureAwaiter::FutureAwaiter;
-      decltype(auto) await_resume() { return detail::value_ref<T>(detail::FutureAwaiter::await_resume()); }
+    struct Awaiter : detail::BorrowedFutureAwaiter {
+      using detail::BorrowedFutureAwaiter::BorrowedFutureAwaiter;
+      decltype(auto) await_resume() { return detail::value_ref<T>(detail::BorrowedFutureAwaiter::await_resume()); }
     };
-    return Awaiter(uvrun_future_ref(f_));
+    return Awaiter(f_);
   }
 
   uvrun_future_t *capi() const noexcept { return f_; }
