@@ -98,15 +98,14 @@ class SleepAwaiter {
     if (rc != UVRUN_SUSPEND) throw_last(rc);  // NaN, out of memory
     st.resume_at = h;
     st.suspended = true;
-    task_ = st.task;
   }
   void await_resume() {
-    if (uvrun_task_resume(task_, nullptr) < 0) throw_error(uvrun_task_resume_error(task_));
+    uvrun_task_t *task = current_step->task;  // resumed by the task's step
+    if (uvrun_task_resume(task, nullptr) < 0) throw_error(uvrun_task_resume_error(task));
   }
 
  private:
-  double seconds_;
-  uvrun_task_t *task_ = nullptr;
+  double seconds_;  // the only state kept across the suspension: frames stay small
 };
 
 }  // namespace detail

@@ -67,7 +67,9 @@ struct FrameCache {
 #else
   static constexpr bool kOn = true;
 #endif
-  static constexpr std::size_t kGranule = 32, kClasses = 32;  // frames up to 1 KiB
+  // Classes are 16 bytes apart and 8 short of a multiple of 16, so that each
+  // fills the chunk malloc gives it (glibc: an 8-byte header, 16-byte steps).
+  static constexpr std::size_t kClasses = 64;  // frames up to 1016 bytes
   static constexpr std::size_t kFloor = 1024, kCheckEvery = 1024;
   static constexpr std::int64_t kDecayNs = 1000000000;
 
@@ -80,7 +82,8 @@ struct FrameCache {
   bool armed;                 // the reaper is registered
   bool dead;                  // the thread is exiting: frames go straight back
 
-  static std::size_t size_class(std::size_t n) noexcept { return (n + kGranule - 1) / kGranule - 1; }
+  static std::size_t size_class(std::size_t n) noexcept { return (n + 7) / 16; }
+  static std::size_t class_size(std::size_t c) noexcept { return 16 * c + 8; }
   void free_top(std::size_t c, std::size_t n) noexcept {
     for (; n > 0 && free[c] != nullptr; n--, count[c]--) ::operator delete(std::exchange(free[c], free[c]->next));
   }
@@ -143,7 +146,7 @@ inline void *allocate_frame(std::size_t n) {
     if (--fc.count[c] < fc.low[c]) fc.low[c] = fc.count[c];
     return node;
   }
-  return ::operator new(c < FrameCache::kClasses ? (c + 1) * FrameCache::kGranule : n);
+  return ::operator new(c < FrameCache::kClasses ? FrameCache::class_size(c) : n);
 }
 
 inline void deallocate_frame(void *p, std::size_t n) noexcept {
