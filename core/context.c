@@ -193,15 +193,13 @@ uvrun_context_t *uvr_context_current(void) {
 }
 
 void uvr_context_enter(uvrun_context_t *ctx) {
-  ctx->prev = current;
-  ctx->entered = 1;
+  ctx->prev = uvr_context_current(); /* never NULL: marks ctx entered */
   current = ctx;
 }
 
 void uvr_context_exit(uvrun_context_t *ctx) {
   current = ctx->prev;
   ctx->prev = NULL;
-  ctx->entered = 0;
 }
 
 int uvrun_context_new(uvrun_context_t **out) {
@@ -226,7 +224,7 @@ int uvrun_context_copy(const uvrun_context_t *ctx, uvrun_context_t **out) {
 void uvrun_context_free(uvrun_context_t *ctx) {
   if (ctx == NULL) return;
   /* Freeing it would leave a dangling `current`: refuse, loudly. */
-  if (ctx->entered) {
+  if (ctx->prev != NULL) {
     uvr_logf(UVRUN_LOG_ERROR, "uvrun_context_free: context %p is entered; not freed", (void *)ctx);
     return;
   }
@@ -237,7 +235,7 @@ void uvrun_context_free(uvrun_context_t *ctx) {
 int uvrun_context_run(uvrun_context_t *ctx, uvrun_callback_fn fn, void *ud) {
   if (ctx == NULL || fn == NULL)
     return uvr_fail(UVRUN_E_INVAL, "uvrun_context_run: %s is NULL", ctx == NULL ? "ctx" : "fn");
-  if (ctx->entered)
+  if (ctx->prev != NULL)
     return uvr_fail(UVRUN_E_CONTEXT_ENTERED,
                     "cannot enter context: <Context at %p> is already entered", (void *)ctx);
   uvr_context_enter(ctx);

@@ -78,8 +78,7 @@ void uvr_map_unref(uvr_map *map);
 
 struct uvrun_context_s {
   uvr_map *map;
-  int entered;
-  uvrun_context_t *prev; /* the context that was current when entered */
+  uvrun_context_t *prev; /* the context current when entered; NULL: not entered */
 };
 /* The thread's current context (never NULL: a thread-local base). */
 uvrun_context_t *uvr_context_current(void);
@@ -153,13 +152,13 @@ typedef union uvr_ts_cell {
  * the handle, future or task until the timer is popped. */
 enum { UVR_TIMER_HANDLE = 0, UVR_TIMER_SLEEP, UVR_TIMER_TASK };
 typedef struct uvr_timer {
-  uint64_t seq; /* FIFO among equal deadlines */
-  int refs;     /* a handle's; futures and tasks count their own */
+  uint32_t seq; /* FIFO among equal deadlines, compared wrapping */
   uint8_t cancelled, in_heap, kind;
 } uvr_timer;
 
 struct uvrun_handle_s {
   uvr_timer timer; /* first: the heap holds &timer */
+  int refs;
   uvrun_callback_fn cb;
   void *ud;
   uvr_map *ctx;
@@ -228,7 +227,7 @@ struct uvrun_loop_s {
   /* timer heap of handles (each heap slot holds a reference) */
   uvr_timer_slot *heap;
   size_t heap_n, heap_cap, heap_cancelled;
-  uint64_t timer_seq;
+  uint32_t timer_seq;
   uv_thread_t thread;
   /* tasks */
   uvrun_task_t *current_task;

@@ -121,7 +121,6 @@ static uvr_item ring_pop(uvr_ring *r) {
 
 void uvr_scope_enter(uvrun_context_t *scope, uvr_map *map) {
   scope->map = uvr_map_ref(map);
-  scope->entered = 0;
   scope->prev = NULL;
   uvr_context_enter(scope);
 }
@@ -154,7 +153,7 @@ void uvr_run_callback(uvrun_loop_t *loop, uvr_item *it, int run) {
 static uvrun_handle_t *handle_new(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud, int refs) {
   uvrun_handle_t *h = uvr_calloc(1, sizeof *h);
   if (h == NULL) return NULL;
-  h->timer.refs = refs;
+  h->refs = refs;
   h->cb = cb;
   h->ud = ud;
   h->loop = loop;
@@ -162,7 +161,7 @@ static uvrun_handle_t *handle_new(uvrun_loop_t *loop, uvrun_callback_fn cb, void
 }
 
 void uvrun_handle_unref(uvrun_handle_t *h) {
-  if (h == NULL || --h->timer.refs > 0) return;
+  if (h == NULL || --h->refs > 0) return;
   uvr_map_unref(h->ctx);
   uvr_free(h);
 }
@@ -195,7 +194,9 @@ static void timer_release(uvr_timer *t) {
 }
 
 static int heap_before(const uvr_timer_slot *a, const uvr_timer_slot *b) {
-  return a->when < b->when || (a->when == b->when && a->t->seq < b->t->seq);
+  /* Timers with one deadline are created close together: their 32-bit
+   * sequence numbers compare by difference, across a wrap too. */
+  return a->when < b->when || (a->when == b->when && (int32_t)(a->t->seq - b->t->seq) < 0);
 }
 
 static void heap_sift_up(uvr_timer_slot *heap, size_t i) {

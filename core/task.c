@@ -278,7 +278,7 @@ static void task_step(uvrun_task_t *task) {
       }
     }
     task->started = 1;
-    if (task->ctx->entered) {
+    if (task->ctx->prev != NULL) { /* entered */
       rc = uvr_fail(UVRUN_E_CONTEXT_ENTERED, "cannot enter context: it is already entered");
     } else {
       prev = loop->current_task;
