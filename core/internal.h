@@ -18,7 +18,11 @@
 /* For the few thread-locals on hot paths: initial-exec avoids a call to
  * __tls_get_addr on every access from the shared library. */
 #  define UVR_TLS_FAST _Thread_local __attribute__((tls_model("initial-exec")))
+/* For a small function on a hot path that also has cold callers, which
+ * would otherwise make the compiler keep it out of line. */
+#  define UVR_HOT_INLINE static inline __attribute__((always_inline))
 #else
+#  define UVR_HOT_INLINE static inline
 #  define UVR_TLS_FAST _Thread_local
 #  define UVR_LIKELY(x) (x)
 #  define UVR_UNLIKELY(x) (x)

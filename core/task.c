@@ -64,7 +64,7 @@ void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
   uvrun_task_unref(task);
 }
 
-static int schedule_step(uvrun_task_t *task) {
+UVR_HOT_INLINE int schedule_step(uvrun_task_t *task) {
   uvr_item it = {uvr_task_run_step, {NULL}, task, NULL, {NULL}, NULL};
   if (uvr_loop_push(task->fut.loop, &it) < 0) return UVRUN_E_NOMEM;
   task->fut.refs++;
@@ -259,7 +259,7 @@ static void task_step(uvrun_task_t *task) {
   int rc;
   if (task->fut.state != UVR_PENDING) return;
   task->fut.refs++; /* finishing drops the list's reference */
-  task->sleeping = 0; /* woken by its timer, or by a cancel */
+  if (task->sleeping) task->sleeping = 0; /* woken by its timer, or by a cancel */
   for (;;) {
     if (task->must_cancel) {
       task->must_cancel = 0;
