@@ -34,8 +34,6 @@ void uvr_future_release_fields(uvrun_future_t *fut) {
   fut->value_free = NULL;
   uvrun_error_unref(fut->error);
   fut->error = NULL;
-  uvr_free(fut->cancel_msg);
-  fut->cancel_msg = NULL;
   uvr_future_drop_callbacks(fut);
 }
 
@@ -188,7 +186,7 @@ int uvrun_future_set_error_code(uvrun_future_t *fut, int code, const char *messa
 int uvr_future_cancel_plain(uvrun_future_t *fut, const char *msg) {
   if (fut->state != UVR_PENDING) return 0;
   fut->state = UVR_CANCELLED;
-  if (msg != NULL) fut->cancel_msg = uvr_strdup(msg);
+  uvr_future_keep_cancel_msg(fut, msg);
   uvr_future_schedule_callbacks(fut);
   return 1;
 }
@@ -202,7 +200,7 @@ int uvrun_future_cancel(uvrun_future_t *fut, const char *msg) {
 void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src) {
   if (dst->state != UVR_PENDING) return;
   switch (src->state) {
-  case UVR_CANCELLED: uvr_future_cancel_plain(dst, src->cancel_msg); break;
+  case UVR_CANCELLED: uvr_future_cancel_plain(dst, src->error != NULL ? src->error->message : NULL); break;
   case UVR_ERROR:
     src->retrieved = 1;
     uvrun_future_set_error(dst, uvrun_error_ref(src->error));
@@ -216,8 +214,16 @@ void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src) {
 int uvrun_future_done(const uvrun_future_t *fut) { return fut != NULL && fut->state != UVR_PENDING; }
 int uvrun_future_cancelled(const uvrun_future_t *fut) { return fut != NULL && fut->state == UVR_CANCELLED; }
 
+void uvr_future_keep_cancel_msg(uvrun_future_t *fut, const char *msg) {
+  uvrun_error_t *err;
+  if (msg == NULL || *msg == '\0') return; /* made on demand */
+  err = uvr_error_make(UVRUN_E_CANCELLED, msg);
+  /* Out of memory the message is lost, as a copy of it would be. */
+  if (err->code == UVRUN_E_CANCELLED) fut->error = err;
+}
+
 uvrun_error_t *uvr_future_cancelled_error(uvrun_future_t *fut) {
-  if (fut->error == NULL) fut->error = uvr_error_make(UVRUN_E_CANCELLED, fut->cancel_msg ? fut->cancel_msg : "");
+  if (fut->error == NULL) fut->error = uvr_error_make(UVRUN_E_CANCELLED, "");
   return fut->error;
 }
 

@@ -360,8 +360,8 @@ struct uvrun_future_s {
   uvrun_loop_t *loop;
   void *value;
   uvrun_free_fn value_free;
-  uvrun_error_t *error;   /* for ERROR; for CANCELLED created on demand */
-  char *cancel_msg;
+  uvrun_error_t *error;   /* for ERROR; for CANCELLED made with the message,
+                           * or on demand when there is none */
   uvr_done_cb cb0;        /* first callback inline: no allocation */
   uvr_done_cb *cbs;
   uint32_t ncbs, cap_cbs; /* ncbs counts cb0 */
@@ -387,6 +387,8 @@ void uvr_future_drop_all_held(uvrun_loop_t *loop);
 void uvr_future_schedule_callbacks(uvrun_future_t *fut);
 /* The CANCELLED error with the cancel message (cached). */
 uvrun_error_t *uvr_future_cancelled_error(uvrun_future_t *fut);
+/* Keeps the cancel message of a future just cancelled, in its error. */
+void uvr_future_keep_cancel_msg(uvrun_future_t *fut, const char *msg);
 /* Sets the outcome of dst from src (both done/pending respectively). */
 void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src);
 /* Plain-future cancel (tasks override it). */
@@ -403,8 +405,10 @@ struct uvrun_task_s {
   uvrun_step_fn step;
   void *arg;
   uvrun_free_fn arg_free;
-  uvrun_context_t *ctx;      /* &own_ctx, or the context it was given */
-  uvrun_context_t own_ctx;  /* a copy of the creator's context (R31) */
+  union {
+    uvrun_context_t own;    /* a copy of the creator's context (R31) */
+    uvrun_context_t *given; /* ctx_given: the context it was given */
+  } ctx;                    /* where its steps run: uvr_task_ctx() */
   char *name;               /* NULL until set or asked: "Task-<id>" */
   uint64_t id;
   uvrun_future_t *waiter;   /* what the task awaits now (reference) */
@@ -416,6 +420,7 @@ struct uvrun_task_s {
   int num_cancels;
   uint8_t must_cancel : 1, yielded : 1, started : 1;
   uint8_t sleeping : 1;     /* suspended on timer, which still runs */
+  uint8_t ctx_given : 1;
   uint8_t in_list : 1;      /* in loop->tasks, through fut.link_prev/next */
   uint8_t in_cancel : 1;    /* uvr_task_cancel is on the stack (await cycles) */
 };
@@ -423,6 +428,9 @@ struct uvrun_task_s {
 #define UVR_TASK_NEXT(t) ((uvrun_task_t *)(t)->fut.link_next)
 /* Format "<Task pending name='..' ...>" into buf. */
 void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len);
+static inline uvrun_context_t *uvr_task_ctx(uvrun_task_t *task) {
+  return task->ctx_given ? task->ctx.given : &task->ctx.own;
+}
 #define UVR_TASK_OF_TIMER(t) ((uvrun_task_t *)((char *)(t) - offsetof(uvrun_task_t, timer)))
 /* The item that runs a task's next step (a = the task, with a reference). */
 void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run);

@@ -734,7 +734,7 @@ void uvrun_loop_call_exception_handler(uvrun_loop_t *loop, const uvrun_exception
   } else if (ctx->task != NULL) {
     /* R32: a custom handler runs in (a copy of) the task's context. */
     uvrun_context_t scope;
-    uvr_scope_enter(&scope, ctx->task->ctx->map);
+    uvr_scope_enter(&scope, uvr_task_ctx(ctx->task)->map);
     loop->eh(loop, ctx, loop->eh_ud);
     uvr_scope_exit(&scope);
   } else {

@@ -93,7 +93,7 @@ static void task_free(uvrun_future_t *fut) {
   uvrun_error_unref(task->raised);
   uvr_free(task->cancel_msg);
   uvr_free(task->name);
-  uvr_map_unref(task->own_ctx.map);
+  if (!task->ctx_given) uvr_map_unref(task->ctx.own.map);
   if (task->arg_free != NULL) task->arg_free(task->arg);
 }
 static const uvr_future_ops task_ops = {task_cancel_hook, task_free};
@@ -140,10 +140,10 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   }
   if (o.name != NULL && (task->name = uvr_strdup(o.name)) == NULL) goto nomem_task;
   if (o.context != NULL) {
-    task->ctx = o.context; /* R31: the task runs in that very context */
+    task->ctx.given = o.context; /* R31: the task runs in that very context */
+    task->ctx_given = 1;
   } else {
-    task->own_ctx.map = uvr_map_ref(uvr_context_current()->map); /* O(1) copy */
-    task->ctx = &task->own_ctx;
+    task->ctx.own.map = uvr_map_ref(uvr_context_current()->map); /* O(1) copy */
   }
   uvr_future_init(&task->fut, loop);
   task->fut.is_task = 1;
@@ -200,8 +200,8 @@ static void finish(uvrun_task_t *task, int state, uvrun_error_t *err, const char
   if (state != UVR_RESULT) fut->value = NULL;
   if (state == UVR_ERROR) fut->error = err;
   if (state == UVR_CANCELLED) {
-    if (cancel_msg != NULL && *cancel_msg) fut->cancel_msg = uvr_strdup(cancel_msg);
-    uvrun_error_unref(err); /* after the copy: cancel_msg may be its text */
+    uvr_future_keep_cancel_msg(fut, cancel_msg);
+    uvrun_error_unref(err); /* after: cancel_msg may be its text */
   }
   uvr_future_schedule_callbacks(fut);
   list_remove(task);
@@ -255,6 +255,7 @@ static int cancel_sleep(uvrun_task_t *task, const char *msg) {
 
 static void task_step(uvrun_task_t *task) {
   uvrun_loop_t *loop = task->fut.loop;
+  uvrun_context_t *ctx = uvr_task_ctx(task);
   uvrun_task_t *prev;
   int rc;
   if (task->fut.state != UVR_PENDING) return;
@@ -278,14 +279,14 @@ static void task_step(uvrun_task_t *task) {
       }
     }
     task->started = 1;
-    if (task->ctx->prev != NULL) { /* entered */
+    if (ctx->prev != NULL) { /* entered */
       rc = uvr_fail(UVRUN_E_CONTEXT_ENTERED, "cannot enter context: it is already entered");
     } else {
       prev = loop->current_task;
       loop->current_task = task;
-      uvr_context_enter(task->ctx);
+      uvr_context_enter(ctx);
       rc = task->step(task, task->arg);
-      uvr_context_exit(task->ctx);
+      uvr_context_exit(ctx);
       loop->current_task = prev;
     }
 
@@ -525,7 +526,9 @@ int uvrun_task_set_name(uvrun_task_t *task, const char *name) {
   return 0;
 }
 
-uvrun_context_t *uvrun_task_context(const uvrun_task_t *task) { return task != NULL ? task->ctx : NULL; }
+uvrun_context_t *uvrun_task_context(const uvrun_task_t *task) {
+  return task != NULL ? uvr_task_ctx((uvrun_task_t *)task) : NULL;
+}
 uvrun_task_t *uvrun_current_task(const uvrun_loop_t *loop) { return loop != NULL ? loop->current_task : NULL; }
 
 int uvrun_all_tasks(const uvrun_loop_t *loop, uvrun_task_visit_fn fn, void *ud) {
