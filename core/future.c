@@ -27,6 +27,18 @@ uvrun_future_t *uvrun_future_ref(uvrun_future_t *fut) {
   return fut;
 }
 
+static const uvr_future_ops *ops_of(const uvrun_future_t *fut) {
+  static const uvr_future_ops *const kinds[] = {
+      [UVR_FUT_PLAIN] = NULL,
+      [UVR_FUT_TASK] = &uvr_task_ops,
+      [UVR_FUT_SLEEP] = &uvr_sleep_ops,
+      [UVR_FUT_GATHER] = &uvr_gather_ops,
+      [UVR_FUT_WAIT_ANY] = &uvr_wait_any_ops,
+      [UVR_FUT_WAIT_FOR] = &uvr_wait_for_ops,
+  };
+  return kinds[fut->kind];
+}
+
 static uvr_done_cb *cb_at(uvrun_future_t *fut, uint32_t i) { return i == 0 ? &fut->cb0 : &fut->cbs[i - 1]; }
 
 void uvr_future_release_fields(uvrun_future_t *fut) {
@@ -97,7 +109,7 @@ void uvrun_future_unref(uvrun_future_t *fut) {
   if (fut == NULL || --fut->refs > 0) return;
   fut->refs = 1; /* reports below may take and drop references */
   uvr_future_check_unretrieved(fut);
-  if (fut->ops != NULL && fut->ops->on_free != NULL) fut->ops->on_free(fut);
+  if (ops_of(fut) != NULL && ops_of(fut)->on_free != NULL) ops_of(fut)->on_free(fut);
   uvr_future_release_fields(fut);
   loop = fut->loop;
   if (!fut->is_task || !uvr_task_recycle((uvrun_task_t *)fut)) uvr_free(fut);
@@ -193,7 +205,7 @@ int uvr_future_cancel_plain(uvrun_future_t *fut, const char *msg) {
 
 int uvrun_future_cancel(uvrun_future_t *fut, const char *msg) {
   if (fut == NULL) return 0;
-  if (fut->ops != NULL && fut->ops->cancel != NULL) return fut->ops->cancel(fut, msg);
+  if (ops_of(fut) != NULL && ops_of(fut)->cancel != NULL) return ops_of(fut)->cancel(fut, msg);
   return uvr_future_cancel_plain(fut, msg);
 }
 

@@ -11,7 +11,7 @@
 
 static void *helper_of(const uvrun_future_t *fut) { return (char *)fut + HELPER_AT; }
 
-static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size, const uvr_future_ops *ops) {
+static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size, int kind) {
   uvrun_future_t *fut;
   if (loop == NULL) {
     uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
@@ -22,7 +22,7 @@ static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size, const 
     return NULL;
   }
   uvr_future_init(fut, loop);
-  fut->ops = ops;
+  fut->kind = (uint8_t)kind;
   return fut;
 }
 
@@ -57,7 +57,7 @@ static int sleep_cancel(uvrun_future_t *fut, const char *msg) {
   uvr_timer_cancel(fut->loop, &s->timer); /* as asyncio.sleep cancels its handle */
   return 1;
 }
-static const uvr_future_ops sleep_ops = {sleep_cancel, NULL};
+const uvr_future_ops uvr_sleep_ops = {sleep_cancel, NULL};
 
 uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop, double seconds, void *value) {
   uvrun_future_t *fut;
@@ -66,7 +66,7 @@ uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop, double seconds, void *valu
     uvr_fail(UVRUN_E_INVAL, "sleep needs a number of seconds, not NaN");
     return NULL;
   }
-  fut = new_future(loop, sizeof(sleep_state), &sleep_ops);
+  fut = new_future(loop, sizeof(sleep_state), UVR_FUT_SLEEP);
   if (fut == NULL) return NULL;
   s = helper_of(fut);
   s->timer.kind = UVR_TIMER_SLEEP;
@@ -106,10 +106,10 @@ static void multi_free(uvrun_future_t *fut) {
   size_t i;
   for (i = 0; i < s->n; i++) uvrun_future_unref(s->children[i]);
 }
-static const uvr_future_ops wait_any_ops = {NULL, multi_free};
+const uvr_future_ops uvr_wait_any_ops = {NULL, multi_free};
 
 static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, uvrun_done_fn cb,
-                                 const uvr_future_ops *ops) {
+                                 int kind) {
   uvrun_future_t *fut;
   multi_state *s;
   size_t i;
@@ -123,7 +123,7 @@ static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs
       return NULL;
     }
   }
-  fut = new_future(loop, sizeof(multi_state) + n * sizeof(uvrun_future_t *), ops);
+  fut = new_future(loop, sizeof(multi_state) + n * sizeof(uvrun_future_t *), kind);
   if (fut == NULL) return NULL;
   s = helper_of(fut);
   for (i = 0; i < n; i++) {
@@ -185,10 +185,10 @@ static int gather_cancel(uvrun_future_t *fut, const char *msg) {
   if (any) s->cancel_requested = 1; /* the gather ends cancelled (R52) */
   return any;
 }
-static const uvr_future_ops gather_ops = {gather_cancel, multi_free};
+const uvr_future_ops uvr_gather_ops = {gather_cancel, multi_free};
 
 uvrun_future_t *uvrun_gather(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, int return_exceptions) {
-  uvrun_future_t *fut = multi_new(loop, futs, n, gather_child_done, &gather_ops);
+  uvrun_future_t *fut = multi_new(loop, futs, n, gather_child_done, UVR_FUT_GATHER);
   if (fut == NULL) return NULL;
   ((multi_state *)helper_of(fut))->return_exceptions = return_exceptions != 0;
   if (n == 0) uvrun_future_set_result(fut, NULL, NULL);
@@ -213,7 +213,7 @@ uvrun_future_t *uvrun_wait_any(uvrun_loop_t *loop, uvrun_future_t *const *futs, 
     uvr_fail(UVRUN_E_INVAL, "Set of awaitables is empty.");
     return NULL;
   }
-  return multi_new(loop, futs, n, any_child_done, &wait_any_ops);
+  return multi_new(loop, futs, n, any_child_done, UVR_FUT_WAIT_ANY);
 }
 
 /* ---- wait_for ---- */
@@ -268,7 +268,7 @@ static void wait_for_free(uvrun_future_t *outer) {
   uvrun_handle_unref(s->timer);
   uvrun_future_unref(s->inner);
 }
-static const uvr_future_ops wait_for_ops = {wait_for_cancel, wait_for_free};
+const uvr_future_ops uvr_wait_for_ops = {wait_for_cancel, wait_for_free};
 
 uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
   uvrun_future_t *outer;
@@ -282,7 +282,7 @@ uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
     uvr_fail(UVRUN_E_INVAL, "timeout must be a number, not NaN");
     return NULL;
   }
-  outer = new_future(fut->loop, sizeof(wait_for_state), &wait_for_ops);
+  outer = new_future(fut->loop, sizeof(wait_for_state), UVR_FUT_WAIT_FOR);
   if (outer == NULL) {
     uvrun_future_unref(fut);
     return NULL;

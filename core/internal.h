@@ -344,11 +344,14 @@ typedef struct uvr_done_cb {
 } uvr_done_cb;
 
 /* What a kind of future does its own way: tasks and the helper futures of
- * helpers.c. A plain future has none. */
+ * helpers.c. A plain future has none. A future names its kind in three
+ * bits rather than pointing at its ops: one word less in every future. */
 typedef struct uvr_future_ops {
   int (*cancel)(uvrun_future_t *fut, const char *msg); /* NULL: as a plain future */
   void (*on_free)(uvrun_future_t *fut);                 /* NULL: nothing of its own */
 } uvr_future_ops;
+enum { UVR_FUT_PLAIN = 0, UVR_FUT_TASK, UVR_FUT_SLEEP, UVR_FUT_GATHER, UVR_FUT_WAIT_ANY, UVR_FUT_WAIT_FOR };
+extern const uvr_future_ops uvr_task_ops, uvr_sleep_ops, uvr_gather_ops, uvr_wait_any_ops, uvr_wait_for_ops;
 
 struct uvrun_future_s {
   int refs;
@@ -357,6 +360,7 @@ struct uvrun_future_s {
   uint8_t retrieved : 1;
   uint8_t value_moved : 1;
   uint8_t held : 1;       /* in loop->held */
+  uint8_t kind : 3;       /* UVR_FUT_* */
   uvrun_loop_t *loop;
   void *value;
   uvrun_free_fn value_free;
@@ -366,7 +370,6 @@ struct uvrun_future_s {
   uvr_done_cb *cbs;
   uint32_t ncbs, cap_cbs; /* ncbs counts cb0 */
   const char *site;
-  const uvr_future_ops *ops; /* NULL for a plain future */
   /* A plain future's links in loop->held while it is pending with callbacks
    * that hold references; a task's in loop->tasks while it is pending. */
   uvrun_future_t *link_prev, *link_next;
@@ -409,18 +412,20 @@ struct uvrun_task_s {
     uvrun_context_t own;    /* a copy of the creator's context (R31) */
     uvrun_context_t *given; /* ctx_given: the context it was given */
   } ctx;                    /* where its steps run: uvr_task_ctx() */
-  char *name;               /* NULL until set or asked: "Task-<id>" */
-  uint64_t id;
+  union {
+    uint64_t id;            /* its creation number, for "Task-<id>" */
+    char *name;             /* named: set, or made from id when asked */
+  } who;
   uvrun_future_t *waiter;   /* what the task awaits now (reference) */
   uvrun_future_t *last;     /* what the running step resumed from (reference) */
-  uvrun_error_t *thrown;    /* what resume reports (reference) */
-  uvrun_error_t *raised;    /* set by uvrun_task_raise (reference) */
-  char *cancel_msg;         /* message of a pending must_cancel */
+  uvrun_error_t *thrown;    /* what resume reports, or what the step raised
+                             * since (reference) */
   uvr_timer timer;          /* its own sleep: no future (uvrun_task_sleep) */
   int num_cancels;
   uint8_t must_cancel : 1, yielded : 1, started : 1;
   uint8_t sleeping : 1;     /* suspended on timer, which still runs */
   uint8_t ctx_given : 1;
+  uint8_t named : 1;
   uint8_t in_list : 1;      /* in loop->tasks, through fut.link_prev/next */
   uint8_t in_cancel : 1;    /* uvr_task_cancel is on the stack (await cycles) */
 };

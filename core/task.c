@@ -90,13 +90,11 @@ static void task_free(uvrun_future_t *fut) {
   }
   uvrun_future_unref(task->last);
   uvrun_error_unref(task->thrown);
-  uvrun_error_unref(task->raised);
-  uvr_free(task->cancel_msg);
-  uvr_free(task->name);
+  if (task->named) uvr_free(task->who.name);
   if (!task->ctx_given) uvr_map_unref(task->ctx.own.map);
   if (task->arg_free != NULL) task->arg_free(task->arg);
 }
-static const uvr_future_ops task_ops = {task_cancel_hook, task_free};
+const uvr_future_ops uvr_task_ops = {task_cancel_hook, task_free};
 
 void uvrun_task_opts_init(uvrun_task_opts_t *opts) {
   if (opts == NULL) return;
@@ -138,7 +136,13 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   } else if ((task = uvr_calloc(1, sizeof *task)) == NULL) {
     goto nomem;
   }
-  if (o.name != NULL && (task->name = uvr_strdup(o.name)) == NULL) goto nomem_task;
+  if (o.name != NULL) {
+    if ((task->who.name = uvr_strdup(o.name)) == NULL) goto nomem_task;
+    task->named = 1;
+    loop->task_counter++; /* numbers count every task, named or not */
+  } else {
+    task->who.id = ++loop->task_counter;
+  }
   if (o.context != NULL) {
     task->ctx.given = o.context; /* R31: the task runs in that very context */
     task->ctx_given = 1;
@@ -147,12 +151,11 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   }
   uvr_future_init(&task->fut, loop);
   task->fut.is_task = 1;
-  task->fut.ops = &task_ops;
+  task->fut.kind = UVR_FUT_TASK;
   task->fut.site = o.site;
   task->step = step;
   task->arg = arg;
   task->arg_free = o.arg_free;
-  task->id = ++loop->task_counter;
   if (schedule_step(task) < 0) {
     task->arg_free = NULL;              /* released below, once */
     task->fut.state = UVR_CANCELLED;    /* it never was a pending task */
@@ -188,10 +191,36 @@ void uvrun_task_unref(uvrun_task_t *task) {
 uvrun_future_t *uvrun_task_future(uvrun_task_t *task) { return task != NULL ? &task->fut : NULL; }
 uvrun_loop_t *uvrun_task_loop(const uvrun_task_t *task) { return task != NULL ? task->fut.loop : NULL; }
 
+/* ---- a pending cancellation ---- */
+
+/* The message of a cancellation not yet delivered is kept as the
+ * CancelledError it will throw, in the error slot a pending future does
+ * not use (asyncio keeps _cancel_message). */
+static uvrun_error_t *take_pending_cancel(uvrun_task_t *task) {
+  uvrun_error_t *err = task->fut.error;
+  task->fut.error = NULL;
+  return err;
+}
+
+static const char *pending_cancel_msg(const uvrun_task_t *task) {
+  return task->fut.error != NULL ? task->fut.error->message : NULL;
+}
+
+static void set_pending_cancel(uvrun_task_t *task, const char *msg) {
+  uvrun_error_t *err = NULL;
+  if (msg != NULL && *msg != '\0') {
+    err = uvr_error_make(UVRUN_E_CANCELLED, msg); /* first: msg may be the old one's */
+    if (err->code != UVRUN_E_CANCELLED) err = NULL; /* out of memory: no message */
+  }
+  uvrun_error_unref(take_pending_cancel(task));
+  task->fut.error = err;
+}
+
 /* ---- finishing ---- */
 
 static void finish(uvrun_task_t *task, int state, uvrun_error_t *err, const char *cancel_msg) {
   uvrun_future_t *fut = &task->fut;
+  uvrun_error_t *pending = take_pending_cancel(task); /* cancel_msg may be its text */
   fut->state = (uint8_t)state;
   if (state != UVR_RESULT && fut->value_free != NULL) {
     fut->value_free(fut->value);
@@ -203,19 +232,15 @@ static void finish(uvrun_task_t *task, int state, uvrun_error_t *err, const char
     uvr_future_keep_cancel_msg(fut, cancel_msg);
     uvrun_error_unref(err); /* after: cancel_msg may be its text */
   }
+  uvrun_error_unref(pending);
   uvr_future_schedule_callbacks(fut);
   list_remove(task);
   uvrun_future_unref(fut); /* the list's reference; the caller holds one */
 }
 
-/* The error a failing step stands for: what it raised, what was thrown
- * into it with the same code (re-raised unchanged), or a new one. */
+/* The error a failing step stands for: what it raised or what was thrown
+ * into it, with the same code (re-raised unchanged), or a new one. */
 static uvrun_error_t *error_for(uvrun_task_t *task, int rc) {
-  if (task->raised != NULL && task->raised->code == rc) {
-    uvrun_error_t *err = task->raised;
-    task->raised = NULL;
-    return err;
-  }
   if (task->thrown != NULL && task->thrown->code == rc) return uvrun_error_ref(task->thrown);
   return uvr_error_for_code(rc);
 }
@@ -266,12 +291,13 @@ static void task_step(uvrun_task_t *task) {
       task->must_cancel = 0;
       /* A cancellation already on its way in keeps its message (asyncio's
        * __step only replaces what is not a CancelledError). */
+      uvrun_error_t *pending = take_pending_cancel(task);
       if (task->thrown == NULL || task->thrown->code != UVRUN_E_CANCELLED) {
         uvrun_error_unref(task->thrown);
-        task->thrown = uvr_error_make(UVRUN_E_CANCELLED, task->cancel_msg ? task->cancel_msg : "");
+        task->thrown = pending != NULL ? pending : uvr_error_make(UVRUN_E_CANCELLED, "");
+      } else {
+        uvrun_error_unref(pending);
       }
-      uvr_free(task->cancel_msg);
-      task->cancel_msg = NULL;
       if (!task->started) {
         /* Like throwing into an unstarted coroutine: the body never runs. */
         finish(task, UVR_CANCELLED, NULL, task->thrown->message);
@@ -301,10 +327,9 @@ static void task_step(uvrun_task_t *task) {
       }
       if (task->sleeping) {
         take_outcome(task, NULL);
-        if (task->must_cancel && cancel_sleep(task, task->cancel_msg)) {
+        if (task->must_cancel && cancel_sleep(task, pending_cancel_msg(task))) {
           task->must_cancel = 0;
-          uvr_free(task->cancel_msg);
-          task->cancel_msg = NULL;
+          uvrun_error_unref(take_pending_cancel(task));
         }
         break;
       }
@@ -322,15 +347,14 @@ static void task_step(uvrun_task_t *task) {
           /* The message is handed down the chain of awaits, which may come
            * back to this task: it owns the message meanwhile, and in_cancel
            * keeps that second cancel from touching it. */
-          char *msg = task->cancel_msg;
+          uvrun_error_t *pending = take_pending_cancel(task);
           int done;
-          task->cancel_msg = NULL;
           task->in_cancel = 1;
-          done = uvrun_future_cancel(task->waiter, msg);
+          done = uvrun_future_cancel(task->waiter, pending != NULL ? pending->message : NULL);
           task->in_cancel = 0;
           if (done) task->must_cancel = 0;
-          if (done || task->cancel_msg != NULL) uvr_free(msg);
-          else task->cancel_msg = msg;
+          if (done || task->fut.error != NULL) uvrun_error_unref(pending);
+          else task->fut.error = pending;
         }
         if (uvrun_future_add_done_callback(task->waiter, task_wakeup, task) < 0)
           finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
@@ -350,7 +374,7 @@ static void task_step(uvrun_task_t *task) {
       if (task->must_cancel) {
         /* Cancelled right before the step finished (asyncio does the same). */
         task->must_cancel = 0;
-        finish(task, UVR_CANCELLED, NULL, task->cancel_msg);
+        finish(task, UVR_CANCELLED, NULL, pending_cancel_msg(task));
       } else {
         finish(task, UVR_RESULT, NULL, NULL);
       }
@@ -458,8 +482,8 @@ int uvrun_task_raise(uvrun_task_t *task, uvrun_error_t *err) {
     uvrun_error_unref(err);
     return uvr_fail(UVRUN_E_INVAL, "task and error must not be NULL");
   }
-  uvrun_error_unref(task->raised);
-  task->raised = err;
+  uvrun_error_unref(task->thrown);
+  task->thrown = err;
   uvr_fail(err->code, "%s", err->message);
   return err->code;
 }
@@ -467,7 +491,6 @@ int uvrun_task_raise(uvrun_task_t *task, uvrun_error_t *err) {
 /* ---- cancellation (R51) ---- */
 
 int uvr_task_cancel(uvrun_task_t *task, const char *msg) {
-  char *copy;
   int cancelled;
   /* Reached again through what it awaits (tasks awaiting each other, or a
    * gather of itself): one cancel is enough, and recursing would never end. */
@@ -481,9 +504,7 @@ int uvr_task_cancel(uvrun_task_t *task, const char *msg) {
   }
   if (cancel_sleep(task, msg)) return 1;
   task->must_cancel = 1;
-  copy = msg != NULL ? uvr_strdup(msg) : NULL; /* first: msg may be the old one */
-  uvr_free(task->cancel_msg);
-  task->cancel_msg = copy;
+  set_pending_cancel(task, msg);
   return 1;
 }
 
@@ -506,14 +527,15 @@ int uvrun_task_uncancel(uvrun_task_t *task) {
 const char *uvrun_task_name(const uvrun_task_t *task) {
   uvrun_task_t *t = (uvrun_task_t *)task;
   if (t == NULL) return "";
-  if (t->name == NULL) {
+  if (!t->named) {
     /* Made on first use: most tasks are never asked their name. */
-    char buf[32];
-    snprintf(buf, sizeof buf, "Task-%" PRIu64, t->id);
-    t->name = uvr_strdup(buf);
-    if (t->name == NULL) return "Task";
+    char buf[32], *name;
+    snprintf(buf, sizeof buf, "Task-%" PRIu64, t->who.id);
+    if ((name = uvr_strdup(buf)) == NULL) return "Task"; /* the id stays */
+    t->who.name = name;
+    t->named = 1;
   }
-  return t->name;
+  return t->who.name;
 }
 
 int uvrun_task_set_name(uvrun_task_t *task, const char *name) {
@@ -521,8 +543,9 @@ int uvrun_task_set_name(uvrun_task_t *task, const char *name) {
   if (task == NULL || name == NULL) return uvr_fail(UVRUN_E_INVAL, "task and name must not be NULL");
   copy = uvr_strdup(name);
   if (copy == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  uvr_free(task->name);
-  task->name = copy;
+  if (task->named) uvr_free(task->who.name);
+  task->who.name = copy;
+  task->named = 1;
   return 0;
 }
 

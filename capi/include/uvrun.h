@@ -375,7 +375,8 @@ UVRUN_EXTERN uvrun_error_t *uvrun_task_resume_error(uvrun_task_t *task);
 UVRUN_EXTERN int uvrun_task_return(uvrun_task_t *task, void *value);
 UVRUN_EXTERN int uvrun_task_return_owned(uvrun_task_t *task, void *value,
                                          uvrun_free_fn value_free);
-/* Fails the task with err (reference taken over); returns its code. */
+/* Fails the task with err (reference taken over); returns its code. From
+ * then on in this step, uvrun_task_resume_error() reports err. */
 UVRUN_EXTERN int uvrun_task_raise(uvrun_task_t *task, uvrun_error_t *err);
 
 /* R51: 1 if a cancellation was requested, 0 if the task is done. */
