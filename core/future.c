@@ -39,7 +39,18 @@ static const uvr_future_ops *ops_of(const uvrun_future_t *fut) {
   return kinds[fut->kind];
 }
 
-static uvr_done_cb *cb_at(uvrun_future_t *fut, uint32_t i) { return i == 0 ? &fut->cb0 : &fut->cbs[i - 1]; }
+static uint32_t ncbs(const uvrun_future_t *fut) {
+  return fut->cb0.fn == NULL ? 0 : 1 + (fut->more != NULL ? fut->more->n : 0);
+}
+static uvr_done_cb *cb_at(uvrun_future_t *fut, uint32_t i) { return i == 0 ? &fut->cb0 : &fut->more->at[i - 1]; }
+/* Detaches every callback from fut: cb0 is copied out, the rest returned. */
+static uvr_done_cbs *detach_callbacks(uvrun_future_t *fut, uvr_done_cb *first) {
+  uvr_done_cbs *more = fut->more;
+  *first = fut->cb0;
+  fut->cb0.fn = NULL;
+  fut->more = NULL;
+  return more;
+}
 
 void uvr_future_release_fields(uvrun_future_t *fut) {
   if (fut->value_free != NULL && !fut->value_moved) fut->value_free(fut->value);
@@ -79,14 +90,13 @@ void uvr_future_drop_all_held(uvrun_loop_t *loop) {
 }
 
 void uvr_future_drop_callbacks(uvrun_future_t *fut) {
-  uint32_t i, n = fut->ncbs;
-  uvr_done_cb *cbs = fut->cbs, first = fut->cb0;
+  uint32_t i, n = ncbs(fut);
+  uvr_done_cb first;
   /* Detach first: a drop may free what refers back to this future. */
+  uvr_done_cbs *cbs = detach_callbacks(fut, &first);
   held_unlink(fut);
-  fut->cbs = NULL;
-  fut->ncbs = fut->cap_cbs = 0;
   for (i = 0; i < n; i++) {
-    uvr_done_cb *c = i == 0 ? &first : &cbs[i - 1];
+    uvr_done_cb *c = i == 0 ? &first : &cbs->at[i - 1];
     uvr_map_unref(c->ctx);
     if (c->drop != NULL) c->drop(c->ud);
   }
@@ -98,9 +108,9 @@ void uvr_future_check_unretrieved(uvrun_future_t *fut) {
   fut->retrieved = 1;
   if (fut->is_task) {
     uvr_report(fut->loop, "Task exception was never retrieved", fut->error, (uvrun_task_t *)fut, NULL,
-               fut->site);
+               uvr_task_site((uvrun_task_t *)fut));
   } else {
-    uvr_report(fut->loop, "Future exception was never retrieved", fut->error, NULL, fut, fut->site);
+    uvr_report(fut->loop, "Future exception was never retrieved", fut->error, NULL, fut, NULL);
   }
 }
 
@@ -152,12 +162,12 @@ static void schedule_one(uvrun_future_t *fut, uvr_done_cb *cb) {
 }
 
 void uvr_future_schedule_callbacks(uvrun_future_t *fut) {
-  uint32_t i;
+  uint32_t i, n = ncbs(fut);
+  uvr_done_cb first;
+  uvr_done_cbs *cbs = detach_callbacks(fut, &first);
   held_unlink(fut);
-  for (i = 0; i < fut->ncbs; i++) schedule_one(fut, cb_at(fut, i));
-  uvr_free(fut->cbs);
-  fut->cbs = NULL;
-  fut->ncbs = fut->cap_cbs = 0;
+  for (i = 0; i < n; i++) schedule_one(fut, i == 0 ? &first : &cbs->at[i - 1]);
+  uvr_free(cbs);
 }
 
 static int check_settable(uvrun_future_t *fut) {
@@ -281,30 +291,31 @@ int uvr_future_add_done_callback_holding(uvrun_future_t *fut, uvrun_done_fn cb, 
     schedule_one(fut, &entry);
     return 0;
   }
-  if (fut->ncbs == 0) {
+  if (fut->cb0.fn == NULL) {
     fut->cb0 = entry;
   } else {
-    if (fut->ncbs - 1 == fut->cap_cbs) {
-      uint32_t cap = fut->cap_cbs ? fut->cap_cbs * 2 : 4;
-      uvr_done_cb *cbs = uvr_realloc(fut->cbs, cap * sizeof *cbs);
-      if (cbs == NULL) {
+    uvr_done_cbs *more = fut->more;
+    if (more == NULL || more->n == more->cap) {
+      uint32_t cap = more != NULL ? more->cap * 2 : 4;
+      more = uvr_realloc(more, sizeof *more + cap * sizeof more->at[0]);
+      if (more == NULL) {
         uvr_map_unref(entry.ctx);
         return uvr_fail(UVRUN_E_NOMEM, "out of memory");
       }
-      fut->cbs = cbs;
-      fut->cap_cbs = cap;
+      if (fut->more == NULL) more->n = 0;
+      more->cap = cap;
+      fut->more = more;
     }
-    fut->cbs[fut->ncbs - 1] = entry;
+    more->at[more->n++] = entry;
   }
-  fut->ncbs++;
   if (drop != NULL) held_link(fut);
   return 0;
 }
 
 int uvrun_future_remove_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, void *ud) {
-  uint32_t i, kept = 0;
+  uint32_t i, n, kept = 0;
   if (fut == NULL) return 0;
-  for (i = 0; i < fut->ncbs; i++) {
+  for (i = 0, n = ncbs(fut); i < n; i++) {
     uvr_done_cb *c = cb_at(fut, i);
     if (c->fn == cb && c->ud == ud) {
       uvr_map_unref(c->ctx);
@@ -312,21 +323,20 @@ int uvrun_future_remove_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, voi
       *cb_at(fut, kept++) = *c;
     }
   }
-  i = fut->ncbs - kept;
-  fut->ncbs = kept;
-  return (int)i;
+  if (kept == 0) fut->cb0.fn = NULL;
+  if (fut->more != NULL) fut->more->n = kept > 0 ? kept - 1 : 0;
+  return (int)(n - kept);
 }
 
 /* ---- description ---- */
 
 void uvr_future_describe(const uvrun_future_t *fut, char *buf, size_t len) {
-  const char *site = fut->loop->debug && fut->site ? fut->site : NULL;
   if (fut->is_task) {
     uvr_task_describe((const uvrun_task_t *)fut, buf, len);
     return;
   }
   switch (fut->state) {
-  case UVR_PENDING: snprintf(buf, len, "<Future pending%s%s>", site ? " created at " : "", site ? site : ""); break;
+  case UVR_PENDING: snprintf(buf, len, "<Future pending>"); break;
   case UVR_CANCELLED: snprintf(buf, len, "<Future cancelled>"); break;
   case UVR_ERROR:
     snprintf(buf, len, "<Future finished exception=%s('%s')>", uvrun_err_name(fut->error->code), fut->error->message);

@@ -343,6 +343,12 @@ typedef struct uvr_done_cb {
   uvrun_free_fn drop; /* internal callbacks that hold ud: release it unrun */
 } uvr_done_cb;
 
+/* A future's done callbacks after the first, with their count. */
+typedef struct uvr_done_cbs {
+  uint32_t n, cap;
+  uvr_done_cb at[];
+} uvr_done_cbs;
+
 /* What a kind of future does its own way: tasks and the helper futures of
  * helpers.c. A plain future has none. A future names its kind in three
  * bits rather than pointing at its ops: one word less in every future. */
@@ -366,10 +372,8 @@ struct uvrun_future_s {
   uvrun_free_fn value_free;
   uvrun_error_t *error;   /* for ERROR; for CANCELLED made with the message,
                            * or on demand when there is none */
-  uvr_done_cb cb0;        /* first callback inline: no allocation */
-  uvr_done_cb *cbs;
-  uint32_t ncbs, cap_cbs; /* ncbs counts cb0 */
-  const char *site;
+  uvr_done_cb cb0;        /* first callback inline: no allocation; fn NULL: none */
+  struct uvr_done_cbs *more; /* the callbacks after cb0, or NULL */
   /* A plain future's links in loop->held while it is pending with callbacks
    * that hold references; a task's in loop->tasks while it is pending. */
   uvrun_future_t *link_prev, *link_next;
@@ -415,6 +419,7 @@ struct uvrun_task_s {
   union {
     uint64_t id;            /* its creation number, for "Task-<id>" */
     char *name;             /* named: set, or made from id when asked */
+    struct uvr_task_info *info; /* with_info: number, name and site */
   } who;
   uvrun_future_t *waiter;   /* what the task awaits now (reference) */
   uvrun_future_t *last;     /* what the running step resumed from (reference) */
@@ -426,6 +431,7 @@ struct uvrun_task_s {
   uint8_t sleeping : 1;     /* suspended on timer, which still runs */
   uint8_t ctx_given : 1;
   uint8_t named : 1;
+  uint8_t with_info : 1;    /* created with a site (debug mode) */
   uint8_t in_list : 1;      /* in loop->tasks, through fut.link_prev/next */
   uint8_t in_cancel : 1;    /* uvr_task_cancel is on the stack (await cycles) */
 };
@@ -439,6 +445,8 @@ static inline uvrun_context_t *uvr_task_ctx(uvrun_task_t *task) {
 #define UVR_TASK_OF_TIMER(t) ((uvrun_task_t *)((char *)(t) - offsetof(uvrun_task_t, timer)))
 /* The item that runs a task's next step (a = the task, with a reference). */
 void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run);
+/* Where the task was created (debug mode), or NULL. */
+const char *uvr_task_site(const uvrun_task_t *task);
 /* The task an item steps, or NULL for other items. */
 const uvrun_task_t *uvr_item_task(const uvr_item *it);
 int uvr_task_cancel(uvrun_task_t *task, const char *msg);

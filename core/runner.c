@@ -293,7 +293,7 @@ static int cancel_all_tasks(uvrun_runner_t *r) {
   for (i = 0; i < n; i++) {
     t = tasks[i];
     if (t->fut.state == UVR_ERROR) /* R50 */
-      uvr_report(loop, "unhandled exception during uvrun_run() shutdown", t->fut.error, t, NULL, t->fut.site);
+      uvr_report(loop, "unhandled exception during uvrun_run() shutdown", t->fut.error, t, NULL, uvr_task_site(t));
   }
 done:
   for (i = 0; i < n; i++) uvrun_task_unref(tasks[i]);

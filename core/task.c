@@ -79,10 +79,59 @@ const uvrun_task_t *uvr_item_task(const uvr_item *it) {
 
 /* ---- creation and destruction ---- */
 
+/* A task keeps its creation number until it is named, in one word. One
+ * created with a site (debug mode) keeps number, name and site in a block
+ * of its own, so that other tasks need no word for a site. */
+typedef struct uvr_task_info {
+  uint64_t id;
+  char *name; /* NULL until named */
+  const char *site;
+} uvr_task_info;
+
+static int who_init(uvrun_task_t *task, const char *name, const char *site, uint64_t id) {
+  char *copy = NULL;
+  if (name != NULL && (copy = uvr_strdup(name)) == NULL) return UVRUN_E_NOMEM;
+  if (site != NULL) {
+    uvr_task_info *info = uvr_malloc(sizeof *info);
+    if (info == NULL) {
+      uvr_free(copy);
+      return UVRUN_E_NOMEM;
+    }
+    info->id = id;
+    info->name = copy;
+    info->site = site;
+    task->who.info = info;
+    task->with_info = 1;
+  } else if (copy != NULL) {
+    task->who.name = copy;
+    task->named = 1;
+  } else {
+    task->who.id = id;
+  }
+  return 0;
+}
+
+/* Where the name is kept, once there is one. */
+static char **name_slot(uvrun_task_t *task) { return task->with_info ? &task->who.info->name : &task->who.name; }
+
+/* Names the task (name taken over). */
+static void set_name(uvrun_task_t *task, char *name) {
+  if (task->with_info || task->named) uvr_free(*name_slot(task));
+  *name_slot(task) = name;
+  if (!task->with_info) task->named = 1;
+}
+
+static void who_free(uvrun_task_t *task) {
+  if (task->with_info || task->named) uvr_free(*name_slot(task));
+  if (task->with_info) uvr_free(task->who.info);
+}
+
+const char *uvr_task_site(const uvrun_task_t *task) { return task->with_info ? task->who.info->site : NULL; }
+
 static void task_free(uvrun_future_t *fut) {
   uvrun_task_t *task = (uvrun_task_t *)fut;
   if (fut->state == UVR_PENDING)
-    uvr_report(fut->loop, "Task was destroyed but it is pending!", NULL, task, NULL, fut->site);
+    uvr_report(fut->loop, "Task was destroyed but it is pending!", NULL, task, NULL, uvr_task_site(task));
   list_remove(task);
   if (task->waiter != NULL) {
     uvrun_future_remove_done_callback(task->waiter, task_wakeup, task);
@@ -90,7 +139,7 @@ static void task_free(uvrun_future_t *fut) {
   }
   uvrun_future_unref(task->last);
   uvrun_error_unref(task->thrown);
-  if (task->named) uvr_free(task->who.name);
+  who_free(task);
   if (!task->ctx_given) uvr_map_unref(task->ctx.own.map);
   if (task->arg_free != NULL) task->arg_free(task->arg);
 }
@@ -136,13 +185,8 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   } else if ((task = uvr_calloc(1, sizeof *task)) == NULL) {
     goto nomem;
   }
-  if (o.name != NULL) {
-    if ((task->who.name = uvr_strdup(o.name)) == NULL) goto nomem_task;
-    task->named = 1;
-    loop->task_counter++; /* numbers count every task, named or not */
-  } else {
-    task->who.id = ++loop->task_counter;
-  }
+  if (who_init(task, o.name, o.site, loop->task_counter + 1) < 0) goto nomem_task;
+  loop->task_counter++; /* numbers count every task, named or not */
   if (o.context != NULL) {
     task->ctx.given = o.context; /* R31: the task runs in that very context */
     task->ctx_given = 1;
@@ -152,7 +196,6 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   uvr_future_init(&task->fut, loop);
   task->fut.is_task = 1;
   task->fut.kind = UVR_FUT_TASK;
-  task->fut.site = o.site;
   task->step = step;
   task->arg = arg;
   task->arg_free = o.arg_free;
@@ -526,16 +569,14 @@ int uvrun_task_uncancel(uvrun_task_t *task) {
 
 const char *uvrun_task_name(const uvrun_task_t *task) {
   uvrun_task_t *t = (uvrun_task_t *)task;
+  char buf[32], *name;
   if (t == NULL) return "";
-  if (!t->named) {
-    /* Made on first use: most tasks are never asked their name. */
-    char buf[32], *name;
-    snprintf(buf, sizeof buf, "Task-%" PRIu64, t->who.id);
-    if ((name = uvr_strdup(buf)) == NULL) return "Task"; /* the id stays */
-    t->who.name = name;
-    t->named = 1;
-  }
-  return t->who.name;
+  if (t->with_info ? t->who.info->name != NULL : t->named) return *name_slot(t);
+  /* Made on first use: most tasks are never asked their name. */
+  snprintf(buf, sizeof buf, "Task-%" PRIu64, t->with_info ? t->who.info->id : t->who.id);
+  if ((name = uvr_strdup(buf)) == NULL) return "Task"; /* the number stays */
+  set_name(t, name);
+  return name;
 }
 
 int uvrun_task_set_name(uvrun_task_t *task, const char *name) {
@@ -543,9 +584,7 @@ int uvrun_task_set_name(uvrun_task_t *task, const char *name) {
   if (task == NULL || name == NULL) return uvr_fail(UVRUN_E_INVAL, "task and name must not be NULL");
   copy = uvr_strdup(name);
   if (copy == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  if (task->named) uvr_free(task->who.name);
-  task->who.name = copy;
-  task->named = 1;
+  set_name(task, copy);
   return 0;
 }
 
@@ -566,7 +605,7 @@ int uvrun_all_tasks(const uvrun_loop_t *loop, uvrun_task_visit_fn fn, void *ud) 
 
 void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len) {
   const uvrun_future_t *f = &task->fut;
-  const char *site = f->loop->debug && f->site ? f->site : NULL;
+  const char *site = f->loop->debug ? uvr_task_site(task) : NULL;
   char waiting[160] = "";
   int n;
   if (f->state == UVR_PENDING && task->waiter != NULL && !task->waiter->is_task) {
