@@ -128,6 +128,34 @@ class TestTasks(unittest.TestCase):
                 return task.done(("cancelled", s.child.cancelled()))
         self.assertEqual(uvrun.run(main), ("cancelled", True))
 
+    def test_sleep_in_place_wakes_on_time_and_is_cancelled_at_once(self):
+        def napper(task, s):
+            if s.step == 0:
+                s.step = 1
+                return task.sleep_(10)
+            try:
+                task.resume()
+            except uvrun.CancelledError as e:
+                return task.done(str(e))
+            return task.done("slept")
+
+        def main(task, s):
+            if s.step == 0:
+                s.step = 1
+                s.start = task.loop.time()
+                return task.sleep_(0.02)
+            if s.step == 1:
+                s.step = 2
+                s.slept = task.loop.time() - s.start
+                s.child = task.create_task(napper)
+                return task.yield_()
+            if s.step == 2:
+                s.step = 3
+                s.child.cancel("wake up")
+                return task.await_(s.child)
+            return task.done((s.slept >= 0.019, task.resume()))
+        self.assertEqual(uvrun.run(main), (True, "wake up"))
+
     def test_cancelled_main_task_raises_cancelled_error(self):
         def main(task, s):
             if s.step == 0:

@@ -394,6 +394,11 @@ class Task:
         self._slot.awaiting = None
         return lib.uvrun_task_yield(self._ptr)
 
+    def sleep_(self, seconds):
+        """Sleep on the task's own timer, no future: ``return task.sleep_(0.5)``."""
+        self._slot.awaiting = None
+        return lib.uvrun_task_sleep(self._ptr, float(seconds))
+
     def resume(self):
         """What the last await gave; raises its error (CancelledError when cancelled)."""
         value = ctypes.c_void_p()

@@ -99,6 +99,7 @@ _signatures = {
     "uvrun_task_loop": (c_void_p, [c_void_p]),
     "uvrun_task_await": (c_int, [c_void_p, c_void_p]),
     "uvrun_task_yield": (c_int, [c_void_p]),
+    "uvrun_task_sleep": (c_int, [c_void_p, c_double]),
     "uvrun_task_resume": (c_int, [c_void_p, P(c_void_p)]),
     "uvrun_task_resume_error": (c_void_p, [c_void_p]),
     "uvrun_task_return": (c_int, [c_void_p, c_void_p]),
