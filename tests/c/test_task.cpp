@@ -141,14 +141,17 @@ TEST_CASE("R51 a second cancel before the task wakes keeps the first CancelledEr
   CHECK(seen == "stop");
 }
 
-TEST_CASE("R51 a task cancelled while it yields gets CANCELLED at its next step") {
+TEST_CASE("R51 a task cancelled while it yields or sleeps gets CANCELLED at its next step, at once") {
   static int steps;
+  static bool sleep;
   steps = 0;
+  SUBCASE("yield") { sleep = false; }
+  SUBCASE("sleep on its own timer") { sleep = true; }
   int rc = t::run([](uvrun_task_t *task, int step) -> int {
     steps++;
     if (step == 0) {
       CHECK(uvrun_task_cancel(task, "self") == 1);
-      return uvrun_task_yield(task);
+      return sleep ? uvrun_task_sleep(task, 30) : uvrun_task_yield(task);
     }
     int rc = uvrun_task_resume(task, nullptr);
     CHECK(rc == UVRUN_E_CANCELLED);

@@ -108,24 +108,6 @@ TEST_CASE("R51 uncancel after a sleep was cancelled still delivers the cancellat
   CHECK(rc == 0);
 }
 
-TEST_CASE("R51 a task that cancels itself and then sleeps is woken at once") {
-  static int steps;
-  steps = 0;
-  int rc = t::run([](uvrun_task_t *task, int step) -> int {
-    steps++;
-    if (step == 0) {
-      CHECK(uvrun_task_cancel(task, "self") == 1);
-      return uvrun_task_sleep(task, 10);
-    }
-    int rc = uvrun_task_resume(task, nullptr);
-    CHECK(rc == UVRUN_E_CANCELLED);
-    CHECK(std::string(uvrun_errmsg()) == "self");
-    return rc;
-  });
-  CHECK(rc == UVRUN_E_CANCELLED);
-  CHECK(steps == 2);
-}
-
 TEST_CASE("R51 a task that swallows a cancelled sleep can sleep again and wakes on time") {
   // The cancelled timer stays queued until it reaches the top of the heap
   // (an earlier timer keeps it below): the second sleep must not reuse it.
