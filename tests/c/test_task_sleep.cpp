@@ -30,7 +30,7 @@ TEST_CASE("uvrun_task_sleep wakes the task at the deadline, with nothing to resu
   CHECK(slept < 1.0);
 }
 
-TEST_CASE("uvrun_task_sleep of 0 or less yields for one iteration (asyncio.sleep(0))") {
+TEST_CASE("R35 uvrun_task_sleep of 0 or less yields: what was queued before runs first (asyncio.sleep(0))") {
   static std::string order;
   order.clear();
   int rc = t::run([](uvrun_task_t *task, int step) -> int {
