@@ -177,10 +177,13 @@ struct PromiseBase {
     std::coroutine_handle<> continuation{};  // the coroutine awaiting us inline
     std::coroutine_handle<> resume_point;    // top level: where to resume next
   };
-  std::exception_ptr exception;
-  // Where the coroutine was created, and whether it ever ran: a frame
-  // destroyed unstarted warns in debug mode (R26, D1).
-  detail::SourceLocation where;
+  // Where the coroutine was created matters only until it starts (a frame
+  // destroyed unstarted warns in debug mode, R26, D1); what it threw, only
+  // after. `started` says which of the two the word holds.
+  union {
+    detail::SourceLocation where;
+    std::exception_ptr exception;
+  };
   Inline inline_state = Inline::detached;  // the two flags share a word
   bool started = false;
 
@@ -200,11 +203,21 @@ struct PromiseBase {
 
   explicit PromiseBase(detail::SourceLocation w) noexcept : where(w) {}
   ~PromiseBase() {
-    if (!started) warn_never_awaited(where);
+    if (started)
+      exception.~exception_ptr();
+    else
+      warn_never_awaited(where);
+  }
+  // Marks the frame as running where it is resumed (an inline await, or
+  // each step of a task): `where` is of no use from then on.
+  void start() noexcept {
+    static_assert(std::is_trivially_destructible_v<detail::SourceLocation>);
+    new (&exception) std::exception_ptr();
+    started = true;
   }
 
-  // Lazy. `started` is set where a frame is first resumed (an inline await,
-  // or a task's step), which keeps this awaiter empty: no room in the frame.
+  // Lazy. start() runs where a frame is first resumed (an inline await, or
+  // a task's step), which keeps this awaiter empty: no room in the frame.
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
   void unhandled_exception() noexcept { exception = std::current_exception(); }
@@ -291,7 +304,7 @@ class [[nodiscard]] Task {
       promise_type &p = h.promise();
       p.continuation = caller;
       p.inline_state = Inline::starting;
-      p.started = true;
+      p.start();
       h.resume();  // runs until the child finishes or suspends
       if (p.inline_state == Inline::finished) return false;  // go on, no recursion
       p.inline_state = Inline::detached;
@@ -373,7 +386,7 @@ int step(uvrun_task_t *task, void *frame) noexcept {
   st.task = task;
   StepState *outer = std::exchange(current_step, &st);
   std::coroutine_handle<> at = p.resume_point ? std::exchange(p.resume_point, {}) : h;
-  p.started = true;
+  p.start();  // between steps no exception is kept: nothing to overwrite
   at.resume();
   current_step = outer;
   if (h.done()) return finish<T, Box>(task, p);

@@ -100,7 +100,7 @@ struct GroupState {
     // was forgotten, so no "never awaited" warning (R26).
     if (waiter.valid()) {
       auto h = waiter.release();
-      h.promise().started = true;
+      if (!h.promise().started) h.promise().start();
       h.destroy();
     }
   }
