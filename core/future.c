@@ -62,7 +62,7 @@ void uvr_future_release_fields(uvrun_future_t *fut) {
 
 static void held_link(uvrun_future_t *fut) {
   uvrun_loop_t *loop = fut->loop;
-  if (fut->held || fut->is_task) return; /* tasks: uvr_task_drop_all */
+  if (fut->held || uvr_is_task(fut)) return; /* tasks: uvr_task_drop_all */
   fut->held = 1;
   fut->link_prev = NULL;
   fut->link_next = loop->held;
@@ -106,7 +106,7 @@ void uvr_future_drop_callbacks(uvrun_future_t *fut) {
 void uvr_future_check_unretrieved(uvrun_future_t *fut) {
   if (fut->state != UVR_ERROR || fut->retrieved) return;
   fut->retrieved = 1;
-  if (fut->is_task) {
+  if (uvr_is_task(fut)) {
     uvr_report(fut->loop, "Task exception was never retrieved", fut->error, (uvrun_task_t *)fut, NULL,
                uvr_task_site((uvrun_task_t *)fut));
   } else {
@@ -122,7 +122,7 @@ void uvrun_future_unref(uvrun_future_t *fut) {
   if (ops_of(fut) != NULL && ops_of(fut)->on_free != NULL) ops_of(fut)->on_free(fut);
   uvr_future_release_fields(fut);
   loop = fut->loop;
-  if (!fut->is_task || !uvr_task_recycle((uvrun_task_t *)fut)) uvr_free(fut);
+  if (!uvr_is_task(fut) || !uvr_task_recycle((uvrun_task_t *)fut)) uvr_free(fut);
   uvr_loop_unref(loop);
 }
 
@@ -172,7 +172,7 @@ void uvr_future_schedule_callbacks(uvrun_future_t *fut) {
 
 static int check_settable(uvrun_future_t *fut) {
   if (fut == NULL) return uvr_fail(UVRUN_E_INVAL, "future must not be NULL");
-  if (fut->is_task)
+  if (uvr_is_task(fut))
     return uvr_fail(UVRUN_E_INVALID_STATE, "Task does not support set_result() operation");
   if (fut->state != UVR_PENDING) return uvr_fail(UVRUN_E_INVALID_STATE, "invalid state");
   return 0;
@@ -331,7 +331,7 @@ int uvrun_future_remove_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, voi
 /* ---- description ---- */
 
 void uvr_future_describe(const uvrun_future_t *fut, char *buf, size_t len) {
-  if (fut->is_task) {
+  if (uvr_is_task(fut)) {
     uvr_task_describe((const uvrun_task_t *)fut, buf, len);
     return;
   }

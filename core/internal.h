@@ -362,7 +362,6 @@ extern const uvr_future_ops uvr_task_ops, uvr_sleep_ops, uvr_gather_ops, uvr_wai
 struct uvrun_future_s {
   int refs;
   uint8_t state;
-  uint8_t is_task : 1;
   uint8_t retrieved : 1;
   uint8_t value_moved : 1;
   uint8_t held : 1;       /* in loop->held */
@@ -378,6 +377,8 @@ struct uvrun_future_s {
    * that hold references; a task's in loop->tasks while it is pending. */
   uvrun_future_t *link_prev, *link_next;
 };
+
+static inline int uvr_is_task(const uvrun_future_t *fut) { return fut->kind == UVR_FUT_TASK; }
 
 void uvr_future_init(uvrun_future_t *fut, uvrun_loop_t *loop);
 /* A done callback that holds a reference through ud: `drop(ud)` runs

@@ -194,7 +194,6 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
     task->ctx.own.map = uvr_map_ref(uvr_context_current()->map); /* O(1) copy */
   }
   uvr_future_init(&task->fut, loop);
-  task->fut.is_task = 1;
   task->fut.kind = UVR_FUT_TASK;
   task->step = step;
   task->arg = arg;
@@ -608,7 +607,7 @@ void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len) {
   const char *site = f->loop->debug ? uvr_task_site(task) : NULL;
   char waiting[160] = "";
   int n;
-  if (f->state == UVR_PENDING && task->waiter != NULL && !task->waiter->is_task) {
+  if (f->state == UVR_PENDING && task->waiter != NULL && !uvr_is_task(task->waiter)) {
     char w[128];
     uvr_future_describe(task->waiter, w, sizeof w);
     snprintf(waiting, sizeof waiting, " wait_for=%s", w);
