@@ -66,6 +66,13 @@ uvrun_error_t *uvr_error_make(int code, const char *message) {
   return err != NULL ? err : &nomem_error.err;
 }
 
+uvrun_error_t *uvr_cancelled_with(const char *msg) {
+  uvrun_error_t *err;
+  if (msg == NULL || *msg == '\0') return NULL;
+  err = uvr_error_make(UVRUN_E_CANCELLED, msg);
+  return err->code == UVRUN_E_CANCELLED ? err : NULL;
+}
+
 uvrun_error_t *uvrun_error_ref(uvrun_error_t *err) {
   if (err != NULL && !is_static(err)) atomic_fetch_add_explicit(&err->refs, 1, memory_order_relaxed);
   return err;

@@ -27,9 +27,12 @@ uvrun_future_t *uvrun_future_ref(uvrun_future_t *fut) {
   return fut;
 }
 
+/* A plain future does everything the plain way. */
+static const uvr_future_ops plain_ops = {NULL, NULL};
+
 static const uvr_future_ops *ops_of(const uvrun_future_t *fut) {
   static const uvr_future_ops *const kinds[] = {
-      [UVR_FUT_PLAIN] = NULL,
+      [UVR_FUT_PLAIN] = &plain_ops,
       [UVR_FUT_TASK] = &uvr_task_ops,
       [UVR_FUT_SLEEP] = &uvr_sleep_ops,
       [UVR_FUT_GATHER] = &uvr_gather_ops,
@@ -119,7 +122,7 @@ void uvrun_future_unref(uvrun_future_t *fut) {
   if (fut == NULL || --fut->refs > 0) return;
   fut->refs = 1; /* reports below may take and drop references */
   uvr_future_check_unretrieved(fut);
-  if (ops_of(fut) != NULL && ops_of(fut)->on_free != NULL) ops_of(fut)->on_free(fut);
+  if (ops_of(fut)->on_free != NULL) ops_of(fut)->on_free(fut);
   uvr_future_release_fields(fut);
   loop = fut->loop;
   if (!uvr_is_task(fut) || !uvr_task_recycle((uvrun_task_t *)fut)) uvr_free(fut);
@@ -208,14 +211,14 @@ int uvrun_future_set_error_code(uvrun_future_t *fut, int code, const char *messa
 int uvr_future_cancel_plain(uvrun_future_t *fut, const char *msg) {
   if (fut->state != UVR_PENDING) return 0;
   fut->state = UVR_CANCELLED;
-  uvr_future_keep_cancel_msg(fut, msg);
+  fut->error = uvr_cancelled_with(msg); /* none: made on demand */
   uvr_future_schedule_callbacks(fut);
   return 1;
 }
 
 int uvrun_future_cancel(uvrun_future_t *fut, const char *msg) {
   if (fut == NULL) return 0;
-  if (ops_of(fut) != NULL && ops_of(fut)->cancel != NULL) return ops_of(fut)->cancel(fut, msg);
+  if (ops_of(fut)->cancel != NULL) return ops_of(fut)->cancel(fut, msg);
   return uvr_future_cancel_plain(fut, msg);
 }
 
@@ -235,14 +238,6 @@ void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src) {
 
 int uvrun_future_done(const uvrun_future_t *fut) { return fut != NULL && fut->state != UVR_PENDING; }
 int uvrun_future_cancelled(const uvrun_future_t *fut) { return fut != NULL && fut->state == UVR_CANCELLED; }
-
-void uvr_future_keep_cancel_msg(uvrun_future_t *fut, const char *msg) {
-  uvrun_error_t *err;
-  if (msg == NULL || *msg == '\0') return; /* made on demand */
-  err = uvr_error_make(UVRUN_E_CANCELLED, msg);
-  /* Out of memory the message is lost, as a copy of it would be. */
-  if (err->code == UVRUN_E_CANCELLED) fut->error = err;
-}
 
 uvrun_error_t *uvr_future_cancelled_error(uvrun_future_t *fut) {
   if (fut->error == NULL) fut->error = uvr_error_make(UVRUN_E_CANCELLED, "");

@@ -66,6 +66,9 @@ int uvr_fail_error(uvrun_error_t *err);
 int uvr_last_code(void);
 /* A new error; on OOM a static NOMEM error (refcount is ignored for it). */
 uvrun_error_t *uvr_error_make(int code, const char *message);
+/* A CancelledError carrying msg; NULL for no message or no memory (the
+ * message is lost, as a copy of it would be). */
+uvrun_error_t *uvr_cancelled_with(const char *msg);
 /* Error for a negative code from a step: the thread's last message when
  * it has that code, else the code's text. */
 uvrun_error_t *uvr_error_for_code(int code);
@@ -350,8 +353,8 @@ typedef struct uvr_done_cbs {
 } uvr_done_cbs;
 
 /* What a kind of future does its own way: tasks and the helper futures of
- * helpers.c. A plain future has none. A future names its kind in three
- * bits rather than pointing at its ops: one word less in every future. */
+ * helpers.c; a plain future's entries are all NULL. A future names its kind
+ * in three bits rather than pointing at its ops: one word less in each. */
 typedef struct uvr_future_ops {
   int (*cancel)(uvrun_future_t *fut, const char *msg); /* NULL: as a plain future */
   void (*on_free)(uvrun_future_t *fut);                 /* NULL: nothing of its own */
@@ -395,8 +398,6 @@ void uvr_future_drop_all_held(uvrun_loop_t *loop);
 void uvr_future_schedule_callbacks(uvrun_future_t *fut);
 /* The CANCELLED error with the cancel message (cached). */
 uvrun_error_t *uvr_future_cancelled_error(uvrun_future_t *fut);
-/* Keeps the cancel message of a future just cancelled, in its error. */
-void uvr_future_keep_cancel_msg(uvrun_future_t *fut, const char *msg);
 /* Sets the outcome of dst from src (both done/pending respectively). */
 void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src);
 /* Plain-future cancel (tasks override it). */

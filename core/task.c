@@ -111,18 +111,25 @@ static int who_init(uvrun_task_t *task, const char *name, const char *site, uint
   return 0;
 }
 
-/* Where the name is kept, once there is one. */
-static char **name_slot(uvrun_task_t *task) { return task->with_info ? &task->who.info->name : &task->who.name; }
+/* The task's name, or NULL while it has none. */
+static char *name_of(const uvrun_task_t *task) {
+  if (task->with_info) return task->who.info->name;
+  return task->named ? task->who.name : NULL;
+}
 
 /* Names the task (name taken over). */
 static void set_name(uvrun_task_t *task, char *name) {
-  if (task->with_info || task->named) uvr_free(*name_slot(task));
-  *name_slot(task) = name;
-  if (!task->with_info) task->named = 1;
+  uvr_free(name_of(task));
+  if (task->with_info) {
+    task->who.info->name = name;
+  } else {
+    task->who.name = name;
+    task->named = 1;
+  }
 }
 
 static void who_free(uvrun_task_t *task) {
-  if (task->with_info || task->named) uvr_free(*name_slot(task));
+  uvr_free(name_of(task));
   if (task->with_info) uvr_free(task->who.info);
 }
 
@@ -249,11 +256,7 @@ static const char *pending_cancel_msg(const uvrun_task_t *task) {
 }
 
 static void set_pending_cancel(uvrun_task_t *task, const char *msg) {
-  uvrun_error_t *err = NULL;
-  if (msg != NULL && *msg != '\0') {
-    err = uvr_error_make(UVRUN_E_CANCELLED, msg); /* first: msg may be the old one's */
-    if (err->code != UVRUN_E_CANCELLED) err = NULL; /* out of memory: no message */
-  }
+  uvrun_error_t *err = uvr_cancelled_with(msg); /* first: msg may be the old one's */
   uvrun_error_unref(take_pending_cancel(task));
   task->fut.error = err;
 }
@@ -271,7 +274,7 @@ static void finish(uvrun_task_t *task, int state, uvrun_error_t *err, const char
   if (state != UVR_RESULT) fut->value = NULL;
   if (state == UVR_ERROR) fut->error = err;
   if (state == UVR_CANCELLED) {
-    uvr_future_keep_cancel_msg(fut, cancel_msg);
+    fut->error = uvr_cancelled_with(cancel_msg);
     uvrun_error_unref(err); /* after: cancel_msg may be its text */
   }
   uvrun_error_unref(pending);
@@ -449,6 +452,10 @@ static void task_wakeup(uvrun_future_t *fut, void *ud) {
 
 /* ---- inside a step ---- */
 
+/* A step suspends on one thing: a future, a yield or its own sleep. */
+static int awaits_already(const uvrun_task_t *task) { return task->waiter != NULL || task->yielded || task->sleeping; }
+static int one_at_a_time(void) { return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time"); }
+
 int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut) {
   if (fut == NULL) {
     int code = uvr_last_code();
@@ -466,9 +473,9 @@ int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut) {
     uvrun_future_unref(fut);
     return uvr_fail(UVRUN_E_INVAL, "Task cannot await on itself");
   }
-  if (task->waiter != NULL || task->yielded || task->sleeping) {
+  if (awaits_already(task)) {
     uvrun_future_unref(fut);
-    return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time");
+    return one_at_a_time();
   }
   task->waiter = fut;
   return UVRUN_SUSPEND;
@@ -476,8 +483,7 @@ int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut) {
 
 int uvrun_task_yield(uvrun_task_t *task) {
   if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
-  if (task->waiter != NULL || task->sleeping)
-    return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time");
+  if (task->waiter != NULL || task->sleeping) return one_at_a_time(); /* a second yield is the same one */
   task->yielded = 1;
   return UVRUN_SUSPEND;
 }
@@ -485,8 +491,7 @@ int uvrun_task_yield(uvrun_task_t *task) {
 int uvrun_task_sleep(uvrun_task_t *task, double seconds) {
   if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
   if (isnan(seconds)) return uvr_fail(UVRUN_E_INVAL, "sleep needs a number of seconds, not NaN");
-  if (task->waiter != NULL || task->yielded || task->sleeping)
-    return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time");
+  if (awaits_already(task)) return one_at_a_time();
   if (seconds <= 0) return uvrun_task_yield(task); /* asyncio.sleep(0) */
   /* A cancelled sleep's timer stays in the heap until its deadline: the
    * next sleep before then takes a future of its own. */
@@ -570,7 +575,7 @@ const char *uvrun_task_name(const uvrun_task_t *task) {
   uvrun_task_t *t = (uvrun_task_t *)task;
   char buf[32], *name;
   if (t == NULL) return "";
-  if (t->with_info ? t->who.info->name != NULL : t->named) return *name_slot(t);
+  if ((name = name_of(t)) != NULL) return name;
   /* Made on first use: most tasks are never asked their name. */
   snprintf(buf, sizeof buf, "Task-%" PRIu64, t->with_info ? t->who.info->id : t->who.id);
   if ((name = uvr_strdup(buf)) == NULL) return "Task"; /* the number stays */
