@@ -14,6 +14,7 @@
 #include <uvrun.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
@@ -171,49 +172,64 @@ struct PromiseBase {
   // to resume its caller itself when done (`detached`).
   enum class Inline : unsigned char { detached, starting, finished };
 
-  // A frame is awaited inline or is a task's top level, never both: one
-  // word serves either role (frames are smaller, so more fit the cache).
-  union {
-    std::coroutine_handle<> continuation{};  // the coroutine awaiting us inline
-    std::coroutine_handle<> resume_point;    // top level: where to resume next
-  };
+  // The coroutine to resume when this one is done (the one awaiting it
+  // inline), or for a task's top level where its next step resumes; with
+  // `started` in bit 0 and the Inline state in bits 1-2. A frame holds
+  // pointers, so its address leaves those bits clear; keeping the flags
+  // there takes a word off every frame.
+  std::uintptr_t link = 0;
   // Where the coroutine was created matters only until it starts (a frame
   // destroyed unstarted warns in debug mode, R26, D1); what it threw, only
-  // after. `started` says which of the two the word holds.
+  // after. started() says which of the two the word holds.
   union {
     detail::SourceLocation where;
     std::exception_ptr exception;
   };
-  Inline inline_state = Inline::detached;  // the two flags share a word
-  bool started = false;
+
+  static constexpr std::uintptr_t kStarted = 1, kStateShift = 1, kFlags = 7;
+  static std::uintptr_t link_to(std::coroutine_handle<> h, Inline state) noexcept {
+    auto a = reinterpret_cast<std::uintptr_t>(h.address());
+    assert((a & kFlags) == 0);
+    return a | kStarted | static_cast<std::uintptr_t>(state) << kStateShift;
+  }
+  std::coroutine_handle<> linked() const noexcept {
+    return std::coroutine_handle<>::from_address(reinterpret_cast<void *>(link & ~kFlags));
+  }
+  bool started() const noexcept { return (link & kStarted) != 0; }
+  Inline inline_state() const noexcept { return static_cast<Inline>((link >> kStateShift) & 3); }
+  void set_inline_state(Inline state) noexcept {
+    link = (link & ~(std::uintptr_t{3} << kStateShift)) | static_cast<std::uintptr_t>(state) << kStateShift;
+  }
 
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
       PromiseBase &p = h.promise();
-      if (p.inline_state == Inline::starting) {
-        p.inline_state = Inline::finished;  // the caller's await goes on
+      if (p.inline_state() == Inline::starting) {
+        p.set_inline_state(Inline::finished);  // the caller's await goes on
         return std::noop_coroutine();
       }
-      return p.continuation ? p.continuation : std::noop_coroutine();
+      std::coroutine_handle<> next = p.linked();
+      return next ? next : std::noop_coroutine();
     }
     void await_resume() const noexcept {}
   };
 
   explicit PromiseBase(detail::SourceLocation w) noexcept : where(w) {}
   ~PromiseBase() {
-    if (started)
+    if (started())
       exception.~exception_ptr();
     else
       warn_never_awaited(where);
   }
   // Marks the frame as running where it is resumed (an inline await, or
-  // each step of a task): `where` is of no use from then on.
-  void start() noexcept {
+  // each step of a task), linked to `next`: `where` is of no use from then
+  // on, and between steps no exception is kept, so nothing is overwritten.
+  void start(std::uintptr_t next) noexcept {
     static_assert(std::is_trivially_destructible_v<detail::SourceLocation>);
     new (&exception) std::exception_ptr();
-    started = true;
+    link = next;
   }
 
   // Lazy. start() runs where a frame is first resumed (an inline await, or
@@ -302,12 +318,10 @@ class [[nodiscard]] Task {
     bool await_suspend(std::coroutine_handle<> caller) noexcept {
       using Inline = detail::PromiseBase::Inline;
       promise_type &p = h.promise();
-      p.continuation = caller;
-      p.inline_state = Inline::starting;
-      p.start();
+      p.start(p.link_to(caller, Inline::starting));
       h.resume();  // runs until the child finishes or suspends
-      if (p.inline_state == Inline::finished) return false;  // go on, no recursion
-      p.inline_state = Inline::detached;
+      if (p.inline_state() == Inline::finished) return false;  // go on, no recursion
+      p.set_inline_state(Inline::detached);
       return true;
     }
     decltype(auto) await_resume() {
@@ -385,12 +399,12 @@ int step(uvrun_task_t *task, void *frame) noexcept {
   StepState st;
   st.task = task;
   StepState *outer = std::exchange(current_step, &st);
-  std::coroutine_handle<> at = p.resume_point ? std::exchange(p.resume_point, {}) : h;
-  p.start();  // between steps no exception is kept: nothing to overwrite
+  std::coroutine_handle<> at = p.linked() ? p.linked() : h;
+  p.start(PromiseBase::kStarted);
   at.resume();
   current_step = outer;
   if (h.done()) return finish<T, Box>(task, p);
-  p.resume_point = st.resume_at;
+  if (st.resume_at) p.link = p.link_to(st.resume_at, PromiseBase::Inline::detached);
   if (st.await != nullptr) return uvrun_task_await(task, st.await);
   if (st.suspended) return UVRUN_SUSPEND;
   try {
@@ -398,7 +412,7 @@ int step(uvrun_task_t *task, void *frame) noexcept {
   } catch (...) {
     p.exception = std::current_exception();  // that error, or the bad_alloc making it
   }
-  p.resume_point = {};
+  p.link = PromiseBase::kStarted;
   return finish<T, Box>(task, p);
 }
 

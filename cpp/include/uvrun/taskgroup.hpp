@@ -100,7 +100,7 @@ struct GroupState {
     // was forgotten, so no "never awaited" warning (R26).
     if (waiter.valid()) {
       auto h = waiter.release();
-      if (!h.promise().started) h.promise().start();
+      if (!h.promise().started()) h.promise().start(detail::PromiseBase::kStarted);
       h.destroy();
     }
   }
