@@ -556,8 +556,12 @@ static void run_once(uvrun_loop_t *loop) {
     loop->skip_polls = 0;
   } else if (loop->ready.count == 0 && !loop->stopping) {
     /* Sleep until the next timer, or the next step of the task cache's
-     * decay: a loop that sleeps long still gives memory back. */
+     * decay: a loop that sleeps long still gives memory back. The empty
+     * queue starts over at its first cell: a burst after the sleep (100k
+     * timers due at once) reuses the cells the last one touched rather
+     * than wrapping on into cells never touched, which become resident. */
     uint64_t wake = uvr_task_cache_decay(loop, now = uv_hrtime());
+    loop->ready.head = 0;
     if (loop->heap_n > 0 && loop->heap[0].when < wake) wake = loop->heap[0].when;
     if (wake == UINT64_MAX) {
       uvr_uvbase_wait(loop, 0);
