@@ -113,26 +113,20 @@ struct uvr_item {
   uvr_map *ctx; /* reference: run inside a copy of this map */
 };
 
-/* The ready queue holds items in 16-byte cells. Most items are a run
- * function and one pointer (a task's step, a due timer, a completion from
- * another thread): one cell, {run, a | 1}. A callback with no handle and no
- * context (a task woken by what it awaited, say) takes two: {run, a | 2},
- * {fn, b}. Any other item takes three: {run, ctx}, {fn, a}, {b, x} -- ctx
- * is a map or NULL, aligned. The tagged forms need a aligned too. */
-typedef union uvr_cell {
-  struct {
-    uvr_run_fn run;
-    uintptr_t arg; /* a | 1, a | 2, or ctx */
-  } head;
-  struct {
-    uvr_item_fn fn;
-    void *a; /* or b, in the two-cell form */
-  } mid;
-  struct {
-    void *b;
-    uvr_item_x x;
-  } tail;
-} uvr_cell;
+/* The ready queue holds items in 8-byte words. A task's step, the item
+ * queued most, is one word: the task | 1. A run function and one pointer
+ * (a due timer, a completion from another thread) take two: {a | 2, run}.
+ * A callback with no handle and no context (a task woken by what it
+ * awaited, say) takes four: {a | 3, run, fn, b}. Any other item takes six:
+ * {ctx, run, fn, a, b, x} -- ctx is a map or NULL, aligned. The tagged
+ * forms need a aligned too. */
+typedef union uvr_word {
+  uintptr_t tag; /* an item's first word */
+  uvr_run_fn run;
+  uvr_item_fn fn;
+  void *p;
+  uvr_item_x x;
+} uvr_word;
 
 /* A cell of the queue other threads post to: 16 bytes, four to a cache
  * line, as each crosses between cores. A callback posted with no context
@@ -173,8 +167,8 @@ struct uvrun_handle_s {
 };
 
 typedef struct uvr_ring {
-  uvr_cell *cells;
-  size_t head, ncells, cap; /* in cells; cap is a power of two */
+  uvr_word *words;
+  size_t head, nwords, cap; /* in words; cap is a power of two */
   size_t count;             /* items */
 } uvr_ring;
 
@@ -266,24 +260,34 @@ struct uvrun_loop_s {
 
 uvrun_loop_t *uvr_loop_ref(uvrun_loop_t *loop);
 void uvr_loop_unref(uvrun_loop_t *loop);
-/* Whether an item takes the one-cell form: a run function and a, aligned. */
-static inline int uvr_item_fits_one_cell(const uvr_item *item) {
+/* Whether an item is a run function and a, aligned: one or two words. */
+static inline int uvr_item_is_run_a(const uvr_item *item) {
   return item->fn.cb == NULL && item->b == NULL && item->x.handle == NULL && item->ctx == NULL &&
          ((uintptr_t)item->a & 3) == 0;
 }
+/* The item that runs a task's next step (a = the task, with a reference):
+ * one word in the ready queue. */
+void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run);
 /* Queues an item; takes over its ctx/handle references. 0 or NOMEM. The
- * one-cell form is inline: for a constant item the checks fold away. */
-int uvr_loop_push_cells(uvrun_loop_t *loop, const uvr_item *item);
+ * one- and two-word forms are inline: for a constant item the checks fold
+ * away. */
+int uvr_loop_push_words(uvrun_loop_t *loop, const uvr_item *item);
 static inline int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
   uvr_ring *r = &loop->ready;
-  if (uvr_item_fits_one_cell(item) && UVR_LIKELY(r->ncells < r->cap)) {
-    uvr_cell *c = &r->cells[(r->head + r->ncells++) & (r->cap - 1)];
-    c->head.run = item->run;
-    c->head.arg = (uintptr_t)item->a | 1;
+  if (uvr_item_is_run_a(item) && UVR_LIKELY(r->cap - r->nwords >= 2)) {
+    size_t mask = r->cap - 1, at = r->head + r->nwords;
+    if (item->run == uvr_task_run_step) {
+      r->words[at & mask].tag = (uintptr_t)item->a | 1;
+      r->nwords += 1;
+    } else {
+      r->words[at & mask].tag = (uintptr_t)item->a | 2;
+      r->words[(at + 1) & mask].run = item->run;
+      r->nwords += 2;
+    }
     r->count++;
     return 0;
   }
-  return uvr_loop_push_cells(loop, item);
+  return uvr_loop_push_words(loop, item);
 }
 /* Puts a sleep's timer in the heap, due `delay` seconds from now, with
  * call_later's checks and errors (recorded). The reference the heap holds
@@ -445,8 +449,6 @@ static inline uvrun_context_t *uvr_task_ctx(uvrun_task_t *task) {
   return task->ctx_given ? task->ctx.given : &task->ctx.own;
 }
 #define UVR_TASK_OF_TIMER(t) ((uvrun_task_t *)((char *)(t) - offsetof(uvrun_task_t, timer)))
-/* The item that runs a task's next step (a = the task, with a reference). */
-void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run);
 /* Where the task was created (debug mode), or NULL. */
 const char *uvr_task_site(const uvrun_task_t *task);
 /* The task an item steps, or NULL for other items. */

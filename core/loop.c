@@ -42,83 +42,83 @@ static void install_atfork(void) { pthread_atfork(NULL, NULL, clear_tls_in_child
 
 static int ready_grow(uvrun_loop_t *loop) {
   uvr_ring *r = &loop->ready;
-  /* 64 cells (1 KiB) come from malloc's per-thread cache: a fresh loop
+  /* 128 words (1 KiB) come from malloc's per-thread cache: a fresh loop
    * allocates and frees a bigger first block at a cost growing never has. */
-  size_t old = r->cap, cap = old ? old * 2 : 64;
-  size_t wrapped = r->head + r->ncells > old ? r->head + r->ncells - old : 0;
+  size_t old = r->cap, cap = old ? old * 2 : 128;
+  size_t wrapped = r->head + r->nwords > old ? r->head + r->nwords - old : 0;
   /* realloc: a big ring is remapped rather than copied, so the old and the
    * new block are never both resident (a burst of 100k tasks peaks 1 MiB
-   * lower). The cells stay where they were; those that wrapped past the
+   * lower). The words stay where they were; those that wrapped past the
    * old end move after it. */
-  uvr_cell *cells = uvr_realloc(r->cells, cap * sizeof *cells);
-  if (cells == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  memcpy(cells + old, cells, wrapped * sizeof *cells);
-  r->cells = cells;
+  uvr_word *words = uvr_realloc(r->words, cap * sizeof *words);
+  if (words == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  memcpy(words + old, words, wrapped * sizeof *words);
+  r->words = words;
   r->cap = cap;
   return 0;
 }
 
-int uvr_loop_push_cells(uvrun_loop_t *loop, const uvr_item *item) {
+/* The two-word form again when the queue had to grow first (calling the
+ * inline uvr_loop_push from here makes GCC stop inlining it into the task
+ * step: W3 yield +1.5 ns, measured), and the four- and six-word forms. */
+int uvr_loop_push_words(uvrun_loop_t *loop, const uvr_item *item) {
   uvr_ring *r = &loop->ready;
-  size_t mask, at;
-  if (r->cap - r->ncells < 3 && ready_grow(loop) < 0) return UVRUN_E_NOMEM;
-  mask = r->cap - 1;
-  at = r->head + r->ncells;
+  uvr_word w[6];
+  size_t n, i, at;
+  if (uvr_item_is_run_a(item)) {
+    w[0].tag = (uintptr_t)item->a | (item->run == uvr_task_run_step ? 1 : 2);
+    w[1].run = item->run;
+    n = item->run == uvr_task_run_step ? 1 : 2;
+  } else if (item->x.handle == NULL && item->ctx == NULL && ((uintptr_t)item->a & 3) == 0) {
+    w[0].tag = (uintptr_t)item->a | 3;
+    w[1].run = item->run;
+    w[2].fn = item->fn;
+    w[3].p = item->b;
+    n = 4;
+  } else {
+    w[0].tag = (uintptr_t)item->ctx;
+    w[1].run = item->run;
+    w[2].fn = item->fn;
+    w[3].p = item->a;
+    w[4].p = item->b;
+    w[5].x = item->x;
+    n = 6;
+  }
+  if (r->cap - r->nwords < n && ready_grow(loop) < 0) return UVRUN_E_NOMEM;
+  at = r->head + r->nwords;
+  for (i = 0; i < n; i++) r->words[(at + i) & (r->cap - 1)] = w[i];
+  r->nwords += n;
   r->count++;
-  r->cells[at & mask].head.run = item->run;
-  /* The one-cell form again, for a push that had to grow the queue first
-   * (calling the inline uvr_loop_push from here makes GCC stop inlining it
-   * into the task step: W3 yield +1.5 ns, measured). */
-  if (uvr_item_fits_one_cell(item)) {
-    r->cells[at & mask].head.arg = (uintptr_t)item->a | 1;
-    r->ncells += 1;
-    return 0;
-  }
-  if (item->x.handle == NULL && item->ctx == NULL && ((uintptr_t)item->a & 3) == 0) {
-    r->cells[at & mask].head.arg = (uintptr_t)item->a | 2;
-    r->cells[(at + 1) & mask].mid.fn = item->fn;
-    r->cells[(at + 1) & mask].mid.a = item->b;
-    r->ncells += 2;
-    return 0;
-  }
-  r->cells[at & mask].head.arg = (uintptr_t)item->ctx;
-  r->cells[(at + 1) & mask].mid.fn = item->fn;
-  r->cells[(at + 1) & mask].mid.a = item->a;
-  r->cells[(at + 2) & mask].tail.b = item->b;
-  r->cells[(at + 2) & mask].tail.x = item->x;
-  r->ncells += 3;
   return 0;
 }
 
-static const uvr_cell *ring_take(uvr_ring *r) {
-  const uvr_cell *c = &r->cells[r->head];
-  r->head = (r->head + 1) & (r->cap - 1);
-  r->ncells--;
-  return c;
-}
-
 static uvr_item ring_pop(uvr_ring *r) {
-  const uvr_cell *c = ring_take(r);
-  uvr_item it = {c->head.run, {NULL}, NULL, NULL, {NULL}, NULL};
+  const uvr_word *w = r->words;
+  size_t mask = r->cap - 1, h = r->head, n;
+  uintptr_t tag = w[h].tag;
+  uvr_item it = {uvr_task_run_step, {NULL}, (void *)(tag & ~(uintptr_t)3), NULL, {NULL}, NULL};
+  if (UVR_LIKELY((tag & 3) == 1)) {
+    n = 1;
+  } else if ((tag & 3) == 2) {
+    it.run = w[(h + 1) & mask].run;
+    n = 2;
+  } else if ((tag & 3) == 3) {
+    it.run = w[(h + 1) & mask].run;
+    it.fn = w[(h + 2) & mask].fn;
+    it.b = w[(h + 3) & mask].p;
+    n = 4;
+  } else {
+    it.ctx = (uvr_map *)tag;
+    it.run = w[(h + 1) & mask].run;
+    it.fn = w[(h + 2) & mask].fn;
+    it.a = w[(h + 3) & mask].p;
+    it.b = w[(h + 4) & mask].p;
+    it.x = w[(h + 5) & mask].x;
+    n = 6;
+  }
+  r->head = (h + n) & mask;
+  r->nwords -= n;
   r->count--;
-  if (c->head.arg & 1) {
-    it.a = (void *)(c->head.arg - 1);
-    return it;
-  }
-  if (c->head.arg & 2) {
-    it.a = (void *)(c->head.arg - 2);
-    c = ring_take(r);
-    it.fn = c->mid.fn;
-    it.b = c->mid.a;
-    return it;
-  }
-  it.ctx = (uvr_map *)c->head.arg;
-  c = ring_take(r);
-  it.fn = c->mid.fn;
-  it.a = c->mid.a;
-  c = ring_take(r);
-  it.b = c->tail.b;
-  it.x = c->tail.x;
   return it;
 }
 
@@ -454,12 +454,12 @@ int uvrun_loop_close(uvrun_loop_t *loop) {
   loop->raised = NULL;
 
   uvr_uvbase_detach(loop);
-  uvr_free(loop->ready.cells);
+  uvr_free(loop->ready.words);
   uvr_free(loop->heap);
   uvr_ts_free(loop);
-  loop->ready.cells = NULL;
+  loop->ready.words = NULL;
   loop->heap = NULL;
-  loop->ready.cap = loop->ready.ncells = loop->ready.count = loop->heap_cap = 0;
+  loop->ready.cap = loop->ready.nwords = loop->ready.count = loop->heap_cap = 0;
   return 0;
 }
 

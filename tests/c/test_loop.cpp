@@ -74,9 +74,9 @@ TEST_CASE("R35 callbacks run in FIFO order, one snapshot per iteration") {
 }
 
 TEST_CASE("R35 FIFO holds across items of every size while the ready queue wraps around and grows") {
-  // A task's step takes one cell of the ready queue, a callback two, a
-  // callback with a handle three: interleave them after the queue's head
-  // has moved, so that it wraps and grows mid-burst.
+  // A task's step takes one word of the ready queue, a callback four, a
+  // callback with a handle six: interleave them after the queue's head has
+  // moved, so that it wraps and grows mid-burst.
   Loop l;
   static constexpr int kItems = 600;
   struct State {
