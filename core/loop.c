@@ -58,9 +58,10 @@ static int ready_grow(uvrun_loop_t *loop) {
   return 0;
 }
 
-/* The two-word form again when the queue had to grow first (calling the
- * inline uvr_loop_push from here makes GCC stop inlining it into the task
- * step: W3 yield +1.5 ns, measured), and the four- and six-word forms. */
+/* The one- and two-word forms again when the queue has to grow first
+ * (calling the inline uvr_loop_push from here makes GCC stop inlining it
+ * into the task step: W3 yield +1.5 ns, measured), and the four- and
+ * six-word forms. */
 int uvr_loop_push_words(uvrun_loop_t *loop, const uvr_item *item) {
   uvr_ring *r = &loop->ready;
   uvr_word w[6];
