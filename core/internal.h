@@ -428,9 +428,6 @@ struct uvrun_task_s {
     struct uvr_task_info *info; /* with_info: number, name and site */
   } who;
   uvrun_future_t *waiter;   /* what the task awaits now (reference) */
-  uvrun_future_t *last;     /* what the running step resumed from (reference) */
-  uvrun_error_t *thrown;    /* what resume reports, or what the step raised
-                             * since (reference) */
   uvr_timer timer;          /* its own sleep: no future (uvrun_task_sleep) */
   int num_cancels;
   uint8_t must_cancel : 1, yielded : 1, started : 1;
@@ -440,7 +437,23 @@ struct uvrun_task_s {
   uint8_t with_info : 1;    /* created with a site (debug mode) */
   uint8_t in_list : 1;      /* in loop->tasks, through fut.link_prev/next */
   uint8_t in_cancel : 1;    /* uvr_task_cancel is on the stack (await cycles) */
+  uint8_t cancel_in : 1;    /* its sleep was cancelled: the next step gets the
+                             * CancelledError kept in fut.error */
 };
+/* What a running step resumed with, on task_step's stack (the thread
+ * points at it meanwhile: steps never nest): the future the task awaited (a
+ * reference: its value stays valid through the step) and the error
+ * uvrun_task_resume() reports, or what the step raised since (a
+ * reference). */
+typedef struct uvr_step {
+  uvrun_task_t *task;
+  uvrun_future_t *from;
+  uvrun_error_t *thrown;
+} uvr_step;
+extern UVR_TLS_FAST uvr_step *uvr_running_step;
+/* The future the task's running step resumed from, or NULL (also outside
+ * its step). */
+uvrun_future_t *uvr_task_resumed_from(const uvrun_task_t *task);
 /* The next task in loop->tasks (or in the task cache). */
 #define UVR_TASK_NEXT(t) ((uvrun_task_t *)(t)->fut.link_next)
 /* Format "<Task pending name='..' ...>" into buf. */

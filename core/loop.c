@@ -34,6 +34,7 @@ static int debug_from_env(void) {
 static void clear_tls_in_child(void) {
   uvr_running_loop = NULL;
   uvr_current_loop = NULL;
+  uvr_running_step = NULL;
 }
 static uv_once_t atfork_once = UV_ONCE_INIT;
 static void install_atfork(void) { pthread_atfork(NULL, NULL, clear_tls_in_child); }

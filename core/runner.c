@@ -214,7 +214,7 @@ static int await_future_step(uvrun_task_t *task, void *arg) {
   uvrun_future_t *fut = arg;
   void *value;
   int rc;
-  if (task->last == NULL) return uvrun_task_await(task, uvrun_future_ref(fut));
+  if (uvr_task_resumed_from(task) == NULL) return uvrun_task_await(task, uvrun_future_ref(fut));
   rc = uvrun_task_resume(task, &value);
   if (rc < 0) return rc;
   fut->value_moved = 1; /* the value changes hands with its destructor */

@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-static void task_step(uvrun_task_t *task);
+static void task_step(uvrun_task_t *task, uvrun_future_t *from);
 static void task_wakeup(uvrun_future_t *fut, void *ud);
 static int task_cancel_hook(uvrun_future_t *fut, const char *msg);
 
@@ -60,7 +60,7 @@ static void list_remove(uvrun_task_t *task) {
 void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
   uvrun_task_t *task = it->a;
   (void)loop;
-  if (run) task_step(task);
+  if (run) task_step(task, NULL);
   uvrun_task_unref(task);
 }
 
@@ -144,8 +144,6 @@ static void task_free(uvrun_future_t *fut) {
     uvrun_future_remove_done_callback(task->waiter, task_wakeup, task);
     uvrun_future_unref(task->waiter);
   }
-  uvrun_future_unref(task->last);
-  uvrun_error_unref(task->thrown);
   who_free(task);
   if (!task->ctx_given) uvr_map_unref(task->ctx.own.map);
   if (task->arg_free != NULL) task->arg_free(task->arg);
@@ -285,67 +283,89 @@ static void finish(uvrun_task_t *task, int state, uvrun_error_t *err, const char
 
 /* The error a failing step stands for: what it raised or what was thrown
  * into it, with the same code (re-raised unchanged), or a new one. */
-static uvrun_error_t *error_for(uvrun_task_t *task, int rc) {
-  if (task->thrown != NULL && task->thrown->code == rc) return uvrun_error_ref(task->thrown);
+static uvrun_error_t *error_for(const uvr_step *step, int rc) {
+  if (step->thrown != NULL && step->thrown->code == rc) return uvrun_error_ref(step->thrown);
   return uvr_error_for_code(rc);
 }
 
-/* What the step will see from uvrun_task_resume(). */
-static void take_outcome(uvrun_task_t *task, uvrun_future_t *from) {
-  uvrun_error_unref(task->thrown);
-  task->thrown = NULL;
-  uvrun_future_unref(task->last);
-  task->last = from;
+/* What the step will see from uvrun_task_resume(): the outcome of `from`
+ * (its reference taken over), replacing what it saw before. */
+static void resume_from(uvr_step *step, uvrun_future_t *from) {
+  uvrun_error_unref(step->thrown);
+  step->thrown = NULL;
+  uvrun_future_unref(step->from);
+  step->from = from;
   if (from == NULL) return;
   if (from->state == UVR_CANCELLED) {
-    task->thrown = uvrun_error_ref(uvr_future_cancelled_error(from));
+    step->thrown = uvrun_error_ref(uvr_future_cancelled_error(from));
   } else if (from->state == UVR_ERROR) {
     from->retrieved = 1;
-    task->thrown = uvrun_error_ref(from->error);
+    step->thrown = uvrun_error_ref(from->error);
   }
+}
+
+UVR_TLS_FAST uvr_step *uvr_running_step;
+
+/* The running step of `task`, or NULL. */
+static uvr_step *step_of(const uvrun_task_t *task) {
+  uvr_step *step = uvr_running_step;
+  return step != NULL && step->task == task ? step : NULL;
+}
+
+uvrun_future_t *uvr_task_resumed_from(const uvrun_task_t *task) {
+  uvr_step *step = step_of(task);
+  return step != NULL ? step->from : NULL;
 }
 
 /* Cancels the task's own sleep, as cancelling the sleep future it would
- * otherwise await (R51): the step runs now and uvrun_task_resume() reports
- * CancelledError(msg). 0 if there is no sleep to cancel, or no memory to
- * wake the task early (it then wakes at the deadline). */
-static int cancel_sleep(uvrun_task_t *task, const char *msg) {
-  uvrun_error_t *err;
+ * otherwise await (R51): the next step runs now, and its
+ * uvrun_task_resume() reports the pending cancellation (cancel_in). 0 if
+ * there is no sleep to cancel, or no memory to wake the task early (it
+ * then wakes at the deadline). */
+static int cancel_sleep(uvrun_task_t *task) {
   if (!task->sleeping || !task->timer.in_heap || task->timer.cancelled) return 0;
-  err = uvr_error_make(UVRUN_E_CANCELLED, msg != NULL ? msg : "");
-  if (schedule_step(task) < 0) {
-    uvrun_error_unref(err);
-    return 0;
-  }
+  if (schedule_step(task) < 0) return 0;
   uvr_timer_cancel(task->fut.loop, &task->timer);
-  uvrun_error_unref(task->thrown);
-  task->thrown = err;
+  task->cancel_in = 1;
   return 1;
 }
 
-static void task_step(uvrun_task_t *task) {
+/* Runs the task's next step, resumed from `from` (a reference, or NULL). */
+static void task_step(uvrun_task_t *task, uvrun_future_t *from) {
   uvrun_loop_t *loop = task->fut.loop;
   uvrun_context_t *ctx = uvr_task_ctx(task);
+  uvr_step step = {task, NULL, NULL}, *outer;
   uvrun_task_t *prev;
   int rc;
-  if (task->fut.state != UVR_PENDING) return;
+  if (task->fut.state != UVR_PENDING) {
+    uvrun_future_unref(from);
+    return;
+  }
   task->fut.refs++; /* finishing drops the list's reference */
+  outer = uvr_running_step;
+  uvr_running_step = &step;
+  if (from != NULL) resume_from(&step, from);
   if (task->sleeping) task->sleeping = 0; /* woken by its timer, or by a cancel */
+  if (task->cancel_in) {
+    uvrun_error_t *err = take_pending_cancel(task);
+    task->cancel_in = 0;
+    step.thrown = err != NULL ? err : uvr_error_make(UVRUN_E_CANCELLED, "");
+  }
   for (;;) {
     if (task->must_cancel) {
       task->must_cancel = 0;
       /* A cancellation already on its way in keeps its message (asyncio's
        * __step only replaces what is not a CancelledError). */
       uvrun_error_t *pending = take_pending_cancel(task);
-      if (task->thrown == NULL || task->thrown->code != UVRUN_E_CANCELLED) {
-        uvrun_error_unref(task->thrown);
-        task->thrown = pending != NULL ? pending : uvr_error_make(UVRUN_E_CANCELLED, "");
+      if (step.thrown == NULL || step.thrown->code != UVRUN_E_CANCELLED) {
+        uvrun_error_unref(step.thrown);
+        step.thrown = pending != NULL ? pending : uvr_error_make(UVRUN_E_CANCELLED, "");
       } else {
         uvrun_error_unref(pending);
       }
       if (!task->started) {
         /* Like throwing into an unstarted coroutine: the body never runs. */
-        finish(task, UVR_CANCELLED, NULL, task->thrown->message);
+        finish(task, UVR_CANCELLED, NULL, step.thrown->message);
         break;
       }
     }
@@ -364,18 +384,13 @@ static void task_step(uvrun_task_t *task) {
     if (rc == UVRUN_SUSPEND) {
       if (task->yielded) {
         task->yielded = 0;
-        take_outcome(task, NULL);
         if (schedule_step(task) < 0) {
           finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
         }
         break;
       }
       if (task->sleeping) {
-        take_outcome(task, NULL);
-        if (task->must_cancel && cancel_sleep(task, pending_cancel_msg(task))) {
-          task->must_cancel = 0;
-          uvrun_error_unref(take_pending_cancel(task));
-        }
+        if (task->must_cancel && cancel_sleep(task)) task->must_cancel = 0;
         break;
       }
       if (task->waiter == NULL) {
@@ -384,10 +399,9 @@ static void task_step(uvrun_task_t *task) {
         /* Awaiting a done future does not suspend: resume at once. */
         uvrun_future_t *w = task->waiter;
         task->waiter = NULL;
-        take_outcome(task, w);
+        resume_from(&step, w);
         continue;
       } else {
-        take_outcome(task, NULL);
         if (task->must_cancel) {
           /* The message is handed down the chain of awaits, which may come
            * back to this task: it owns the message meanwhile, and in_cancel
@@ -415,6 +429,10 @@ static void task_step(uvrun_task_t *task) {
       uvr_timer_cancel(loop, &task->timer); /* and the sleep is not either */
       task->sleeping = 0;
     }
+    if (task->cancel_in) { /* its sleep was cancelled in this very step */
+      task->cancel_in = 0;
+      task->must_cancel = 1;
+    }
     if (rc == 0 || rc > 0) {
       if (task->must_cancel) {
         /* Cancelled right before the step finished (asyncio does the same). */
@@ -424,7 +442,7 @@ static void task_step(uvrun_task_t *task) {
         finish(task, UVR_RESULT, NULL, NULL);
       }
     } else {
-      uvrun_error_t *err = error_for(task, rc);
+      uvrun_error_t *err = error_for(&step, rc);
       if (rc == UVRUN_E_CANCELLED) {
         finish(task, UVR_CANCELLED, err, err->message);
       } else {
@@ -436,9 +454,12 @@ static void task_step(uvrun_task_t *task) {
         finish(task, UVR_ERROR, err, NULL);
       }
     }
-    take_outcome(task, NULL);
     break;
   }
+  uvr_running_step = outer;
+  /* The step is over: what it resumed with goes (a yield or a timer's
+   * wake-up resumed with nothing). */
+  if (UVR_UNLIKELY(step.from != NULL || step.thrown != NULL)) resume_from(&step, NULL);
   uvrun_task_unref(task);
 }
 
@@ -446,8 +467,7 @@ static void task_wakeup(uvrun_future_t *fut, void *ud) {
   uvrun_task_t *task = ud;
   if (task->waiter != fut) return; /* stale: the task moved on */
   task->waiter = NULL;
-  take_outcome(task, fut); /* the waiter's reference moves to last */
-  task_step(task);
+  task_step(task, fut); /* the waiter's reference goes with it */
 }
 
 /* ---- inside a step ---- */
@@ -505,14 +525,19 @@ int uvrun_task_sleep(uvrun_task_t *task, double seconds) {
 }
 
 int uvrun_task_resume(uvrun_task_t *task, void **value) {
+  uvr_step *step;
   if (value != NULL) *value = NULL;
   if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
-  if (task->thrown != NULL) return uvr_fail(task->thrown->code, "%s", task->thrown->message);
-  if (value != NULL && task->last != NULL) *value = task->last->value;
+  if ((step = step_of(task)) == NULL) return 0;
+  if (step->thrown != NULL) return uvr_fail(step->thrown->code, "%s", step->thrown->message);
+  if (value != NULL && step->from != NULL) *value = step->from->value;
   return 0;
 }
 
-uvrun_error_t *uvrun_task_resume_error(uvrun_task_t *task) { return task != NULL ? task->thrown : NULL; }
+uvrun_error_t *uvrun_task_resume_error(uvrun_task_t *task) {
+  uvr_step *step = task != NULL ? step_of(task) : NULL;
+  return step != NULL ? step->thrown : NULL;
+}
 
 int uvrun_task_return_owned(uvrun_task_t *task, void *value, uvrun_free_fn value_free) {
   if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
@@ -529,10 +554,16 @@ int uvrun_task_raise(uvrun_task_t *task, uvrun_error_t *err) {
     uvrun_error_unref(err);
     return uvr_fail(UVRUN_E_INVAL, "task and error must not be NULL");
   }
-  uvrun_error_unref(task->thrown);
-  task->thrown = err;
-  uvr_fail(err->code, "%s", err->message);
-  return err->code;
+  uvr_step *step = step_of(task);
+  int code = err->code;
+  uvr_fail(code, "%s", err->message);
+  if (step != NULL) {
+    uvrun_error_unref(step->thrown);
+    step->thrown = err;
+  } else {
+    uvrun_error_unref(err); /* outside its step there is no step to fail */
+  }
+  return code;
 }
 
 /* ---- cancellation (R51) ---- */
@@ -543,15 +574,16 @@ int uvr_task_cancel(uvrun_task_t *task, const char *msg) {
    * gather of itself): one cancel is enough, and recursing would never end. */
   if (task->fut.state != UVR_PENDING || task->in_cancel) return 0;
   task->num_cancels++;
+  if (task->cancel_in) return 1; /* a CancelledError is on its way in: it keeps its message */
   if (task->waiter != NULL) {
     task->in_cancel = 1;
     cancelled = uvrun_future_cancel(task->waiter, msg);
     task->in_cancel = 0;
     if (cancelled) return 1;
   }
-  if (cancel_sleep(task, msg)) return 1;
-  task->must_cancel = 1;
   set_pending_cancel(task, msg);
+  if (cancel_sleep(task)) return 1;
+  task->must_cancel = 1;
   return 1;
 }
 

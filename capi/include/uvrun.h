@@ -367,16 +367,19 @@ UVRUN_EXTERN int uvrun_task_yield(uvrun_task_t *task);
  * when the task was cancelled meanwhile (at once, not at the deadline). */
 UVRUN_EXTERN int uvrun_task_sleep(uvrun_task_t *task, double seconds);
 /* What the last await produced: 0 and its value (borrowed, valid until the
- * next await), or a negative code (UVRUN_E_CANCELLED when the task is being
- * cancelled). On the first step: 0 and NULL. */
+ * step returns), or a negative code (UVRUN_E_CANCELLED when the task is
+ * being cancelled). On the first step, and outside the task's step: 0 and
+ * NULL. */
 UVRUN_EXTERN int uvrun_task_resume(uvrun_task_t *task, void **value);
-/* The error uvrun_task_resume() reported (borrowed), or NULL. */
+/* The error uvrun_task_resume() reported (borrowed, valid until the step
+ * returns), or NULL. */
 UVRUN_EXTERN uvrun_error_t *uvrun_task_resume_error(uvrun_task_t *task);
 UVRUN_EXTERN int uvrun_task_return(uvrun_task_t *task, void *value);
 UVRUN_EXTERN int uvrun_task_return_owned(uvrun_task_t *task, void *value,
                                          uvrun_free_fn value_free);
 /* Fails the task with err (reference taken over); returns its code. From
- * then on in this step, uvrun_task_resume_error() reports err. */
+ * then on in this step, uvrun_task_resume_error() reports err. Outside the
+ * task's step there is no step to fail: err is released. */
 UVRUN_EXTERN int uvrun_task_raise(uvrun_task_t *task, uvrun_error_t *err);
 
 /* R51: 1 if a cancellation was requested, 0 if the task is done. */

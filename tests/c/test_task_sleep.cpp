@@ -85,6 +85,45 @@ TEST_CASE("R51 cancelling a sleeping task wakes it at once with the message") {
   CHECK(woke_after < 1.0);
 }
 
+TEST_CASE("R51 a task that cancels itself after it began to sleep, in the same step, wakes at once cancelled") {
+  // As cancelling the sleep future it would otherwise await: the next step
+  // resumes with CancelledError and the message.
+  static double woke_after;
+  int rc = t::run([](uvrun_task_t *task, int step) -> int {
+    static double start;
+    uvrun_loop_t *loop = uvrun_task_loop(task);
+    if (step == 0) {
+      start = uvrun_loop_time(loop);
+      int rc = uvrun_task_sleep(task, 10);
+      CHECK(uvrun_task_cancel(task, "bye") == 1);
+      CHECK(uvrun_task_cancel(task, "late") == 1);  // on its way in already: counted only
+      return rc;
+    }
+    woke_after = uvrun_loop_time(loop) - start;
+    CHECK(uvrun_task_cancelling(task) == 2);
+    int rc = uvrun_task_resume(task, nullptr);
+    CHECK(rc == UVRUN_E_CANCELLED);
+    CHECK(std::string(uvrun_errmsg()) == "bye");
+    CHECK(std::string(uvrun_error_message(uvrun_task_resume_error(task))) == "bye");
+    return rc;
+  });
+  CHECK(rc == UVRUN_E_CANCELLED);
+  CHECK(std::string(uvrun_errmsg()) == "bye");
+  CHECK(woke_after < 1.0);
+}
+
+TEST_CASE("R51 a task that cancels its own sleep and then returns ends cancelled") {
+  // The step never saw the cancellation: as a cancel right before a step
+  // finishes, it cancels the task (asyncio's __step).
+  int rc = t::run([](uvrun_task_t *task, int) -> int {
+    CHECK(uvrun_task_sleep(task, 10) == UVRUN_SUSPEND);
+    CHECK(uvrun_task_cancel(task, "bye") == 1);
+    return uvrun_task_return(task, t::iv(7));
+  });
+  CHECK(rc == UVRUN_E_CANCELLED);
+  CHECK(std::string(uvrun_errmsg()) == "bye");
+}
+
 TEST_CASE("R51 uncancel after a sleep was cancelled still delivers the cancellation, as a cancelled future") {
   int rc = t::run([](uvrun_task_t *task, int step) -> int {
     static uvrun_task_t *child;
