@@ -68,9 +68,9 @@ int uvr_loop_push_words(uvrun_loop_t *loop, const uvr_item *item) {
   uvr_word w[6];
   size_t n, i, at;
   if (uvr_item_is_run_a(item)) {
-    w[0].tag = (uintptr_t)item->a | (item->run == uvr_task_run_step ? 1 : 2);
+    n = item->run == uvr_task_run_step ? 1 : 2; /* the tag is the length */
+    w[0].tag = (uintptr_t)item->a | n;
     w[1].run = item->run;
-    n = item->run == uvr_task_run_step ? 1 : 2;
   } else if (item->x.handle == NULL && item->ctx == NULL && ((uintptr_t)item->a & 3) == 0) {
     w[0].tag = (uintptr_t)item->a | 3;
     w[1].run = item->run;
@@ -559,9 +559,9 @@ static void run_once(uvrun_loop_t *loop) {
   } else if (loop->ready.count == 0 && !loop->stopping) {
     /* Sleep until the next timer, or the next step of the task cache's
      * decay: a loop that sleeps long still gives memory back. The empty
-     * queue starts over at its first cell: a burst after the sleep (100k
-     * timers due at once) reuses the cells the last one touched rather
-     * than wrapping on into cells never touched, which become resident. */
+     * queue starts over at its first word: a burst after the sleep (100k
+     * timers due at once) reuses the words the last one touched rather
+     * than wrapping on into words never touched, which become resident. */
     uint64_t wake = uvr_task_cache_decay(loop, now = uv_hrtime());
     loop->ready.head = 0;
     if (loop->heap_n > 0 && loop->heap[0].when < wake) wake = loop->heap[0].when;

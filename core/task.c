@@ -346,10 +346,9 @@ static void task_step(uvrun_task_t *task, uvrun_future_t *from) {
   uvr_running_step = &step;
   if (from != NULL) resume_from(&step, from);
   if (task->sleeping) task->sleeping = 0; /* woken by its timer, or by a cancel */
-  if (task->cancel_in) {
-    uvrun_error_t *err = take_pending_cancel(task);
+  if (task->cancel_in) { /* its sleep was cancelled: throw the pending cancellation in */
     task->cancel_in = 0;
-    step.thrown = err != NULL ? err : uvr_error_make(UVRUN_E_CANCELLED, "");
+    task->must_cancel = 1;
   }
   for (;;) {
     if (task->must_cancel) {
