@@ -95,8 +95,10 @@ void uvr_future_drop_all_held(uvrun_loop_t *loop) {
 void uvr_future_drop_callbacks(uvrun_future_t *fut) {
   uint32_t i, n = ncbs(fut);
   uvr_done_cb first;
+  uvr_done_cbs *cbs;
+  if (n == 0) return; /* most futures; with no callbacks none is held */
   /* Detach first: a drop may free what refers back to this future. */
-  uvr_done_cbs *cbs = detach_callbacks(fut, &first);
+  cbs = detach_callbacks(fut, &first);
   held_unlink(fut);
   for (i = 0; i < n; i++) {
     uvr_done_cb *c = i == 0 ? &first : &cbs->at[i - 1];
@@ -167,7 +169,9 @@ static void schedule_one(uvrun_future_t *fut, uvr_done_cb *cb) {
 void uvr_future_schedule_callbacks(uvrun_future_t *fut) {
   uint32_t i, n = ncbs(fut);
   uvr_done_cb first;
-  uvr_done_cbs *cbs = detach_callbacks(fut, &first);
+  uvr_done_cbs *cbs;
+  if (n == 0) return;
+  cbs = detach_callbacks(fut, &first);
   held_unlink(fut);
   for (i = 0; i < n; i++) schedule_one(fut, i == 0 ? &first : &cbs->at[i - 1]);
   uvr_free(cbs);
@@ -318,8 +322,13 @@ int uvrun_future_remove_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, voi
       *cb_at(fut, kept++) = *c;
     }
   }
-  if (kept == 0) fut->cb0.fn = NULL;
-  if (fut->more != NULL) fut->more->n = kept > 0 ? kept - 1 : 0;
+  if (kept == 0) { /* none left: none to hold, none to free later */
+    uvr_done_cb none;
+    uvr_free(detach_callbacks(fut, &none));
+    held_unlink(fut);
+  } else if (fut->more != NULL) {
+    fut->more->n = kept - 1;
+  }
   return (int)(n - kept);
 }
 

@@ -114,6 +114,31 @@ TEST_CASE("remove_done_callback removes every matching registration") {
   uvrun_future_unref(f);
 }
 
+TEST_CASE("removing every callback leaves a future that takes new ones and frees cleanly") {
+  Loop l;
+  uvrun_future_t *f;
+  REQUIRE(uvrun_future_new(l.loop, &f) == 0);
+  static std::vector<long> seen;
+  seen.clear();
+  uvrun_done_fn cb = [](uvrun_future_t *, void *ud) { seen.push_back(reinterpret_cast<intptr_t>(ud)); };
+  for (long i = 1; i <= 3; i++) uvrun_future_add_done_callback(f, cb, t::iv(i));  // past the inline one
+  for (long i = 1; i <= 3; i++) CHECK(uvrun_future_remove_done_callback(f, cb, t::iv(i)) == 1);
+  uvrun_future_add_done_callback(f, cb, t::iv(7));
+  uvrun_future_add_done_callback(f, cb, t::iv(8));
+  uvrun_future_set_result(f, nullptr, nullptr);
+  l.spin();
+  CHECK(seen == std::vector<long>{7, 8});
+  uvrun_future_unref(f);
+  // Freed with none left: what held the removed ones is freed too (ASan, valgrind).
+  REQUIRE(uvrun_future_new(l.loop, &f) == 0);
+  for (long i = 1; i <= 3; i++) uvrun_future_add_done_callback(f, cb, t::iv(i));
+  CHECK(uvrun_future_remove_done_callback(f, cb, t::iv(2)) == 1);
+  CHECK(uvrun_future_remove_done_callback(f, cb, t::iv(1)) == 1);
+  CHECK(uvrun_future_remove_done_callback(f, cb, t::iv(3)) == 1);
+  uvrun_future_unref(f);
+  CHECK(seen.size() == 2);
+}
+
 TEST_CASE("R66 Future exception was never retrieved is reported when it goes") {
   Loop l;
   t::Reports reports;
