@@ -120,7 +120,7 @@ TEST_CASE("removing every callback leaves a future that takes new ones and frees
   REQUIRE(uvrun_future_new(l.loop, &f) == 0);
   static std::vector<long> seen;
   seen.clear();
-  uvrun_done_fn cb = [](uvrun_future_t *, void *ud) { seen.push_back(reinterpret_cast<intptr_t>(ud)); };
+  uvrun_done_fn cb = [](uvrun_future_t *, void *ud) { seen.push_back(t::vi(ud)); };
   for (long i = 1; i <= 3; i++) uvrun_future_add_done_callback(f, cb, t::iv(i));  // past the inline one
   for (long i = 1; i <= 3; i++) CHECK(uvrun_future_remove_done_callback(f, cb, t::iv(i)) == 1);
   uvrun_future_add_done_callback(f, cb, t::iv(7));
