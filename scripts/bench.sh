@@ -27,7 +27,7 @@ command -v cargo >/dev/null || scripts/deps.sh cargo
 # ---- build -------------------------------------------------------------------
 [ -d build-release ] || meson setup build-release --buildtype=release >/dev/null
 ninja -C build-release bench/bench-core bench/bench-cpp bench/compare/cmp-uvrun-c \
-  bench/compare/cmp-uvrun-cpp bench/compare/cmp-libuv bench/compare/cmp-asio >/dev/null
+  bench/compare/cmp-uvrun-cpp bench/compare/cmp-libuv bench/compare/cmp-asio bench/compare/cmp-bare-task >/dev/null
 bin=$root/build-release/bench/compare
 
 out=bench/results
@@ -91,6 +91,10 @@ for impl in "${order[@]}"; do
     failed "$impl" "exit or timeout after ${t}s (see raw/$impl.err); results so far kept"
   fi
 done
+
+# W3.inline's reference point: a bare C++20 task from the same compiler.
+timeout 60 "$bin/cmp-bare-task" w3 >>"$raw/timed.jsonl" 2>"$raw/bare-cpp.err" ||
+  failed bare-cpp "exit or timeout (see raw/bare-cpp.err)"
 
 # ---- W4: 100k sleeping tasks, one fresh process per repetition ---------------
 for ((rep = 0; rep < w4_runs; rep++)); do

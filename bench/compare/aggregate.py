@@ -193,6 +193,12 @@ def main():
             cells.append(f"{f(r['median'])} ({f(r['min'])}–{f(r['max'])})")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
+    bare, ours = cell(res, "W3.inline", "bare-cpp"), cell(res, "W3.inline", "uvrun-cpp")
+    if bare is not None and ours is not None:
+        lines.append(f"Reference point for W3 inline: a bare C++20 task built by the same compiler (frames from "
+                     f"a free list, exceptions kept, nothing else; `bench/compare/bare_task.cpp`) takes "
+                     f"{fmt_time(bare)}; uvrun C++ takes {ours / bare:.2f}× that.")
+        lines.append("")
     notes = []
     for impl, why in unavailable.items():
         notes.append(f"- {names.get(impl, impl)}: not available: {why}")
