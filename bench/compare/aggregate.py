@@ -56,6 +56,10 @@ def fmt_time(ns):
     return f"{ns:.3g} ns"
 
 
+def fmt_ratio(a, b):
+    return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}"
+
+
 def fmt_bytes(b):
     return "—" if b is None else f"{b:,.0f} B"
 
@@ -193,6 +197,15 @@ def main():
             cells.append(f"{f(r['median'])} ({f(r['min'])}–{f(r['max'])})")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
+    quiet = [(w, cell(res, f"{w}.nosigint", "uvrun-c")) for w in ("W1.fresh", "W1.reused")]
+    if all(q is not None for _, q in quiet):
+        vs = "; ".join(f"{names[p]} {', '.join(fmt_ratio(q, cell(res, w, p)) for w, q in quiet)}"
+                       for p in ("asio", "tokio"))
+        lines.append(f"Reference point for W1: with Ctrl-C handling off (`handle_sigint = 0`; asio and tokio have "
+                     f"none), uvrun C takes {fmt_time(quiet[0][1])} fresh and {fmt_time(quiet[1][1])} reused "
+                     f"(÷ peer, fresh and reused: {vs}). The rest of the W1 figures is the two `rt_sigaction` "
+                     f"calls SPEC R40 and R45 require of every run on the main thread.")
+        lines.append("")
     bare, ours = cell(res, "W3.inline", "bare-cpp"), cell(res, "W3.inline", "uvrun-cpp")
     if bare is not None and ours is not None:
         lines.append(f"Reference point for W3 inline: a bare C++20 task built by the same compiler (frames from "

@@ -32,19 +32,42 @@ static void run_main(uvrun_step_fn step, void *arg) {
 
 /* ---- W1: a fresh run(), and a reused runner's run() ---------------------- */
 
+/* ctx: NULL, or the options to run with. */
 static void w1_fresh(void *ctx, long iters) {
-  uvrun_options_t opts;
-  (void)ctx;
-  uvrun_options_init(&opts);
+  uvrun_options_t defaults;
+  const uvrun_options_t *opts = ctx;
+  if (opts == NULL) {
+    uvrun_options_init(&defaults);
+    opts = &defaults;
+  }
   for (long i = 0; i < iters; i++) {
-    int rc = uvrun_run(return_at_once, NULL, &opts, NULL);
+    int rc = uvrun_run(return_at_once, NULL, opts, NULL);
     if (rc < 0) die("uvrun_run", rc);
   }
 }
 
+/* ctx: NULL for the shared runner, or another one. */
 static void w1_reused(void *ctx, long iters) {
-  (void)ctx;
-  for (long i = 0; i < iters; i++) run_main(return_at_once, NULL);
+  uvrun_runner_t *r = ctx != NULL ? ctx : runner;
+  for (long i = 0; i < iters; i++) {
+    int rc = uvrun_runner_run(r, return_at_once, NULL, NULL, NULL);
+    if (rc < 0) die("runner_run", rc);
+  }
+}
+
+/* W1 again without Ctrl-C handling, which asio and tokio do not have: what
+ * the two rt_sigaction calls of every run on the main thread cost (SPEC
+ * R40, R45). A reference point, not a workload of its own. */
+static void w1_without_sigint(void) {
+  uvrun_options_t opts;
+  uvrun_runner_t *quiet;
+  int rc;
+  uvrun_options_init(&opts);
+  opts.handle_sigint = 0;
+  bh_measure("W1.fresh.nosigint", IMPL, w1_fresh, &opts, 1);
+  if ((rc = uvrun_runner_new(&opts, &quiet)) < 0) die("runner_new", rc);
+  bh_measure("W1.reused.nosigint", IMPL, w1_reused, quiet, 1);
+  uvrun_runner_free(quiet);
 }
 
 /* ---- W2: spawn 100k tasks that return at once, await them all ------------ */
@@ -225,6 +248,7 @@ int main(int argc, char **argv) {
   if (bh_wanted(argc, argv, "w1")) {
     bh_measure("W1.fresh", IMPL, w1_fresh, NULL, 1);
     bh_measure("W1.reused", IMPL, w1_reused, NULL, 1);
+    w1_without_sigint();
   }
   if (bh_wanted(argc, argv, "w2")) {
     struct spawn_state s = {0, 0, SPAWN, calloc(SPAWN, sizeof(uvrun_task_t *)), return_at_once, NULL};
