@@ -203,8 +203,9 @@ def main():
                        for p in ("asio", "tokio"))
         lines.append(f"Reference point for W1: with Ctrl-C handling off (`handle_sigint = 0`; asio and tokio have "
                      f"none), uvrun C takes {fmt_time(quiet[0][1])} fresh and {fmt_time(quiet[1][1])} reused "
-                     f"(÷ peer, fresh and reused: {vs}). The rest of the W1 figures is the two `rt_sigaction` "
-                     f"calls SPEC R40 and R45 require of every run on the main thread.")
+                     f"(÷ peer, fresh and reused: {vs}). The difference from the W1 rows is what SPEC R40 and "
+                     f"R45's Ctrl-C handling costs a run on the main thread, chiefly its two `rt_sigaction` "
+                     f"system calls.")
         lines.append("")
     bare, ours = cell(res, "W3.inline", "bare-cpp"), cell(res, "W3.inline", "uvrun-cpp")
     if bare is not None and ours is not None:
