@@ -46,14 +46,6 @@ static uint32_t ncbs(const uvrun_future_t *fut) {
   return fut->cb0.fn == NULL ? 0 : 1 + (fut->more != NULL ? fut->more->n : 0);
 }
 static uvr_done_cb *cb_at(uvrun_future_t *fut, uint32_t i) { return i == 0 ? &fut->cb0 : &fut->more->at[i - 1]; }
-/* Detaches every callback from fut: cb0 is copied out, the rest returned. */
-static uvr_done_cbs *detach_callbacks(uvrun_future_t *fut, uvr_done_cb *first) {
-  uvr_done_cbs *more = fut->more;
-  *first = fut->cb0;
-  fut->cb0.fn = NULL;
-  fut->more = NULL;
-  return more;
-}
 
 void uvr_future_release_fields(uvrun_future_t *fut) {
   if (fut->value_free != NULL && !fut->value_moved) fut->value_free(fut->value);
@@ -82,6 +74,17 @@ static void held_unlink(uvrun_future_t *fut) {
   fut->link_prev = fut->link_next = NULL;
 }
 
+/* Detaches every callback from fut: cb0 is copied out, the rest returned.
+ * With none left, the loop need not hold fut either. */
+static uvr_done_cbs *detach_callbacks(uvrun_future_t *fut, uvr_done_cb *first) {
+  uvr_done_cbs *more = fut->more;
+  *first = fut->cb0;
+  fut->cb0.fn = NULL;
+  fut->more = NULL;
+  held_unlink(fut);
+  return more;
+}
+
 void uvr_future_drop_all_held(uvrun_loop_t *loop) {
   while (loop->held != NULL) {
     uvrun_future_t *fut = loop->held;
@@ -99,7 +102,6 @@ void uvr_future_drop_callbacks(uvrun_future_t *fut) {
   if (n == 0) return; /* most futures; with no callbacks none is held */
   /* Detach first: a drop may free what refers back to this future. */
   cbs = detach_callbacks(fut, &first);
-  held_unlink(fut);
   for (i = 0; i < n; i++) {
     uvr_done_cb *c = i == 0 ? &first : &cbs->at[i - 1];
     uvr_map_unref(c->ctx);
@@ -172,7 +174,6 @@ void uvr_future_schedule_callbacks(uvrun_future_t *fut) {
   uvr_done_cbs *cbs;
   if (n == 0) return;
   cbs = detach_callbacks(fut, &first);
-  held_unlink(fut);
   for (i = 0; i < n; i++) schedule_one(fut, i == 0 ? &first : &cbs->at[i - 1]);
   uvr_free(cbs);
 }
@@ -325,7 +326,6 @@ int uvrun_future_remove_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, voi
   if (kept == 0) { /* none left: none to hold, none to free later */
     uvr_done_cb none;
     uvr_free(detach_callbacks(fut, &none));
-    held_unlink(fut);
   } else if (fut->more != NULL) {
     fut->more->n = kept - 1;
   }

@@ -330,6 +330,14 @@ static int cancel_sleep(uvrun_task_t *task) {
   return 1;
 }
 
+/* A cancelled sleep's CancelledError, kept for the next step (cancel_in),
+ * becomes the cancellation that step takes in. */
+static void take_cancelled_sleep(uvrun_task_t *task) {
+  if (!task->cancel_in) return;
+  task->cancel_in = 0;
+  task->must_cancel = 1;
+}
+
 /* Runs the task's next step, resumed from `from` (a reference, or NULL). */
 static void task_step(uvrun_task_t *task, uvrun_future_t *from) {
   uvrun_loop_t *loop = task->fut.loop;
@@ -346,10 +354,7 @@ static void task_step(uvrun_task_t *task, uvrun_future_t *from) {
   uvr_running_step = &step;
   if (from != NULL) resume_from(&step, from);
   if (task->sleeping) task->sleeping = 0; /* woken by its timer, or by a cancel */
-  if (task->cancel_in) { /* its sleep was cancelled: throw the pending cancellation in */
-    task->cancel_in = 0;
-    task->must_cancel = 1;
-  }
+  take_cancelled_sleep(task); /* cancelled between steps: thrown in now */
   for (;;) {
     if (task->must_cancel) {
       task->must_cancel = 0;
@@ -428,10 +433,7 @@ static void task_step(uvrun_task_t *task, uvrun_future_t *from) {
       uvr_timer_cancel(loop, &task->timer); /* and the sleep is not either */
       task->sleeping = 0;
     }
-    if (task->cancel_in) { /* its sleep was cancelled in this very step */
-      task->cancel_in = 0;
-      task->must_cancel = 1;
-    }
+    take_cancelled_sleep(task); /* its sleep was cancelled in this very step */
     if (rc == 0 || rc > 0) {
       if (task->must_cancel) {
         /* Cancelled right before the step finished (asyncio does the same). */
