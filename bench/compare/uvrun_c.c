@@ -25,10 +25,12 @@ static int return_at_once(uvrun_task_t *task, void *arg) {
 
 static uvrun_runner_t *runner;
 
-static void run_main(uvrun_step_fn step, void *arg) {
-  int rc = uvrun_runner_run(runner, step, arg, NULL, NULL);
+static void run_on(uvrun_runner_t *r, uvrun_step_fn step, void *arg) {
+  int rc = uvrun_runner_run(r, step, arg, NULL, NULL);
   if (rc < 0) die("runner_run", rc);
 }
+
+static void run_main(uvrun_step_fn step, void *arg) { run_on(runner, step, arg); }
 
 /* ---- W1: a fresh run(), and a reused runner's run() ---------------------- */
 
@@ -49,10 +51,7 @@ static void w1_fresh(void *ctx, long iters) {
 /* ctx: NULL for the shared runner, or another one. */
 static void w1_reused(void *ctx, long iters) {
   uvrun_runner_t *r = ctx != NULL ? ctx : runner;
-  for (long i = 0; i < iters; i++) {
-    int rc = uvrun_runner_run(r, return_at_once, NULL, NULL, NULL);
-    if (rc < 0) die("runner_run", rc);
-  }
+  for (long i = 0; i < iters; i++) run_on(r, return_at_once, NULL);
 }
 
 /* W1 again without Ctrl-C handling, which asio and tokio do not have: what
