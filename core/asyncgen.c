@@ -161,3 +161,10 @@ done:
 void uvr_asyncgen_detach_all(uvrun_loop_t *loop) {
   while (loop->asyncgens != NULL) uvrun_asyncgen_unregister(loop->asyncgens);
 }
+
+size_t uvr_asyncgen_count(const uvrun_loop_t *loop) {
+  const uvrun_asyncgen_t *gen;
+  size_t n = 0;
+  for (gen = loop->asyncgens; gen != NULL; gen = gen->next) n++;
+  return n;
+}

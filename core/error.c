@@ -41,7 +41,7 @@ const char *uvrun_version_string(void) {
 static struct {
   uvrun_error_t err;
   char text[sizeof "out of memory"];
-} nomem_error = {{1, UVRUN_E_NOMEM, NULL, NULL}, "out of memory"};
+} nomem_error = {{1, UVRUN_E_NOMEM, NULL, NULL, NULL}, "out of memory"};
 
 static int is_static(const uvrun_error_t *err) { return err == &nomem_error.err; }
 
@@ -57,6 +57,7 @@ uvrun_error_t *uvrun_error_new(int code, const char *message, void *payload,
   err->code = code;
   err->payload = payload;
   err->payload_free = payload_free;
+  err->context = NULL;
   memcpy(err->message, message, len + 1);
   return err;
 }
@@ -82,8 +83,22 @@ void uvrun_error_unref(uvrun_error_t *err) {
   if (err == NULL || is_static(err)) return;
   if (atomic_fetch_sub_explicit(&err->refs, 1, memory_order_acq_rel) != 1) return;
   if (err->payload_free != NULL) err->payload_free(err->payload);
+  uvrun_error_unref(err->context);
   uvr_free(err);
 }
+
+void uvr_error_set_context(uvrun_error_t *err, uvrun_error_t *context) {
+  const uvrun_error_t *e;
+  for (e = context; e != NULL; e = e->context)
+    if (e == err) break;
+  if (err == NULL || is_static(err) || err->context != NULL || e != NULL) {
+    uvrun_error_unref(context);
+    return;
+  }
+  err->context = context;
+}
+
+uvrun_error_t *uvrun_error_context(const uvrun_error_t *err) { return err != NULL ? err->context : NULL; }
 
 int uvrun_error_code(const uvrun_error_t *err) { return err != NULL ? err->code : 0; }
 const char *uvrun_error_message(const uvrun_error_t *err) { return err != NULL ? err->message : ""; }

@@ -476,3 +476,13 @@ void uvr_executor_detach(uvrun_loop_t *loop) {
   s->jobs = NULL;
   executor_unref(s);
 }
+
+size_t uvr_executor_jobs(const uvrun_loop_t *loop) {
+  uvr_executor *s = loop->executor;
+  size_t n;
+  if (s == NULL) return 0;
+  uv_mutex_lock(&s->mu);
+  n = s->nqueued + s->nrunning;
+  uv_mutex_unlock(&s->mu);
+  return n;
+}

@@ -56,6 +56,7 @@ struct uvrun_error_s {
   int code;
   void *payload;
   uvrun_free_fn payload_free;
+  uvrun_error_t *context; /* the error this one was raised while handling */
   char message[]; /* NUL-terminated */
 };
 /* Records code + formatted message as this thread's last failure; returns
@@ -63,6 +64,10 @@ struct uvrun_error_s {
 int uvr_fail(int code, const char *fmt, ...) UVR_PRINTF(2, 3);
 /* The thread's last failure with its object (reference taken over). */
 int uvr_fail_error(uvrun_error_t *err);
+/* Attaches `context` (a reference taken over) as what `err` was raised
+ * while handling, as Python sets __context__; drops it where err cannot
+ * take it (the static out-of-memory error, or a cycle). */
+void uvr_error_set_context(uvrun_error_t *err, uvrun_error_t *context);
 int uvr_last_code(void);
 /* A new error; on OOM a static NOMEM error (refcount is ignored for it). */
 uvrun_error_t *uvr_error_make(int code, const char *message);
@@ -491,12 +496,16 @@ int uvr_executor_shutdown(uvrun_loop_t *loop, double timeout,
                           uvrun_future_t **out);
 /* Whether jobs are out whose completion the loop will receive. */
 int uvr_executor_busy(const uvrun_loop_t *loop);
+/* Jobs queued or running (0 without an executor). */
+size_t uvr_executor_jobs(const uvrun_loop_t *loop);
 /* Loop close: stop waiting, detach the workers (R61). */
 void uvr_executor_detach(uvrun_loop_t *loop);
 
 /* ---- asyncgen.c ---- */
 /* Closes live generators and waits for them (R55); runs the loop. */
 int uvr_asyncgen_shutdown(uvrun_loop_t *loop);
+/* Live generators registered on the loop. */
+size_t uvr_asyncgen_count(const uvrun_loop_t *loop);
 void uvr_asyncgen_detach_all(uvrun_loop_t *loop);
 
 /* ---- signal.c ---- */

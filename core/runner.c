@@ -318,23 +318,73 @@ int uvrun_loop_shutdown_asyncgens(uvrun_loop_t *loop) {
   return uvr_asyncgen_shutdown(loop);
 }
 
-int uvrun_runner_close(uvrun_runner_t *r) {
+/* Tells the host's hook that a shutdown step begins or ended (X9). */
+static void announce(const uvrun_runner_t *r, int step, int end, int status, size_t count, double timeout) {
+  uvrun_shutdown_event_t ev;
+  if (r->opts.shutdown_hook == NULL) return;
+  memset(&ev, 0, sizeof ev);
+  ev.size = sizeof ev;
+  ev.step = step;
+  ev.end = end;
+  ev.status = status;
+  ev.count = count;
+  ev.timeout = timeout;
+  ev.time = uvrun_loop_time(r->loop);
+  r->opts.shutdown_hook(&ev, r->opts.shutdown_hook_data);
+}
+
+/* R47's steps before the loop closes; stops at the first error. */
+static int shut_down(uvrun_runner_t *r) {
+  uvrun_loop_t *loop = r->loop;
+  double cancel_timeout = r->opts.cancel_timeout > 0 ? r->opts.cancel_timeout : 0;
+  double executor_timeout = r->opts.executor_shutdown_timeout;
   int rc;
-  if (r == NULL) return uvr_fail(UVRUN_E_INVAL, "runner must not be NULL");
-  if (r->state != INITIALIZED) return 0; /* R6 */
-  if ((rc = check_thread(r)) < 0) return rc;
-  if (uvr_running_loop != NULL) /* D5: refused up front, nothing changed */
-    return uvr_fail(UVRUN_E_LOOP_RUNNING, "uvrun_runner_close() cannot be called from a running event loop");
+  announce(r, UVRUN_SHUTDOWN_CANCEL_TASKS, 0, 0, loop->ntasks, cancel_timeout);
   rc = cancel_all_tasks(r);
-  if (rc == 0) rc = uvrun_loop_shutdown_asyncgens(r->loop);
-  if (rc == 0) rc = uvrun_loop_shutdown_default_executor(r->loop, r->opts.executor_shutdown_timeout);
-  /* What follows always happens (R47 "finally", R7). */
+  announce(r, UVRUN_SHUTDOWN_CANCEL_TASKS, 1, rc, loop->ntasks, cancel_timeout);
+  if (rc < 0) return rc;
+  announce(r, UVRUN_SHUTDOWN_ASYNCGENS, 0, 0, uvr_asyncgen_count(loop), 0);
+  rc = uvrun_loop_shutdown_asyncgens(loop);
+  announce(r, UVRUN_SHUTDOWN_ASYNCGENS, 1, rc, uvr_asyncgen_count(loop), 0);
+  if (rc < 0) return rc;
+  announce(r, UVRUN_SHUTDOWN_EXECUTOR, 0, 0, uvr_executor_jobs(loop), executor_timeout);
+  rc = uvrun_loop_shutdown_default_executor(loop, executor_timeout);
+  announce(r, UVRUN_SHUTDOWN_EXECUTOR, 1, rc, uvr_executor_jobs(loop), executor_timeout);
+  return rc;
+}
+
+/* What follows a shutdown always happens (R47 "finally", R7). */
+static void close_loop(uvrun_runner_t *r) {
+  announce(r, UVRUN_SHUTDOWN_CLOSE_LOOP, 0, 0, 0, 0);
   if (r->set_event_loop && uvr_current_loop == r->loop) uvr_current_loop = NULL;
   uvrun_loop_free(r->loop);
   r->loop = NULL;
   uvrun_context_free(r->context); /* R8 */
   r->context = NULL;
   r->state = CLOSED;
+  if (r->opts.shutdown_hook != NULL) {
+    uvrun_shutdown_event_t ev = {sizeof ev, UVRUN_SHUTDOWN_CLOSE_LOOP, 1, 0, 0, 0, 0};
+    r->opts.shutdown_hook(&ev, r->opts.shutdown_hook_data);
+  }
+}
+
+/* 0 when the runner may close now, else the error; 1 when there is nothing
+ * to close. */
+static int check_close(uvrun_runner_t *r) {
+  int rc;
+  if (r == NULL) return uvr_fail(UVRUN_E_INVAL, "runner must not be NULL");
+  if (r->state != INITIALIZED) return 1; /* R6 */
+  if ((rc = check_thread(r)) < 0) return rc;
+  if (uvr_running_loop != NULL) /* D5: refused up front, nothing changed */
+    return uvr_fail(UVRUN_E_LOOP_RUNNING, "uvrun_runner_close() cannot be called from a running event loop");
+  return 0;
+}
+
+int uvrun_runner_close(uvrun_runner_t *r) {
+  int rc = check_close(r);
+  if (rc != 0) return rc < 0 ? rc : 0;
+  rc = shut_down(r);
+  close_loop(r);
   return rc;
 }
 
@@ -372,9 +422,27 @@ void uvrun_runner_free_v2(uvrun_runner_t *r) {
 
 /* ---- asyncio.run() ---- */
 
+/* R62: when the run and its shutdown both failed, one error is returned
+ * and carries the other as its context; the other is also reported through
+ * the loop's exception handler. An interrupt or exit while closing wins over
+ * an ordinary failure of the main task, as asyncio's close() exception does;
+ * otherwise the main task's error wins. Returns the winner's code. */
+static int settle(uvrun_runner_t *r, int run_rc, uvrun_error_t *run_err, int close_rc, uvrun_error_t *close_err) {
+  int close_wins = (close_rc == UVRUN_E_INTERRUPTED || close_rc == UVRUN_E_EXIT) &&
+                   run_rc != UVRUN_E_INTERRUPTED && run_rc != UVRUN_E_EXIT;
+  uvrun_error_t *winner = close_wins ? close_err : run_err, *other = close_wins ? run_err : close_err;
+  uvr_report(r->loop,
+             close_wins ? "the main task's error, superseded by an interrupt while closing the loop"
+                        : "error while closing the loop after a failed run",
+             other, NULL, NULL, NULL);
+  uvr_error_set_context(winner, other);
+  uvr_fail_error(winner);
+  return close_wins ? close_rc : run_rc;
+}
+
 int uvrun_run(uvrun_step_fn step, void *arg, const uvrun_options_t *opts, void **result) {
   uvrun_runner_t *r;
-  uvrun_error_t *main_err = NULL;
+  uvrun_error_t *run_err = NULL;
   int rc, close_rc;
   if (result != NULL) *result = NULL;
   if (uvr_running_loop != NULL) /* R9: before anything exists */
@@ -382,17 +450,31 @@ int uvrun_run(uvrun_step_fn step, void *arg, const uvrun_options_t *opts, void *
   rc = uvrun_runner_new(opts, &r);
   if (rc < 0) return rc;
   rc = lazy_init(r); /* R13: a loop exists, and is shut down, even for a bad step */
-  if (rc == 0) rc = uvrun_runner_run(r, step, arg, NULL, result);
-  if (rc < 0) main_err = uvrun_take_error();
-  close_rc = uvrun_runner_close(r);
-  uvr_free(r);
-  if (close_rc < 0 && rc == 0) return close_rc; /* R62: a close error wins */
-  if (close_rc < 0)
-    uvr_logf(UVRUN_LOG_ERROR, "error while closing the loop after a failed run: %s", uvrun_errmsg());
-  if (main_err != NULL) {
-    int code = rc;
-    uvr_fail_error(main_err);
-    rc = code;
+  if (rc < 0) {
+    uvr_free(r);
+    return rc;
   }
+  rc = uvrun_runner_run(r, step, arg, NULL, result);
+  if (rc < 0) run_err = uvrun_take_error();
+  close_rc = shut_down(r);
+  if (close_rc < 0 && rc < 0) {
+    rc = settle(r, rc, run_err, close_rc, uvrun_take_error());
+  } else if (close_rc < 0) {
+    rc = close_rc; /* R62: a close error wins over a result */
+  } else if (run_err != NULL) {
+    uvr_fail_error(run_err);
+  }
+  close_loop(r);
+  uvr_free(r);
   return rc;
+}
+
+const char *uvrun_shutdown_step_name(int step) {
+  switch (step) {
+  case UVRUN_SHUTDOWN_CANCEL_TASKS: return "cancel_tasks";
+  case UVRUN_SHUTDOWN_ASYNCGENS: return "shutdown_asyncgens";
+  case UVRUN_SHUTDOWN_EXECUTOR: return "shutdown_default_executor";
+  case UVRUN_SHUTDOWN_CLOSE_LOOP: return "close_loop";
+  }
+  return "unknown";
 }

@@ -120,6 +120,10 @@ UVRUN_EXTERN const char *uvrun_error_message(const uvrun_error_t *err);
 UVRUN_EXTERN void *uvrun_error_payload(const uvrun_error_t *err);
 /* The payload's destructor: tells a host its own payloads from others'. */
 UVRUN_EXTERN uvrun_free_fn uvrun_error_payload_free(const uvrun_error_t *err);
+/* The error `err` was raised while handling (Python's __context__), or
+ * NULL; borrowed, it lives as long as err. uvrun_run() sets it when both the
+ * main task and the shutdown fail: the error returned keeps the other. */
+UVRUN_EXTERN uvrun_error_t *uvrun_error_context(const uvrun_error_t *err);
 /* Takes this thread's last error object (the main task's error after
  * uvrun_run() returned UVRUN_E_TASK_FAILED, say); NULL if there is none.
  * The caller owns the reference. */
@@ -153,10 +157,17 @@ UVRUN_EXTERN int uvrun_release_memory(void);
 enum { UVRUN_LOG_DEBUG = 10, UVRUN_LOG_INFO = 20, UVRUN_LOG_WARNING = 30,
        UVRUN_LOG_ERROR = 40 };
 /* Where warnings and reports go; the default writes "uvrun: msg\n" to
- * stderr. `fn == NULL` restores the default. */
+ * stderr for messages at or above the log level. `fn == NULL` restores the
+ * default. A sink of the host's own receives every level. */
 typedef void (*uvrun_log_fn)(int level, const char *message, void *ud);
 UVRUN_EXTERN void uvrun_set_log_sink(uvrun_log_fn fn, void *ud);
 UVRUN_EXTERN void uvrun_log(int level, const char *message);
+/* The default sink's threshold: UVRUN_LOG_WARNING unless the environment
+ * variable UVRUN_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR or a number) sets
+ * another. Setting returns the previous level, or UVRUN_E_INVAL outside
+ * 0..100. */
+UVRUN_EXTERN int uvrun_set_log_level(int level);
+UVRUN_EXTERN int uvrun_get_log_level(void);
 
 /* ---- Objects ----------------------------------------------------------- */
 
@@ -500,6 +511,35 @@ UVRUN_EXTERN const char *uvrun_asyncgen_name(const uvrun_asyncgen_t *gen);
 
 /* ---- Runner (R1-R69) ------------------------------------------------------ */
 
+/* A runner closes in four steps, in this order; a step that fails ends the
+ * shutdown there, and the loop is closed whatever happened. */
+enum {
+  UVRUN_SHUTDOWN_CANCEL_TASKS = 1, /* cancel what is left and wait for it */
+  UVRUN_SHUTDOWN_ASYNCGENS = 2,    /* finalize the live async generators */
+  UVRUN_SHUTDOWN_EXECUTOR = 3,     /* shut the default executor down */
+  UVRUN_SHUTDOWN_CLOSE_LOOP = 4    /* close the loop */
+};
+/* One step beginning (end == 0) or ending (end == 1), on the runner's
+ * thread, outside the loop. `count`: at the beginning, the tasks to cancel,
+ * the live async generators, or the executor's jobs queued or running; at
+ * the end, those still left (abandoned tasks, jobs still running past the
+ * timeout). `timeout`: the step's bound in seconds (0: none). `status`: at
+ * the end, 0 or the step's error code. `time`: the loop's clock (0 once the
+ * loop is closed). The hook must not call back into the runner. */
+typedef struct uvrun_shutdown_event_s {
+  uint32_t size;
+  int32_t step;
+  int32_t end;
+  int32_t status;
+  uint64_t count;
+  double timeout;
+  double time;
+} uvrun_shutdown_event_t;
+typedef void (*uvrun_shutdown_hook_fn)(const uvrun_shutdown_event_t *event, void *ud);
+/* "cancel_tasks", "shutdown_asyncgens", "shutdown_default_executor",
+ * "close_loop", or "unknown". */
+UVRUN_EXTERN const char *uvrun_shutdown_step_name(int step);
+
 typedef struct uvrun_options_s {
   uint32_t size;
   int32_t debug;                      /* UVRUN_DEBUG_DEFAULT/OFF/ON */
@@ -515,9 +555,12 @@ typedef struct uvrun_options_s {
    * over even from a host's own handler (Python's, say) -- not from SIG_IGN
    * -- and puts the host's sigaction back exactly when it ends. 0: default. */
   int32_t host_sigint;
+  /* Sees each step of a runner's close begin and end; NULL: none. */
+  uvrun_shutdown_hook_fn shutdown_hook;
+  void *shutdown_hook_data;
 } uvrun_options_t;
 #define UVRUN_OPTIONS_INIT \
-  {sizeof(uvrun_options_t), UVRUN_DEBUG_DEFAULT, NULL, NULL, 300.0, 0, 1, NULL, NULL, 0.0, 0}
+  {sizeof(uvrun_options_t), UVRUN_DEBUG_DEFAULT, NULL, NULL, 300.0, 0, 1, NULL, NULL, 0.0, 0, NULL, NULL}
 UVRUN_EXTERN void uvrun_options_init(uvrun_options_t *opts);
 
 /* asyncio.run(): a fresh loop runs step(task, arg) as the main task, then
