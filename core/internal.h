@@ -256,10 +256,6 @@ struct uvrun_loop_s {
   /* async finalizers (asyncgen.c) */
   uvrun_asyncgen_t *asyncgens;
   int asyncgens_shutdown_called;
-  /* signals (signal.c): base->sig_async is woken by the SIGINT handler
-   * while a runner watches */
-  uvrun_task_t *sig_main;
-  int *sig_count;
   uvr_tsq ts; /* last: what other threads write */
 };
 
@@ -509,12 +505,20 @@ size_t uvr_asyncgen_count(const uvrun_loop_t *loop);
 void uvr_asyncgen_detach_all(uvrun_loop_t *loop);
 
 /* ---- signal.c ---- */
+/* Set by the SIGINT handler while a loop watches: the loop calls
+ * uvr_signal_dispatch before its next step. */
+extern atomic_int uvr_sigint_pending;
 /* The callback of a base's sig_async (its data is the loop). */
 void uvr_signal_on_async(uv_async_t *async);
-/* Starts watching SIGINT for main_task when R40 allows (host_mode: X6, over
- * a host's handler too); idempotent. */
-void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task,
-                      int *interrupt_count, int host_mode);
-void uvr_signal_stop(uvrun_loop_t *loop);
+/* Delivers the SIGINTs the loop has not seen to the watcher's fn, once each
+ * (nothing unless this loop is the one watching). */
+void uvr_signal_dispatch(uvrun_loop_t *loop);
+/* Starts watching SIGINT on loop's thread when R40 allows (host_mode: X6,
+ * over a host's handler too): fn(ud) runs on the loop for each Ctrl-C. 1 if
+ * watching. */
+int uvr_signal_start(uvrun_loop_t *loop, void (*fn)(void *ud), void *ud, int host_mode);
+/* Stops watching and restores the disposition (R45); returns how many
+ * SIGINTs came after the loop's last look. */
+int uvr_signal_stop(uvrun_loop_t *loop);
 
 #endif /* UVRUN_INTERNAL_H */

@@ -605,8 +605,12 @@ static void run_once(uvrun_loop_t *loop) {
       atomic_exchange(&loop->ts.lost, 0))
     uvr_loop_raise(loop, uvr_error_make(UVRUN_E_NOMEM, "out of memory: a queued callback was dropped"));
 
-  for (n = loop->ready.count; n > 0 && loop->raised == NULL; n--) {
-    uvr_item it = ring_pop(&loop->ready);
+  for (n = loop->ready.count;; n--) {
+    uvr_item it;
+    /* A Ctrl-C is acted on before the next step runs (R41, R44). */
+    if (UVR_UNLIKELY(atomic_load_explicit(&uvr_sigint_pending, memory_order_relaxed))) uvr_signal_dispatch(loop);
+    if (n == 0 || loop->raised != NULL) break;
+    it = ring_pop(&loop->ready);
     if (UVR_UNLIKELY(loop->debug)) {
       run_item_timed(loop, &it);
     } else {

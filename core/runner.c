@@ -19,7 +19,8 @@ struct uvrun_runner_s {
   uvrun_context_t *context;
   uint8_t set_event_loop;
   uv_thread_t thread;
-  int interrupt_count;
+  int interrupt_count;        /* Ctrl-Cs during this run (R33) */
+  uvrun_task_t *main_task;    /* this run's, while it runs */
   uvrun_runner_t *next_zombie; /* uvrun_runner_free_v2's queue */
 };
 
@@ -146,19 +147,37 @@ int uvrun_runner_get_loop(uvrun_runner_t *r, uvrun_loop_t **out) {
   return 0;
 }
 
+/* A Ctrl-C, on the loop: the first cancels the main task (R41); another,
+ * or one that finds the main task done, interrupts the loop (R44). */
+static void on_interrupt(void *ud) {
+  uvrun_runner_t *r = ud;
+  if (++r->interrupt_count == 1 && r->main_task->fut.state == UVR_PENDING) {
+    uvr_task_cancel(r->main_task, NULL);
+  } else {
+    uvr_loop_raise(r->loop, uvr_error_make(UVRUN_E_INTERRUPTED, "KeyboardInterrupt"));
+  }
+}
+
 /* Runs the main task to its end and maps the outcome (R33-R45). */
 static int drive(uvrun_runner_t *r, uvrun_task_t *main_task, void **result) {
   void *value = NULL;
-  int rc;
+  int rc, watching;
   r->interrupt_count = 0; /* R33: interrupts do not carry over */
-  if (r->opts.handle_sigint) uvr_signal_start(r->loop, main_task, &r->interrupt_count, r->opts.host_sigint);
+  r->main_task = main_task;
+  watching = r->opts.handle_sigint && uvr_signal_start(r->loop, on_interrupt, r, r->opts.host_sigint);
   rc = uvrun_loop_run_until_complete(r->loop, &main_task->fut, &value);
   /* Nobody else can reach the main task: its error is run()'s outcome, so
    * it is retrieved, as asyncio consumes a BaseException there (R38). */
   if (main_task->fut.state == UVR_ERROR) main_task->fut.retrieved = 1;
   if (rc == UVRUN_E_CANCELLED && r->interrupt_count > 0 && uvrun_task_uncancel(main_task) == 0)
     rc = uvr_fail(UVRUN_E_INTERRUPTED, "KeyboardInterrupt"); /* R42 */
-  uvr_signal_stop(r->loop);
+  /* R44: a Ctrl-C after the loop's last look, before the handler is
+   * restored, still interrupts the run, whatever the main task did. */
+  if (watching && uvr_signal_stop(r->loop) > 0 && rc != UVRUN_E_INTERRUPTED && rc != UVRUN_E_EXIT) {
+    r->interrupt_count++;
+    rc = uvr_fail(UVRUN_E_INTERRUPTED, "KeyboardInterrupt");
+  }
+  r->main_task = NULL;
   if (rc == 0) {
     /* R36: the result is moved out, never inspected. */
     if (result != NULL) {

@@ -1,12 +1,17 @@
-/* signal.c -- Ctrl-C cancels the main task (R40-R46, D3, X1).
+/* signal.c -- the process's SIGINT watch (R40-R46, D3, X1).
  *
  * Our own sigaction handler, not a uv_signal_t: libuv's handler only writes
  * to a pipe that a stuck loop never reads, so it cannot tell a stuck loop
- * from a busy one. Ours counts signals and compares with what the loop has
- * seen: a Ctrl-C that finds the previous one still unhandled restores the
- * default disposition and re-raises, so the process ends the default way
- * (killed by SIGINT). Otherwise it wakes the loop through a uv_async_t,
- * which is async-signal-safe.
+ * from a busy one. Ours counts signals and raises a flag that the watching
+ * loop reads before every step it runs, and wakes the loop through a
+ * uv_async_t (async-signal-safe) when it sleeps. A Ctrl-C that finds the
+ * previous one still unseen restores the default disposition and re-raises,
+ * so the process ends the default way (killed by SIGINT).
+ *
+ * What a Ctrl-C means is the watcher's business (the runner's: cancel the
+ * main task, or interrupt); this file only delivers each one, once, on the
+ * loop's thread, and tells the watcher at the end about any that came too
+ * late for the loop to see.
  *
  * Only the main thread installs, and only over SIG_DFL (R40) -- or, in host
  * mode (X6), over any disposition but SIG_IGN, the host's handler being put
@@ -25,7 +30,11 @@
 
 #include "internal.h"
 
+atomic_int uvr_sigint_pending;
+
 static uvrun_loop_t *_Atomic watching;
+static void (*watcher_fn)(void *ud);
+static void *watcher_ud;
 static volatile sig_atomic_t received, seen;
 static struct sigaction previous;
 /* uvr_signal_start installs first and looks at what it replaced after, so
@@ -52,6 +61,7 @@ static void on_sigint(int signo) {
     sigaction(signo, &dfl, NULL);
     raise(signo); /* delivered as soon as this handler returns */
   } else {
+    atomic_store_explicit(&uvr_sigint_pending, 1, memory_order_relaxed);
     uv_async_send(&loop->base->sig_async);
   }
   errno = saved_errno;
@@ -94,27 +104,27 @@ static int is_ours(const struct sigaction *sa) {
   return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == on_sigint;
 }
 
-/* Runs inside uv_run, but only cancels or unwinds: no task step runs here. */
-void uvr_signal_on_async(uv_async_t *async) {
-  uvrun_loop_t *loop = async->data;
+/* The base's sig_async: it only wakes a sleeping loop, whose next look at
+ * uvr_sigint_pending delivers the signal. */
+void uvr_signal_on_async(uv_async_t *async) { (void)async; }
+
+void uvr_signal_dispatch(uvrun_loop_t *loop) {
+  if (atomic_load_explicit(&watching, memory_order_relaxed) != loop) return;
+  atomic_store_explicit(&uvr_sigint_pending, 0, memory_order_relaxed);
   while (seen < received) {
     seen++;
-    if (loop->sig_main == NULL) continue;
-    if (++*loop->sig_count == 1 && loop->sig_main->fut.state == UVR_PENDING) {
-      uvr_task_cancel(loop->sig_main, NULL); /* R41 */
-    } else {
-      uvr_loop_raise(loop, uvr_error_make(UVRUN_E_INTERRUPTED, "KeyboardInterrupt")); /* R44 */
-    }
+    watcher_fn(watcher_ud);
   }
 }
 
-void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrupt_count, int host_mode) {
+int uvr_signal_start(uvrun_loop_t *loop, void (*fn)(void *ud), void *ud, int host_mode) {
   struct sigaction ours;
   int rc, keep;
-  if (!is_main_thread() || atomic_load(&watching) != NULL) return;
+  if (!is_main_thread() || atomic_load(&watching) != NULL) return 0;
   received = seen = 0;
-  loop->sig_main = uvrun_task_ref(main_task);
-  loop->sig_count = interrupt_count;
+  atomic_store(&uvr_sigint_pending, 0);
+  watcher_fn = fn;
+  watcher_ud = ud;
   atomic_store(&watching, loop);
   memset(&ours, 0, sizeof ours);
   ours.sa_handler = on_sigint;
@@ -130,22 +140,25 @@ void uvr_signal_start(uvrun_loop_t *loop, uvrun_task_t *main_task, int *interrup
   if (!keep) {
     if (rc == 0 && !is_ours(&previous)) sigaction(SIGINT, &previous, NULL);
     atomic_store(&watching, NULL);
-    uvrun_task_unref(loop->sig_main);
-    loop->sig_main = NULL;
-    loop->sig_count = NULL;
   }
   atomic_store(&probing, 0);
   if (deferred) raise(SIGINT); /* now to whichever disposition stays */
+  return keep;
 }
 
-void uvr_signal_stop(uvrun_loop_t *loop) {
+int uvr_signal_stop(uvrun_loop_t *loop) {
   struct sigaction found;
-  if (atomic_load(&watching) != loop) return;
-  /* R45: restore only if the handler is still ours; swap, and swap back in
-   * the rare case user code replaced it meanwhile. */
-  if (sigaction(SIGINT, &previous, &found) == 0 && !is_ours(&found)) sigaction(SIGINT, &found, NULL);
+  int late;
+  if (atomic_load(&watching) != loop) return 0;
+  /* R45: restore only if the handler is still ours -- looked at first, so
+   * a handler user code put in place is never swapped out, not even for an
+   * instant. */
+  if (sigaction(SIGINT, NULL, &found) == 0 && is_ours(&found)) sigaction(SIGINT, &previous, NULL);
+  /* From here on no SIGINT reaches on_sigint: what it counted and the loop
+   * did not see came after the loop's last look. */
   atomic_store(&watching, NULL);
-  uvrun_task_unref(loop->sig_main);
-  loop->sig_main = NULL;
-  loop->sig_count = NULL;
+  late = received - seen;
+  seen = received;
+  atomic_store(&uvr_sigint_pending, 0);
+  return late;
 }
