@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <thread>
 
 #include "signal_child.h"
@@ -245,4 +246,18 @@ TEST_CASE("R45 D3 after run() returns, SIGINT's disposition is exactly what it w
   });
   check_exited_ok(res, {"dfl_before=1 flags_kept=1\n", "installed=1\n", "normal rc=0 exact=1\n",
                         "failed rc=UVRUN_E_TASK_FAILED exact=1\n", "interrupted rc=UVRUN_E_INTERRUPTED exact=1\n"});
+}
+
+TEST_CASE("R45 X6 restoring never puts the old handler back, not for an instant, when user code replaced ours") {
+  // restore_probe records every SIGINT disposition set in the process.
+  std::string out;
+  FILE *p = popen(UVRUN_RESTORE_PROBE " 2>&1", "r");
+  REQUIRE(p != nullptr);
+  char buf[512];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out.find("rc=0 original_set_after_replacement=0 replacement_stays=1") != std::string::npos);
 }
