@@ -291,6 +291,19 @@ class TestExecutor(unittest.TestCase):
         self.assertEqual(uvrun.run(main), sum(i * i for i in range(50)))
 
 
+class TestExecutorJobs(unittest.TestCase):
+    def test_a_job_whose_future_was_dropped_still_runs_with_its_own_function(self):
+        ran = []
+
+        def main(task, state):
+            for i in range(20):
+                task.run_in_executor(ran.append, i)  # Future dropped at once
+            gc.collect()
+            return task.done(None)
+        uvrun.run(main)
+        self.assertEqual(sorted(ran), list(range(20)))
+
+
 class TestRunner(unittest.TestCase):
     def test_several_runs_share_a_loop(self):
         with uvrun.Runner() as r:

@@ -153,7 +153,11 @@ def _new_error(exc):
 def _take_error(rc):
     err = lib.uvrun_take_error()
     try:
-        return _exception_from(err, rc)
+        exc = _exception_from(err, rc)
+        other = lib.uvrun_error_context(err) if err else None
+        if other:  # the run's and the shutdown's errors: the one not raised
+            exc.__context__ = _exception_from(other, lib.uvrun_error_code(other))
+        return exc
     finally:
         lib.uvrun_error_unref(err)
 
@@ -270,14 +274,16 @@ class _Job:
 
 
 def _work(key, result):
-    # On an executor worker: ctypes takes the GIL for us.
+    # On an executor worker: ctypes takes the GIL for us. The registry holds
+    # the job until here, whether or not its Future is still alive.
     job = _lookup(key)
+    _release(key)
     try:
         value = job.fn(*job.args)
     except BaseException as exc:  # noqa: B902 -- becomes the future's error
         return lib.uvrun_error_set_last(_new_error(exc))
     if value is not None:
-        job.value_key = _register(value)  # lives as long as the Future
+        job.value_key = _register(value)  # lives as long as the job, which the Future keeps
         result[0] = job.value_key
     return 0
 
@@ -327,8 +333,7 @@ class Loop:
         if not ptr:
             _release(key)
             raise _error_for(E_INVAL)
-        # The registry entry stays while the Future lives: the job and its value.
-        return Future(ptr, keep=_Keep(key))
+        return Future(ptr, keep=job)  # the job holds its value
 
     def create_task(self, step, state=None, name=None):
         """A new task running step(task, state); returns its TaskHandle."""
@@ -496,146 +501,6 @@ _c_handler = EXCEPTION_HANDLER_FN(_handler_trampoline)
 _c_entry_points = (_step, _callback, _work, _release, _handler_trampoline)
 
 
-def _options(debug, handle_sigint, host_sigint, executor_shutdown_timeout, cancel_timeout, exception_handler,
-             keep):
-    opts = Options()
-    lib.uvrun_options_init(ctypes.byref(opts))
-    if debug is not None:
-        opts.debug = DEBUG_ON if debug else DEBUG_OFF
-    opts.handle_sigint = 1 if handle_sigint else 0
-    opts.host_sigint = 1 if host_sigint else 0
-    if executor_shutdown_timeout is not None:
-        opts.executor_shutdown_timeout = float(executor_shutdown_timeout)
-    if cancel_timeout is not None:
-        opts.cancel_timeout = float(cancel_timeout)
-    if exception_handler is not None:
-        key = _register(exception_handler)
-        keep.append(_Keep(key))
-        opts.exception_handler = _c_handler
-        opts.exception_handler_data = key
-    return opts
-
-
-# Python's own SIGINT handler (uvrun leaves it alone unless host_sigint) may
-# raise KeyboardInterrupt on the first line of a callback, before the binding
-# can catch it; ctypes then reports it as unraisable and C sees an undefined
-# return value. Such interrupts are kept here and raised when the run returns.
-_pending_interrupts = []
-_previous_unraisablehook = sys.unraisablehook
-
-
-def _unraisablehook(unraisable):
-    if isinstance(unraisable.exc_value, KeyboardInterrupt) and unraisable.object in _c_entry_points:
-        _pending_interrupts.append(unraisable.exc_value)
-        return
-    _previous_unraisablehook(unraisable)
-
-
-sys.unraisablehook = _unraisablehook
-
-
-def _outcome(rc, result):
-    if _pending_interrupts:
-        exc = _pending_interrupts.pop()
-        _pending_interrupts.clear()
-        if rc == 0:
-            _release(result.value)
-        raise exc
-    if rc == 0:
-        value = _lookup(result.value)
-        _release(result.value)  # the result was moved out to us
-        return value
-    if rc in (E_TASK_FAILED, E_INTERRUPTED, E_CANCELLED, E_EXIT):
-        raise _take_error(rc)
-    raise _error_for(rc)
-
-
-def run(step, state=None, debug=None, *, handle_sigint=True, host_sigint=False, executor_shutdown_timeout=None,
-        cancel_timeout=None, exception_handler=None):
-    """asyncio.run(): runs step(task, state) as the main task on a fresh loop, shuts it down, returns the result.
-
-    host_sigint=True takes SIGINT over from Python's handler for the run, so Ctrl-C cancels the main task
-    (KeyboardInterrupt afterwards); Python's handler is restored exactly when the run ends.
-    """
-    if not callable(step):
-        raise TypeError("step must be callable: step(task, state)")
-    keep = []
-    opts = _options(debug, handle_sigint, host_sigint, executor_shutdown_timeout, cancel_timeout,
-                    exception_handler, keep)
-    key = _register(_Slot(step, state))
-    result = ctypes.c_void_p()
-    try:
-        rc = lib.uvrun_run(_c_step, key, ctypes.byref(opts), ctypes.byref(result))
-    finally:
-        _release(key)  # the main task is gone once uvrun_run returns
-    return _outcome(rc, result)
-
-
-class Runner:
-    """asyncio.Runner: several run() calls on one loop and one context; close() shuts down.
-
-    Use it as a context manager. A Runner that is garbage collected unclosed is
-    freed with uvrun_runner_free_v2 (safe from any thread, at any time).
-    """
-
-    def __init__(self, debug=None, *, handle_sigint=True, host_sigint=False, executor_shutdown_timeout=None,
-                 cancel_timeout=None, exception_handler=None):
-        self._keep = []
-        opts = _options(debug, handle_sigint, host_sigint, executor_shutdown_timeout, cancel_timeout,
-                        exception_handler, self._keep)
-        out = ctypes.c_void_p()
-        _check(lib.uvrun_runner_new(ctypes.byref(opts), ctypes.byref(out)))
-        self._ptr = out.value
-        self._lock = threading.Lock()
-
-    def _runner(self):
-        if not self._ptr:
-            raise Error(E_CLOSED, "Runner is closed")
-        return self._ptr
-
-    def run(self, step, state=None, name=None):
-        if not callable(step):
-            raise TypeError("step must be callable: step(task, state)")
-        runner = self._runner()
-        key = _register(_Slot(step, state))
-        opts = _task_opts(name, True)  # C releases the state when the main task goes
-        result = ctypes.c_void_p()
-        rc = lib.uvrun_runner_run_task(runner, _c_step, key, ctypes.byref(opts), ctypes.byref(result))
-        return _outcome(rc, result)
-
-    def get_loop(self):
-        out = ctypes.c_void_p()
-        _check(lib.uvrun_runner_get_loop(self._runner(), ctypes.byref(out)))
-        return Loop(out.value)
-
-    def close(self):
-        """Shut down (cancel what is left, executor, loop) and free. Idempotent."""
-        with self._lock:
-            ptr = self._ptr
-            if not ptr:
-                return
-            rc = lib.uvrun_runner_close(ptr)
-            if rc < 0:
-                err = _error_for(rc)
-                if rc in (-20001, -20008):  # LOOP_RUNNING, WRONG_THREAD: nothing changed
-                    raise err
-            self._ptr = None
-            lib.uvrun_runner_free(ptr)
-        if rc < 0:
-            raise err
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr:
-            lib.uvrun_runner_free_v2(ptr)  # GC finalizer: any thread, any time
-
-
 # ---- process-wide hooks ---------------------------------------------------------------------
 
 _log_sink = [None, None]
@@ -657,3 +522,18 @@ def set_log_sink(fn):
     c_sink = LOG_FN(sink)
     lib.uvrun_set_log_sink(c_sink, None)
     _log_sink[:] = [fn, c_sink]
+
+
+def set_log_level(level):
+    """The default (stderr) sink's threshold: DEBUG=10, INFO=20, WARNING=30 (default), ERROR=40.
+
+    Returns the previous level. UVRUN_LOG_LEVEL sets it for a process; a sink of your own sees every level.
+    """
+    return _check(lib.uvrun_set_log_level(int(level)))
+
+
+def get_log_level():
+    return lib.uvrun_get_log_level()
+
+
+from ._runner import run, Runner, ShutdownEvent  # noqa: E402  (they use the names above)

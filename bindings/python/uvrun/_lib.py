@@ -44,12 +44,21 @@ EXCEPTION_HANDLER_FN = ctypes.CFUNCTYPE(None, c_void_p, P(ExceptionContext), c_v
 LOOP_FACTORY_FN = ctypes.CFUNCTYPE(c_int, c_void_p, P(c_void_p))
 
 
+class ShutdownEvent(ctypes.Structure):
+    _fields_ = [("size", c_uint32), ("step", c_int32), ("end", c_int32), ("status", c_int32),
+                ("count", ctypes.c_uint64), ("timeout", c_double), ("time", c_double)]
+
+
+SHUTDOWN_HOOK_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ShutdownEvent), c_void_p)
+
+
 class Options(ctypes.Structure):
     _fields_ = [("size", c_uint32), ("debug", c_int32), ("loop_factory", LOOP_FACTORY_FN),
                 ("loop_factory_data", c_void_p), ("executor_shutdown_timeout", c_double),
                 ("executor_max_workers", c_int32), ("handle_sigint", c_int32),
                 ("exception_handler", EXCEPTION_HANDLER_FN), ("exception_handler_data", c_void_p),
-                ("cancel_timeout", c_double), ("host_sigint", c_int32)]
+                ("cancel_timeout", c_double), ("host_sigint", c_int32),
+                ("shutdown_hook", SHUTDOWN_HOOK_FN), ("shutdown_hook_data", c_void_p)]
 
 
 class TaskOpts(ctypes.Structure):
@@ -71,6 +80,10 @@ _signatures = {
     "uvrun_error_payload": (c_void_p, [c_void_p]),
     "uvrun_error_payload_free": (c_void_p, [c_void_p]),
     "uvrun_take_error": (c_void_p, []),
+    "uvrun_error_context": (c_void_p, [c_void_p]),
+    "uvrun_set_log_level": (c_int, [c_int]),
+    "uvrun_get_log_level": (c_int, []),
+    "uvrun_shutdown_step_name": (c_char_p, [c_int]),
     "uvrun_error_set_last": (c_int, [c_void_p]),
     "uvrun_set_log_sink": (None, [LOG_FN, c_void_p]),
     "uvrun_loop_time": (c_double, [c_void_p]),
