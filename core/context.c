@@ -202,6 +202,24 @@ void uvr_context_exit(uvrun_context_t *ctx) {
   ctx->prev = NULL;
 }
 
+void uvr_scope_enter(uvrun_context_t *scope, uvr_map *map) {
+  scope->map = uvr_map_ref(map);
+  scope->prev = NULL;
+  uvr_context_enter(scope);
+}
+
+void uvr_scope_exit(uvrun_context_t *scope) {
+  uvr_context_exit(scope);
+  uvr_map_unref(scope->map); /* the original, or what the code set */
+}
+
+void uvr_call_in_map(uvr_map *map, uvrun_callback_fn fn, void *ud) {
+  uvrun_context_t scope;
+  uvr_scope_enter(&scope, map);
+  fn(ud);
+  uvr_scope_exit(&scope);
+}
+
 int uvrun_context_new(uvrun_context_t **out) {
   if (out == NULL) return uvr_fail(UVRUN_E_INVAL, "uvrun_context_new: out is NULL");
   *out = uvr_calloc(1, sizeof **out);

@@ -52,7 +52,7 @@ static void on_sigint(int signo) {
     sigaction(signo, &dfl, NULL);
     raise(signo); /* delivered as soon as this handler returns */
   } else {
-    uv_async_send(&loop->base->sig_async);
+    uv_async_send(&loop->backend->sig_async);
   }
   errno = saved_errno;
 }

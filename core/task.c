@@ -64,6 +64,9 @@ void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
   uvrun_task_unref(task);
 }
 
+/* A task's own sleep (uvrun_task_sleep), due: its next step. */
+const uvr_timer_ops uvr_task_timer_ops = {uvr_task_run_step, offsetof(uvrun_task_t, timer)};
+
 UVR_HOT_INLINE int schedule_step(uvrun_task_t *task) {
   uvr_item it = {uvr_task_run_step, {NULL}, task, NULL, {NULL}, NULL};
   if (uvr_loop_push(task->fut.loop, &it) < 0) return UVRUN_E_NOMEM;
@@ -182,10 +185,7 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
     rc = uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
     goto reject;
   }
-  task = loop->task_cache;
-  if (task != NULL) {
-    loop->task_cache = UVR_TASK_NEXT(task);
-    if (--loop->ncached < loop->cache_low) loop->cache_low = loop->ncached;
+  if ((task = uvr_task_cache_take(loop)) != NULL) {
     memset(task, 0, sizeof *task);
   } else if ((task = uvr_calloc(1, sizeof *task)) == NULL) {
     goto nomem;
@@ -677,51 +677,6 @@ void uvrun_loop_dump_tasks(const uvrun_loop_t *loop, int level) {
     uvr_logf(level, "  %s", desc);
   }
 }
-
-/* Creating and finishing tasks is a hot path: a loop keeps the memory of its
- * finished tasks for the next ones instead of a malloc/free pair each (and
- * the page faults of memory the C library gave back meanwhile). A burst of
- * tasks leaves a large cache: what of it stays unused for a whole second
- * above a floor of 1024 tasks is freed, while the loop sleeps too, so memory
- * follows the load a second late (jemalloc's decay). Off under
- * AddressSanitizer, which must see every free. */
-#if defined(__SANITIZE_ADDRESS__)
-#  define TASK_CACHE_ON 0
-#else
-#  define TASK_CACHE_ON 1
-#endif
-#define TASK_CACHE_FLOOR 1024
-#define TASK_CACHE_DECAY_NS UINT64_C(1000000000)
-
-int uvr_task_recycle(uvrun_task_t *task) {
-  uvrun_loop_t *loop = task->fut.loop;
-  if (!TASK_CACHE_ON || loop->closed) return 0;
-  task->fut.link_next = (uvrun_future_t *)loop->task_cache; /* fut is first */
-  loop->task_cache = task;
-  loop->ncached++;
-  return 1;
-}
-
-static void cache_free_top(uvrun_loop_t *loop, size_t n) {
-  for (; n > 0 && loop->task_cache != NULL; n--) {
-    uvrun_task_t *task = loop->task_cache;
-    loop->task_cache = UVR_TASK_NEXT(task);
-    loop->ncached--;
-    uvr_free(task);
-  }
-}
-
-uint64_t uvr_task_cache_decay(uvrun_loop_t *loop, uint64_t now) {
-  if (now >= loop->cache_decay_at) {
-    /* cache_low tasks sat unused for the whole period. */
-    if (loop->cache_low > TASK_CACHE_FLOOR) cache_free_top(loop, loop->cache_low - TASK_CACHE_FLOOR);
-    loop->cache_low = loop->ncached;
-    loop->cache_decay_at = now + TASK_CACHE_DECAY_NS;
-  }
-  return loop->ncached > TASK_CACHE_FLOOR ? loop->cache_decay_at : UINT64_MAX;
-}
-
-void uvr_task_cache_free(uvrun_loop_t *loop) { cache_free_top(loop, loop->ncached); }
 
 /* R61: the loop closes with tasks still pending; it lets go of them. */
 void uvr_task_drop_all(uvrun_loop_t *loop) {
