@@ -118,9 +118,10 @@ struct uvrun_task_s {
   uint8_t named : 1;
   uint8_t with_info : 1;    /* created with a site (debug mode) */
   uint8_t in_list : 1;      /* in loop->tasks, through fut.link_prev/next */
-  uint8_t in_cancel : 1;    /* uvr_task_cancel is on the stack (await cycles) */
-  uint8_t cancel_in : 1;    /* its sleep was cancelled: the next step gets the
-                             * CancelledError kept in fut.error */
+  uint8_t forwarding_cancel : 1; /* it is cancelling what it awaits, which may
+                                 * come back to it (await cycles) */
+  uint8_t sleep_cancelled : 1;   /* its own sleep was cancelled: the next step
+                                 * takes in the CancelledError kept in fut.error */
 };
 /* What a running step resumed with, on task_step's stack (the thread
  * points at it meanwhile: steps never nest): the future the task awaited (a
@@ -138,13 +139,9 @@ extern UVR_TLS_FAST uvr_step *uvr_running_step;
 uvrun_future_t *uvr_task_resumed_from(const uvrun_task_t *task);
 /* The next task in loop->tasks (or in the task cache). */
 #define UVR_TASK_NEXT(t) ((uvrun_task_t *)(t)->fut.link_next)
-/* Format "<Task pending name='..' ...>" into buf. */
-void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len);
 static inline uvrun_context_t *uvr_task_ctx(uvrun_task_t *task) {
   return task->ctx_given ? task->ctx.given : &task->ctx.own;
 }
-/* Where the task was created (debug mode), or NULL. */
-const char *uvr_task_site(const uvrun_task_t *task);
 /* The item that runs a task's next step (a = the task, with a reference):
  * the ready queue's one-word item. */
 void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run);
@@ -154,6 +151,24 @@ const uvrun_task_t *uvr_item_task(const uvr_item *it);
 int uvr_task_cancel(uvrun_task_t *task, const char *msg);
 /* Drops the loop's hold of every pending task (loop close). */
 void uvr_task_drop_all(uvrun_loop_t *loop);
+
+/* ---- task_names.c ---- */
+/* Sets a new task's identity: creation number, name (copied) and site,
+ * each optional. 0 or NOMEM. uvr_task_who_free releases it. Inline: most
+ * tasks have a number only, and task creation is a hot path. */
+int uvr_task_who_init_named(uvrun_task_t *task, const char *name, const char *site, uint64_t id);
+static inline int uvr_task_who_init(uvrun_task_t *task, const char *name, const char *site, uint64_t id) {
+  if (name == NULL && site == NULL) {
+    task->who.id = id;
+    return 0;
+  }
+  return uvr_task_who_init_named(task, name, site, id);
+}
+void uvr_task_who_free(uvrun_task_t *task);
+/* Where the task was created (debug mode), or NULL. */
+const char *uvr_task_site(const uvrun_task_t *task);
+/* Format "<Task pending name='..' ...>" into buf. */
+void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len);
 
 /* ---- task_cache.c ---- */
 /* Memory for a new task of the loop (not cleared), or NULL when the cache
