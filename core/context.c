@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 /* An owned value's ref/unref travel with it: a map may outlive the variable,
  * and keeps only its id. */

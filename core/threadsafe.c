@@ -7,7 +7,7 @@
  * each post as a ready item. */
 #include <pthread.h>
 
-#include "internal.h"
+#include "loop.h"
 
 /* Appends k cells (see uvr_ts_cell) in one go, so that the loop never
  * sees a head without its body. */
