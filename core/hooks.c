@@ -3,8 +3,6 @@
  * executor, async generators and futures that hold references. The engine
  * (loop.c, timers.c) calls them through uvr_hooks only, so its files name
  * nothing of these layers. */
-#include <stdio.h>
-
 #include "internal.h"
 
 /* Executor completions arrive from other threads until it is detached. */
