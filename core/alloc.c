@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 static void *libc_malloc(size_t size, void *ud) { (void)ud; return malloc(size); }
 static void *libc_realloc(void *p, size_t size, void *ud) { (void)ud; return realloc(p, size); }

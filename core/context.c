@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 /* An owned value's ref/unref travel with it: a map may outlive the variable,
  * and keeps only its id. */
@@ -200,6 +200,24 @@ void uvr_context_enter(uvrun_context_t *ctx) {
 void uvr_context_exit(uvrun_context_t *ctx) {
   current = ctx->prev;
   ctx->prev = NULL;
+}
+
+void uvr_scope_enter(uvrun_context_t *scope, uvr_map *map) {
+  scope->map = uvr_map_ref(map);
+  scope->prev = NULL;
+  uvr_context_enter(scope);
+}
+
+void uvr_scope_exit(uvrun_context_t *scope) {
+  uvr_context_exit(scope);
+  uvr_map_unref(scope->map); /* the original, or what the code set */
+}
+
+void uvr_call_in_map(uvr_map *map, uvrun_callback_fn fn, void *ud) {
+  uvrun_context_t scope;
+  uvr_scope_enter(&scope, map);
+  fn(ud);
+  uvr_scope_exit(&scope);
 }
 
 int uvrun_context_new(uvrun_context_t **out) {

@@ -22,6 +22,21 @@ int uvrun_future_new(uvrun_loop_t *loop, uvrun_future_t **out) {
   return 0;
 }
 
+uvrun_future_t *uvr_future_new_with_state(uvrun_loop_t *loop, size_t state_size, int kind) {
+  uvrun_future_t *fut;
+  if (loop == NULL) {
+    uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
+    return NULL;
+  }
+  if ((fut = uvr_calloc(1, UVR_FUTURE_STATE_AT + state_size)) == NULL) {
+    uvr_fail(UVRUN_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  uvr_future_init(fut, loop);
+  fut->kind = (uint8_t)kind;
+  return fut;
+}
+
 uvrun_future_t *uvrun_future_ref(uvrun_future_t *fut) {
   if (fut != NULL) fut->refs++;
   return fut;
@@ -331,6 +346,40 @@ int uvrun_future_remove_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, voi
   }
   return (int)(n - kept);
 }
+
+/* ---- running a loop until a future is done ---- */
+
+static void stop_on_done(uvrun_future_t *fut, void *ud) {
+  /* An interrupt or exit already unwound the loop (R35): do not stop a
+   * later run by mistake. */
+  if (fut->state == UVR_ERROR &&
+      (fut->error->code == UVRUN_E_INTERRUPTED || fut->error->code == UVRUN_E_EXIT))
+    return;
+  uvrun_loop_stop(ud);
+}
+
+int uvrun_loop_run_until_complete(uvrun_loop_t *loop, uvrun_future_t *fut, void **result) {
+  int rc;
+  if (result != NULL) *result = NULL;
+  if (loop == NULL || fut == NULL) return uvr_fail(UVRUN_E_INVAL, "loop and future must not be NULL");
+  if ((rc = uvr_loop_check_runnable(loop)) < 0) return rc;
+  if (fut->loop != loop)
+    return uvr_fail(UVRUN_E_INVAL,
+                    "The future belongs to a different loop than the one specified as the loop argument");
+  uvrun_future_ref(fut);
+  rc = uvrun_future_add_done_callback(fut, stop_on_done, loop);
+  if (rc == 0) rc = uvr_loop_run_forever(loop);
+  uvrun_future_remove_done_callback(fut, stop_on_done, loop);
+  if (rc == 0 && !uvrun_future_done(fut))
+    rc = uvr_fail(UVRUN_E_LOOP_STOPPED, "Event loop stopped before Future completed.");
+  if (rc == 0) {
+    rc = uvrun_future_result(fut, result);
+    if (rc < 0) uvr_fail_error(uvrun_error_ref(uvrun_future_error(fut)));
+  }
+  uvrun_future_unref(fut);
+  return rc;
+}
+
 
 /* ---- description ---- */
 

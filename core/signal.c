@@ -28,7 +28,7 @@
 #  include <pthread.h>
 #endif
 
-#include "internal.h"
+#include "loop.h"
 
 atomic_int uvr_sigint_pending;
 
@@ -62,7 +62,7 @@ static void on_sigint(int signo) {
     raise(signo); /* delivered as soon as this handler returns */
   } else {
     atomic_store_explicit(&uvr_sigint_pending, 1, memory_order_relaxed);
-    uv_async_send(&loop->base->sig_async);
+    uv_async_send(&loop->backend->sig_async);
   }
   errno = saved_errno;
 }

@@ -4,10 +4,8 @@
  * fails (a negative code). The task is woken by the awaited future's done
  * callback, which the loop runs from its ready queue, never from inside a
  * libuv callback. Cancellation follows asyncio's Task.cancel (R51). */
-#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -64,6 +62,9 @@ void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
   uvrun_task_unref(task);
 }
 
+/* A task's own sleep (uvrun_task_sleep), due: its next step. */
+const uvr_timer_ops uvr_task_timer_ops = {uvr_task_run_step, offsetof(uvrun_task_t, timer)};
+
 UVR_HOT_INLINE int schedule_step(uvrun_task_t *task) {
   uvr_item it = {uvr_task_run_step, {NULL}, task, NULL, {NULL}, NULL};
   if (uvr_loop_push(task->fut.loop, &it) < 0) return UVRUN_E_NOMEM;
@@ -79,62 +80,6 @@ const uvrun_task_t *uvr_item_task(const uvr_item *it) {
 
 /* ---- creation and destruction ---- */
 
-/* A task keeps its creation number until it is named, in one word. One
- * created with a site (debug mode) keeps number, name and site in a block
- * of its own, so that other tasks need no word for a site. */
-typedef struct uvr_task_info {
-  uint64_t id;
-  char *name; /* NULL until named */
-  const char *site;
-} uvr_task_info;
-
-static int who_init(uvrun_task_t *task, const char *name, const char *site, uint64_t id) {
-  char *copy = NULL;
-  if (name != NULL && (copy = uvr_strdup(name)) == NULL) return UVRUN_E_NOMEM;
-  if (site != NULL) {
-    uvr_task_info *info = uvr_malloc(sizeof *info);
-    if (info == NULL) {
-      uvr_free(copy);
-      return UVRUN_E_NOMEM;
-    }
-    info->id = id;
-    info->name = copy;
-    info->site = site;
-    task->who.info = info;
-    task->with_info = 1;
-  } else if (copy != NULL) {
-    task->who.name = copy;
-    task->named = 1;
-  } else {
-    task->who.id = id;
-  }
-  return 0;
-}
-
-/* The task's name, or NULL while it has none. */
-static char *name_of(const uvrun_task_t *task) {
-  if (task->with_info) return task->who.info->name;
-  return task->named ? task->who.name : NULL;
-}
-
-/* Names the task (name taken over). */
-static void set_name(uvrun_task_t *task, char *name) {
-  uvr_free(name_of(task));
-  if (task->with_info) {
-    task->who.info->name = name;
-  } else {
-    task->who.name = name;
-    task->named = 1;
-  }
-}
-
-static void who_free(uvrun_task_t *task) {
-  uvr_free(name_of(task));
-  if (task->with_info) uvr_free(task->who.info);
-}
-
-const char *uvr_task_site(const uvrun_task_t *task) { return task->with_info ? task->who.info->site : NULL; }
-
 static void task_free(uvrun_future_t *fut) {
   uvrun_task_t *task = (uvrun_task_t *)fut;
   if (fut->state == UVR_PENDING)
@@ -144,7 +89,7 @@ static void task_free(uvrun_future_t *fut) {
     uvrun_future_remove_done_callback(task->waiter, task_wakeup, task);
     uvrun_future_unref(task->waiter);
   }
-  who_free(task);
+  uvr_task_who_free(task);
   if (!task->ctx_given) uvr_map_unref(task->ctx.own.map);
   if (task->arg_free != NULL) task->arg_free(task->arg);
 }
@@ -182,15 +127,12 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
     rc = uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
     goto reject;
   }
-  task = loop->task_cache;
-  if (task != NULL) {
-    loop->task_cache = UVR_TASK_NEXT(task);
-    if (--loop->ncached < loop->cache_low) loop->cache_low = loop->ncached;
+  if ((task = uvr_task_cache_take(loop)) != NULL) {
     memset(task, 0, sizeof *task);
   } else if ((task = uvr_calloc(1, sizeof *task)) == NULL) {
     goto nomem;
   }
-  if (who_init(task, o.name, o.site, loop->task_counter + 1) < 0) goto nomem_task;
+  if (uvr_task_who_init(task, o.name, o.site, loop->task_counter + 1) < 0) goto nomem_task;
   loop->task_counter++; /* numbers count every task, named or not */
   if (o.context != NULL) {
     task->ctx.given = o.context; /* R31: the task runs in that very context */
@@ -319,32 +261,165 @@ uvrun_future_t *uvr_task_resumed_from(const uvrun_task_t *task) {
 
 /* Cancels the task's own sleep, as cancelling the sleep future it would
  * otherwise await (R51): the next step runs now, and its
- * uvrun_task_resume() reports the pending cancellation (cancel_in). 0 if
- * there is no sleep to cancel, or no memory to wake the task early (it
+ * uvrun_task_resume() reports the pending cancellation (sleep_cancelled).
+ * 0 if there is no sleep to cancel, or no memory to wake the task early (it
  * then wakes at the deadline). */
 static int cancel_sleep(uvrun_task_t *task) {
   if (!task->sleeping || !task->timer.in_heap || task->timer.cancelled) return 0;
   if (schedule_step(task) < 0) return 0;
   uvr_timer_cancel(task->fut.loop, &task->timer);
-  task->cancel_in = 1;
+  task->sleep_cancelled = 1;
   return 1;
 }
 
-/* A cancelled sleep's CancelledError, kept for the next step (cancel_in),
- * becomes the cancellation that step takes in. */
+/* A cancelled sleep's CancelledError, kept for the next step
+ * (sleep_cancelled), becomes the cancellation that step takes in. */
 static void take_cancelled_sleep(uvrun_task_t *task) {
-  if (!task->cancel_in) return;
-  task->cancel_in = 0;
+  if (!task->sleep_cancelled) return;
+  task->sleep_cancelled = 0;
   task->must_cancel = 1;
+}
+
+/* Throws a pending cancellation into the step (asyncio's __step). 1 when
+ * the task had not started: it then finishes cancelled, its body unrun. */
+static int deliver_cancel(uvrun_task_t *task, uvr_step *step) {
+  uvrun_error_t *pending = take_pending_cancel(task);
+  task->must_cancel = 0;
+  /* A cancellation already on its way in keeps its message (asyncio's
+   * __step only replaces what is not a CancelledError). */
+  if (step->thrown == NULL || step->thrown->code != UVRUN_E_CANCELLED) {
+    uvrun_error_unref(step->thrown);
+    step->thrown = pending != NULL ? pending : uvr_error_make(UVRUN_E_CANCELLED, "");
+  } else {
+    uvrun_error_unref(pending);
+  }
+  if (task->started) return 0;
+  /* Like throwing into an unstarted coroutine: the body never runs. */
+  finish(task, UVR_CANCELLED, NULL, step->thrown->message);
+  return 1;
+}
+
+/* Runs the step function once, as its loop's current task, inside the
+ * task's context. */
+static int run_body(uvrun_task_t *task) {
+  uvrun_loop_t *loop = task->fut.loop;
+  uvrun_context_t *ctx = uvr_task_ctx(task);
+  uvrun_task_t *prev;
+  int rc;
+  task->started = 1;
+  if (ctx->prev != NULL) /* entered */
+    return uvr_fail(UVRUN_E_CONTEXT_ENTERED, "cannot enter context: it is already entered");
+  prev = loop->current_task;
+  loop->current_task = task;
+  uvr_context_enter(ctx);
+  rc = task->step(task, task->arg);
+  uvr_context_exit(ctx);
+  loop->current_task = prev;
+  return rc;
+}
+
+/* A cancellation that came while the task ran goes on to what it awaits. */
+static void forward_cancel(uvrun_task_t *task) {
+  /* The message is handed down the chain of awaits, which may come back to
+   * this task: it owns the message meanwhile, and forwarding_cancel keeps
+   * that second cancel from touching it. */
+  uvrun_error_t *pending = take_pending_cancel(task);
+  int done;
+  task->forwarding_cancel = 1;
+  done = uvrun_future_cancel(task->waiter, pending != NULL ? pending->message : NULL);
+  task->forwarding_cancel = 0;
+  if (done) task->must_cancel = 0;
+  if (done || task->fut.error != NULL) uvrun_error_unref(pending);
+  else task->fut.error = pending;
+}
+
+enum { STEP_SUSPENDED = 0, STEP_RESUME = 1 };
+
+/* The body returned UVRUN_SUSPEND: the task waits for its next step,
+ * queued at once after a yield, due with its own sleep, or run by what it
+ * awaits. STEP_SUSPENDED; STEP_RESUME when what it awaits is done already;
+ * or the code the step fails with (recorded). */
+static int suspend(uvrun_task_t *task, uvr_step *step) {
+  uvrun_future_t *w = task->waiter;
+  if (task->yielded) {
+    task->yielded = 0;
+    if (schedule_step(task) < 0) finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
+    return STEP_SUSPENDED;
+  }
+  if (task->sleeping) {
+    if (task->must_cancel && cancel_sleep(task)) task->must_cancel = 0;
+    return STEP_SUSPENDED;
+  }
+  if (w == NULL) return uvr_fail(UVRUN_E_INVALID_STATE, "step returned UVRUN_SUSPEND without awaiting a future");
+  if (w->state != UVR_PENDING) {
+    /* Awaiting a done future does not suspend: resume at once. */
+    task->waiter = NULL;
+    resume_from(step, w);
+    return STEP_RESUME;
+  }
+  if (task->must_cancel) forward_cancel(task);
+  if (uvrun_future_add_done_callback(task->waiter, task_wakeup, task) < 0)
+    finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
+  return STEP_SUSPENDED;
+}
+
+/* The body is done (rc >= 0) or failed (rc < 0): the task finishes with
+ * its result, its cancellation or its error. */
+static void handle_result(uvrun_task_t *task, const uvr_step *step, int rc) {
+  uvrun_loop_t *loop = task->fut.loop;
+  if (task->waiter != NULL) {
+    /* Finishing with an await pending: the future is not ours to keep. */
+    uvrun_future_unref(task->waiter);
+    task->waiter = NULL;
+  }
+  if (task->sleeping) {
+    uvr_timer_cancel(loop, &task->timer); /* and the sleep is not either */
+    task->sleeping = 0;
+  }
+  take_cancelled_sleep(task); /* its sleep was cancelled in this very step */
+  if (rc >= 0) {
+    if (task->must_cancel) {
+      /* Cancelled right before the step finished (asyncio does the same). */
+      task->must_cancel = 0;
+      finish(task, UVR_CANCELLED, NULL, pending_cancel_msg(task));
+    } else {
+      finish(task, UVR_RESULT, NULL, NULL);
+    }
+  } else {
+    uvrun_error_t *err = error_for(step, rc);
+    if (rc == UVRUN_E_CANCELLED) {
+      finish(task, UVR_CANCELLED, err, err->message);
+    } else {
+      /* R38: an interrupt or exit raised in a step unwinds the loop; it
+       * reaches the caller, so it counts as retrieved. */
+      int unwinds = rc == UVRUN_E_INTERRUPTED || rc == UVRUN_E_EXIT;
+      if (unwinds) uvr_loop_raise(loop, uvrun_error_ref(err));
+      task->fut.retrieved = (uint8_t)unwinds;
+      finish(task, UVR_ERROR, err, NULL);
+    }
+  }
+}
+
+/* asyncio's __step_run_and_handle_result: runs the body until the task
+ * suspends or finishes; again at once when what it awaits is done. */
+static void run_and_handle_result(uvrun_task_t *task, uvr_step *step) {
+  for (;;) {
+    int rc;
+    if (task->must_cancel && deliver_cancel(task, step)) return;
+    rc = run_body(task);
+    if (rc == UVRUN_SUSPEND) {
+      rc = suspend(task, step);
+      if (rc == STEP_RESUME) continue;
+      if (rc == STEP_SUSPENDED) return;
+    }
+    handle_result(task, step, rc);
+    return;
+  }
 }
 
 /* Runs the task's next step, resumed from `from` (a reference, or NULL). */
 static void task_step(uvrun_task_t *task, uvrun_future_t *from) {
-  uvrun_loop_t *loop = task->fut.loop;
-  uvrun_context_t *ctx = uvr_task_ctx(task);
   uvr_step step = {task, NULL, NULL}, *outer;
-  uvrun_task_t *prev;
-  int rc;
   if (task->fut.state != UVR_PENDING) {
     uvrun_future_unref(from);
     return;
@@ -355,108 +430,7 @@ static void task_step(uvrun_task_t *task, uvrun_future_t *from) {
   if (from != NULL) resume_from(&step, from);
   if (task->sleeping) task->sleeping = 0; /* woken by its timer, or by a cancel */
   take_cancelled_sleep(task); /* cancelled between steps: thrown in now */
-  for (;;) {
-    if (task->must_cancel) {
-      task->must_cancel = 0;
-      /* A cancellation already on its way in keeps its message (asyncio's
-       * __step only replaces what is not a CancelledError). */
-      uvrun_error_t *pending = take_pending_cancel(task);
-      if (step.thrown == NULL || step.thrown->code != UVRUN_E_CANCELLED) {
-        uvrun_error_unref(step.thrown);
-        step.thrown = pending != NULL ? pending : uvr_error_make(UVRUN_E_CANCELLED, "");
-      } else {
-        uvrun_error_unref(pending);
-      }
-      if (!task->started) {
-        /* Like throwing into an unstarted coroutine: the body never runs. */
-        finish(task, UVR_CANCELLED, NULL, step.thrown->message);
-        break;
-      }
-    }
-    task->started = 1;
-    if (ctx->prev != NULL) { /* entered */
-      rc = uvr_fail(UVRUN_E_CONTEXT_ENTERED, "cannot enter context: it is already entered");
-    } else {
-      prev = loop->current_task;
-      loop->current_task = task;
-      uvr_context_enter(ctx);
-      rc = task->step(task, task->arg);
-      uvr_context_exit(ctx);
-      loop->current_task = prev;
-    }
-
-    if (rc == UVRUN_SUSPEND) {
-      if (task->yielded) {
-        task->yielded = 0;
-        if (schedule_step(task) < 0) {
-          finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
-        }
-        break;
-      }
-      if (task->sleeping) {
-        if (task->must_cancel && cancel_sleep(task)) task->must_cancel = 0;
-        break;
-      }
-      if (task->waiter == NULL) {
-        rc = uvr_fail(UVRUN_E_INVALID_STATE, "step returned UVRUN_SUSPEND without awaiting a future");
-      } else if (task->waiter->state != UVR_PENDING) {
-        /* Awaiting a done future does not suspend: resume at once. */
-        uvrun_future_t *w = task->waiter;
-        task->waiter = NULL;
-        resume_from(&step, w);
-        continue;
-      } else {
-        if (task->must_cancel) {
-          /* The message is handed down the chain of awaits, which may come
-           * back to this task: it owns the message meanwhile, and in_cancel
-           * keeps that second cancel from touching it. */
-          uvrun_error_t *pending = take_pending_cancel(task);
-          int done;
-          task->in_cancel = 1;
-          done = uvrun_future_cancel(task->waiter, pending != NULL ? pending->message : NULL);
-          task->in_cancel = 0;
-          if (done) task->must_cancel = 0;
-          if (done || task->fut.error != NULL) uvrun_error_unref(pending);
-          else task->fut.error = pending;
-        }
-        if (uvrun_future_add_done_callback(task->waiter, task_wakeup, task) < 0)
-          finish(task, UVR_ERROR, uvr_error_make(UVRUN_E_NOMEM, "out of memory"), NULL);
-        break;
-      }
-    }
-    if (task->waiter != NULL) {
-      /* Finishing with an await pending: the future is not ours to keep. */
-      uvrun_future_unref(task->waiter);
-      task->waiter = NULL;
-    }
-    if (task->sleeping) {
-      uvr_timer_cancel(loop, &task->timer); /* and the sleep is not either */
-      task->sleeping = 0;
-    }
-    take_cancelled_sleep(task); /* its sleep was cancelled in this very step */
-    if (rc == 0 || rc > 0) {
-      if (task->must_cancel) {
-        /* Cancelled right before the step finished (asyncio does the same). */
-        task->must_cancel = 0;
-        finish(task, UVR_CANCELLED, NULL, pending_cancel_msg(task));
-      } else {
-        finish(task, UVR_RESULT, NULL, NULL);
-      }
-    } else {
-      uvrun_error_t *err = error_for(&step, rc);
-      if (rc == UVRUN_E_CANCELLED) {
-        finish(task, UVR_CANCELLED, err, err->message);
-      } else {
-        /* R38: an interrupt or exit raised in a step unwinds the loop; it
-         * reaches the caller, so it counts as retrieved. */
-        int unwinds = rc == UVRUN_E_INTERRUPTED || rc == UVRUN_E_EXIT;
-        if (unwinds) uvr_loop_raise(loop, uvrun_error_ref(err));
-        task->fut.retrieved = (uint8_t)unwinds;
-        finish(task, UVR_ERROR, err, NULL);
-      }
-    }
-    break;
-  }
+  run_and_handle_result(task, &step);
   uvr_running_step = outer;
   /* The step is over: what it resumed with goes (a yield or a timer's
    * wake-up resumed with nothing). */
@@ -573,13 +547,13 @@ int uvr_task_cancel(uvrun_task_t *task, const char *msg) {
   int cancelled;
   /* Reached again through what it awaits (tasks awaiting each other, or a
    * gather of itself): one cancel is enough, and recursing would never end. */
-  if (task->fut.state != UVR_PENDING || task->in_cancel) return 0;
+  if (task->fut.state != UVR_PENDING || task->forwarding_cancel) return 0;
   task->num_cancels++;
-  if (task->cancel_in) return 1; /* a CancelledError is on its way in: it keeps its message */
+  if (task->sleep_cancelled) return 1; /* a CancelledError is on its way in: it keeps its message */
   if (task->waiter != NULL) {
-    task->in_cancel = 1;
+    task->forwarding_cancel = 1;
     cancelled = uvrun_future_cancel(task->waiter, msg);
-    task->in_cancel = 0;
+    task->forwarding_cancel = 0;
     if (cancelled) return 1;
   }
   set_pending_cancel(task, msg);
@@ -601,127 +575,6 @@ int uvrun_task_uncancel(uvrun_task_t *task) {
   if (task->num_cancels > 0 && --task->num_cancels == 0) task->must_cancel = 0; /* [3.13+] */
   return task->num_cancels;
 }
-
-/* ---- names and introspection ---- */
-
-const char *uvrun_task_name(const uvrun_task_t *task) {
-  uvrun_task_t *t = (uvrun_task_t *)task;
-  char buf[32], *name;
-  if (t == NULL) return "";
-  if ((name = name_of(t)) != NULL) return name;
-  /* Made on first use: most tasks are never asked their name. */
-  snprintf(buf, sizeof buf, "Task-%" PRIu64, t->with_info ? t->who.info->id : t->who.id);
-  if ((name = uvr_strdup(buf)) == NULL) return "Task"; /* the number stays */
-  set_name(t, name);
-  return name;
-}
-
-int uvrun_task_set_name(uvrun_task_t *task, const char *name) {
-  char *copy;
-  if (task == NULL || name == NULL) return uvr_fail(UVRUN_E_INVAL, "task and name must not be NULL");
-  copy = uvr_strdup(name);
-  if (copy == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  set_name(task, copy);
-  return 0;
-}
-
-uvrun_context_t *uvrun_task_context(const uvrun_task_t *task) {
-  return task != NULL ? uvr_task_ctx((uvrun_task_t *)task) : NULL;
-}
-uvrun_task_t *uvrun_current_task(const uvrun_loop_t *loop) { return loop != NULL ? loop->current_task : NULL; }
-
-int uvrun_all_tasks(const uvrun_loop_t *loop, uvrun_task_visit_fn fn, void *ud) {
-  uvrun_task_t *task, *next;
-  if (loop == NULL || fn == NULL) return uvr_fail(UVRUN_E_INVAL, "loop and function must not be NULL");
-  for (task = loop->tasks; task != NULL; task = next) {
-    next = UVR_TASK_NEXT(task);
-    fn(task, ud);
-  }
-  return 0;
-}
-
-void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len) {
-  const uvrun_future_t *f = &task->fut;
-  const char *site = f->loop->debug ? uvr_task_site(task) : NULL;
-  char waiting[160] = "";
-  int n;
-  if (f->state == UVR_PENDING && task->waiter != NULL && !uvr_is_task(task->waiter)) {
-    char w[128];
-    uvr_future_describe(task->waiter, w, sizeof w);
-    snprintf(waiting, sizeof waiting, " wait_for=%s", w);
-  } else if (f->state == UVR_PENDING && task->waiter != NULL) {
-    snprintf(waiting, sizeof waiting, " wait_for=<Task name='%s'>", uvrun_task_name((uvrun_task_t *)task->waiter));
-  } else if (f->state == UVR_PENDING && task->sleeping) {
-    snprintf(waiting, sizeof waiting, " sleeping");
-  }
-  n = snprintf(buf, len, "<Task %s name='%s' step=%p%s%s",
-               f->state == UVR_PENDING ? "pending" : f->state == UVR_CANCELLED ? "cancelled" : "finished",
-               uvrun_task_name(task), (void *)(uintptr_t)task->step, site ? " created at " : "", site ? site : "");
-  if (n < 0 || (size_t)n >= len) return;
-  if (f->state == UVR_ERROR) {
-    snprintf(buf + n, len - (size_t)n, " exception=%s('%s')>", uvrun_err_name(f->error->code), f->error->message);
-  } else if (f->state == UVR_RESULT) {
-    snprintf(buf + n, len - (size_t)n, " result=%p>", f->value);
-  } else {
-    snprintf(buf + n, len - (size_t)n, "%s>", waiting);
-  }
-}
-
-void uvrun_loop_dump_tasks(const uvrun_loop_t *loop, int level) {
-  const uvrun_task_t *task;
-  char desc[512];
-  if (loop == NULL) return;
-  uvr_logf(level, "%zu pending task(s)", loop->ntasks);
-  for (task = loop->tasks; task != NULL; task = UVR_TASK_NEXT(task)) {
-    uvr_task_describe(task, desc, sizeof desc);
-    uvr_logf(level, "  %s", desc);
-  }
-}
-
-/* Creating and finishing tasks is a hot path: a loop keeps the memory of its
- * finished tasks for the next ones instead of a malloc/free pair each (and
- * the page faults of memory the C library gave back meanwhile). A burst of
- * tasks leaves a large cache: what of it stays unused for a whole second
- * above a floor of 1024 tasks is freed, while the loop sleeps too, so memory
- * follows the load a second late (jemalloc's decay). Off under
- * AddressSanitizer, which must see every free. */
-#if defined(__SANITIZE_ADDRESS__)
-#  define TASK_CACHE_ON 0
-#else
-#  define TASK_CACHE_ON 1
-#endif
-#define TASK_CACHE_FLOOR 1024
-#define TASK_CACHE_DECAY_NS UINT64_C(1000000000)
-
-int uvr_task_recycle(uvrun_task_t *task) {
-  uvrun_loop_t *loop = task->fut.loop;
-  if (!TASK_CACHE_ON || loop->closed) return 0;
-  task->fut.link_next = (uvrun_future_t *)loop->task_cache; /* fut is first */
-  loop->task_cache = task;
-  loop->ncached++;
-  return 1;
-}
-
-static void cache_free_top(uvrun_loop_t *loop, size_t n) {
-  for (; n > 0 && loop->task_cache != NULL; n--) {
-    uvrun_task_t *task = loop->task_cache;
-    loop->task_cache = UVR_TASK_NEXT(task);
-    loop->ncached--;
-    uvr_free(task);
-  }
-}
-
-uint64_t uvr_task_cache_decay(uvrun_loop_t *loop, uint64_t now) {
-  if (now >= loop->cache_decay_at) {
-    /* cache_low tasks sat unused for the whole period. */
-    if (loop->cache_low > TASK_CACHE_FLOOR) cache_free_top(loop, loop->cache_low - TASK_CACHE_FLOOR);
-    loop->cache_low = loop->ncached;
-    loop->cache_decay_at = now + TASK_CACHE_DECAY_NS;
-  }
-  return loop->ncached > TASK_CACHE_FLOOR ? loop->cache_decay_at : UINT64_MAX;
-}
-
-void uvr_task_cache_free(uvrun_loop_t *loop) { cache_free_top(loop, loop->ncached); }
 
 /* R61: the loop closes with tasks still pending; it lets go of them. */
 void uvr_task_drop_all(uvrun_loop_t *loop) {

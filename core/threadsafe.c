@@ -7,7 +7,7 @@
  * each post as a ready item. */
 #include <pthread.h>
 
-#include "internal.h"
+#include "loop.h"
 
 /* Appends k cells (see uvr_ts_cell) in one go, so that the loop never
  * sees a head without its body. */
@@ -34,7 +34,7 @@ static int ts_post(uvrun_loop_t *loop, const uvr_ts_cell *cells, size_t k) {
   loop->ts.n += k;
   if (loop->ts.n == k) {
     atomic_store_explicit(&loop->ts.pending, 1, memory_order_release);
-    /* Under the lock: close() takes it before it gives the base up. */
+    /* Under the lock: close() takes it before it gives the backend up. */
     uv_async_send(loop->ts.wake);
   }
   uv_mutex_unlock(&loop->ts.mu);

@@ -30,7 +30,7 @@ ffi_python() {
   local log rc ran bad
   log=$(mktemp)
   echo "== Python binding (unittest)"
-  UVRUN_LIBRARY=$PWD/build-ffi/capi/libuvrun.so timeout 300 \
+  UVRUN_LIBRARY=$PWD/build-ffi/core/libuvrun.so timeout 300 \
     python3 -m unittest discover -s bindings/python/tests -v >"$log" 2>&1
   rc=$?
   ran=$(sed -n -E 's/^Ran ([0-9]+) tests? in .*/\1/p' "$log" | tail -1)
@@ -47,7 +47,7 @@ ffi_node() {
   log=$(mktemp)
   echo "== Node.js binding (node --test)"
   (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error &&
-   UVRUN_LIBRARY=$PWD/../../build-ffi/capi/libuvrun.so timeout 300 node --test test/) >"$log" 2>&1
+   UVRUN_LIBRARY=$PWD/../../build-ffi/core/libuvrun.so timeout 300 node --test test/) >"$log" 2>&1
   rc=$?
   p=$(sed -n -E 's/^# pass ([0-9]+)$/\1/p' "$log" | tail -1)
   f=$(sed -n -E 's/^# fail ([0-9]+)$/\1/p' "$log" | tail -1)
@@ -69,15 +69,15 @@ ffi_main() {
   ver=$(sed -n -E 's/^#define UVRUN_VERSION_(MAJOR|MINOR|PATCH) ([0-9]+).*/\2/p' capi/include/uvrun.h | paste -sd.)
   # Only the library: the doctest suites are built and run above.
   if { [ -d build-ffi ] || meson setup build-ffi --prefix=/opt/uvrun >/dev/null; } &&
-     ninja -C build-ffi "capi/libuvrun.so.$ver" capi/libuvrun.a >/dev/null; then
-    ffi_script "Exports and soname" tests/ffi/check_symbols.sh build-ffi/capi/libuvrun.so
+     ninja -C build-ffi "core/libuvrun.so.$ver" core/libuvrun.a >/dev/null; then
+    ffi_script "Exports and soname" tests/ffi/check_symbols.sh build-ffi/core/libuvrun.so
     ffi_script "Public headers alone (C11, C++20)" tests/ffi/header_test.sh
     ffi_python
     ffi_node
     ffi_script "Out-of-tree consumers (pkg-config, meson, CMake, Python, Node.js)" tests/ffi/consumers.sh build-ffi
   else
     echo "== FFI: building libuvrun in build-ffi failed"
-    ninja -C build-ffi "capi/libuvrun.so.$ver" capi/libuvrun.a 2>&1 | tail -30
+    ninja -C build-ffi "core/libuvrun.so.$ver" core/libuvrun.a 2>&1 | tail -30
     count 0 1
   fi
 }

@@ -1,92 +1,12 @@
-/* helpers.c -- the futures every C task needs: sleep, gather, wait_for and
- * wait_any, each a future whose state is freed with it. */
+/* combinators.c -- futures made of other futures: gather, wait_any and
+ * wait_for, each with its state in the future's block, freed with it. */
 #include <math.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* The future and its helper state share one block, freed with it; the
- * state starts at HELPER_AT, aligned. */
-#define HELPER_AT ((sizeof(uvrun_future_t) + 15) & ~(size_t)15)
-
-static void *helper_of(const uvrun_future_t *fut) { return (char *)fut + HELPER_AT; }
-
-static uvrun_future_t *new_future(uvrun_loop_t *loop, size_t helper_size, int kind) {
-  uvrun_future_t *fut;
-  if (loop == NULL) {
-    uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
-    return NULL;
-  }
-  if ((fut = uvr_calloc(1, HELPER_AT + helper_size)) == NULL) {
-    uvr_fail(UVRUN_E_NOMEM, "out of memory");
-    return NULL;
-  }
-  uvr_future_init(fut, loop);
-  fut->kind = (uint8_t)kind;
-  return fut;
-}
-
 /* What a watching callback holds, released if it never runs. */
 static void drop_outer(void *outer) { uvrun_future_unref(outer); }
-
-/* ---- sleep ---- */
-
-/* A sleep is its own timer, in the heap without a handle: one block per
- * sleep. The heap holds a reference to the future until the timer is
- * popped, as asyncio's timer handle holds the future it will set. */
-typedef struct {
-  uvr_timer timer; /* first: the heap's slot points here */
-  void *value;
-} sleep_state;
-
-static uvrun_future_t *sleep_future(uvr_timer *t) { return (uvrun_future_t *)((char *)t - HELPER_AT); }
-
-void uvr_sleep_fire(uvrun_loop_t *loop, uvr_item *it, int run) {
-  uvrun_future_t *fut = sleep_future(it->a);
-  sleep_state *s = helper_of(fut);
-  (void)loop;
-  if (run && !s->timer.cancelled && fut->state == UVR_PENDING) uvrun_future_set_result(fut, s->value, NULL);
-  uvrun_future_unref(fut);
-}
-
-void uvr_sleep_release(uvr_timer *t) { uvrun_future_unref(sleep_future(t)); }
-
-static int sleep_cancel(uvrun_future_t *fut, const char *msg) {
-  sleep_state *s = helper_of(fut);
-  if (!uvr_future_cancel_plain(fut, msg)) return 0;
-  uvr_timer_cancel(fut->loop, &s->timer); /* as asyncio.sleep cancels its handle */
-  return 1;
-}
-const uvr_future_ops uvr_sleep_ops = {sleep_cancel, NULL};
-
-uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop, double seconds, void *value) {
-  uvrun_future_t *fut;
-  sleep_state *s;
-  if (isnan(seconds)) {
-    uvr_fail(UVRUN_E_INVAL, "sleep needs a number of seconds, not NaN");
-    return NULL;
-  }
-  fut = new_future(loop, sizeof(sleep_state), UVR_FUT_SLEEP);
-  if (fut == NULL) return NULL;
-  s = helper_of(fut);
-  s->timer.kind = UVR_TIMER_SLEEP;
-  s->value = value;
-  if (uvr_timer_start(loop, &s->timer, seconds) < 0) {
-    int code = uvr_last_code();
-    uvrun_future_unref(fut);
-    uvr_fail(code, "%s", uvrun_strerror(code));
-    return NULL;
-  }
-  return uvrun_future_ref(fut); /* the heap's reference */
-}
-
-uvrun_future_t *uvrun_sleep(uvrun_task_t *task, double seconds) {
-  if (task == NULL) {
-    uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
-    return NULL;
-  }
-  return uvrun_sleep_value(task->fut.loop, seconds, NULL);
-}
 
 /* ---- children: gather and wait_any watch several futures ---- */
 
@@ -102,7 +22,7 @@ typedef struct {
  * a callback already queued never sees it freed; by the time it is freed,
  * every callback has run. */
 static void multi_free(uvrun_future_t *fut) {
-  multi_state *s = helper_of(fut);
+  multi_state *s = uvr_future_state(fut);
   size_t i;
   for (i = 0; i < s->n; i++) uvrun_future_unref(s->children[i]);
 }
@@ -123,9 +43,9 @@ static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs
       return NULL;
     }
   }
-  fut = new_future(loop, sizeof(multi_state) + n * sizeof(uvrun_future_t *), kind);
+  fut = uvr_future_new_with_state(loop, sizeof(multi_state) + n * sizeof(uvrun_future_t *), kind);
   if (fut == NULL) return NULL;
-  s = helper_of(fut);
+  s = uvr_future_state(fut);
   for (i = 0; i < n; i++) {
     if (uvr_future_add_done_callback_holding(futs[i], cb, fut, drop_outer) < 0) {
       while (i-- > 0) fut->refs -= uvrun_future_remove_done_callback(futs[i], cb, fut);
@@ -143,7 +63,7 @@ static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs
 /* ---- gather ---- */
 
 static void gather_update(uvrun_future_t *outer, uvrun_future_t *child) {
-  multi_state *s = helper_of(outer);
+  multi_state *s = uvr_future_state(outer);
   size_t i;
   s->remaining--;
   if (outer->state != UVR_PENDING) {
@@ -174,7 +94,7 @@ static void gather_child_done(uvrun_future_t *child, void *ud) {
 }
 
 static int gather_cancel(uvrun_future_t *fut, const char *msg) {
-  multi_state *s = helper_of(fut);
+  multi_state *s = uvr_future_state(fut);
   size_t i;
   int any = 0;
   /* A child awaiting this gather cancels it again: stop there. */
@@ -190,7 +110,7 @@ const uvr_future_ops uvr_gather_ops = {gather_cancel, multi_free};
 uvrun_future_t *uvrun_gather(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, int return_exceptions) {
   uvrun_future_t *fut = multi_new(loop, futs, n, gather_child_done, UVR_FUT_GATHER);
   if (fut == NULL) return NULL;
-  ((multi_state *)helper_of(fut))->return_exceptions = return_exceptions != 0;
+  ((multi_state *)uvr_future_state(fut))->return_exceptions = return_exceptions != 0;
   if (n == 0) uvrun_future_set_result(fut, NULL, NULL);
   return fut;
 }
@@ -199,7 +119,7 @@ uvrun_future_t *uvrun_gather(uvrun_loop_t *loop, uvrun_future_t *const *futs, si
 
 static void any_child_done(uvrun_future_t *child, void *ud) {
   uvrun_future_t *outer = ud;
-  multi_state *s = helper_of(outer);
+  multi_state *s = uvr_future_state(outer);
   size_t i = 0;
   if (outer->state == UVR_PENDING) {
     while (i < s->n && s->children[i] != child) i++;
@@ -226,7 +146,7 @@ typedef struct {
 } wait_for_state;
 
 static void wait_for_update(uvrun_future_t *outer, uvrun_future_t *inner) {
-  wait_for_state *s = helper_of(outer);
+  wait_for_state *s = uvr_future_state(outer);
   uvrun_handle_cancel(s->timer);
   if (outer->state != UVR_PENDING) return;
   if (s->cancel_requested) {
@@ -248,14 +168,14 @@ static void wait_for_inner_done(uvrun_future_t *inner, void *ud) {
 
 static void wait_for_expired(void *ud) {
   uvrun_future_t *outer = ud;
-  wait_for_state *s = helper_of(outer);
+  wait_for_state *s = uvr_future_state(outer);
   s->timed_out = 1;
   if (!uvrun_future_cancel(s->inner, NULL) && s->inner->state == UVR_PENDING)
     uvrun_future_set_error_code(outer, UVRUN_E_TIMEDOUT, "timed out");
 }
 
 static int wait_for_cancel(uvrun_future_t *outer, const char *msg) {
-  wait_for_state *s = helper_of(outer);
+  wait_for_state *s = uvr_future_state(outer);
   if (outer->state != UVR_PENDING || s->cancel_requested) return 0;
   s->cancel_requested = 1;
   if (!uvrun_future_cancel(s->inner, msg)) uvr_future_cancel_plain(outer, msg);
@@ -263,7 +183,7 @@ static int wait_for_cancel(uvrun_future_t *outer, const char *msg) {
 }
 
 static void wait_for_free(uvrun_future_t *outer) {
-  wait_for_state *s = helper_of(outer);
+  wait_for_state *s = uvr_future_state(outer);
   uvrun_handle_cancel(s->timer);
   uvrun_handle_unref(s->timer);
   uvrun_future_unref(s->inner);
@@ -282,12 +202,12 @@ uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
     uvr_fail(UVRUN_E_INVAL, "timeout must be a number, not NaN");
     return NULL;
   }
-  outer = new_future(fut->loop, sizeof(wait_for_state), UVR_FUT_WAIT_FOR);
+  outer = uvr_future_new_with_state(fut->loop, sizeof(wait_for_state), UVR_FUT_WAIT_FOR);
   if (outer == NULL) {
     uvrun_future_unref(fut);
     return NULL;
   }
-  s = helper_of(outer);
+  s = uvr_future_state(outer);
   s->inner = fut; /* the caller's reference */
   if (!isinf(timeout) && uvrun_loop_call_later(fut->loop, timeout, wait_for_expired, outer, &s->timer) < 0)
     goto fail;

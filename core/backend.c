@@ -1,11 +1,11 @@
-/* uvbase.c -- the libuv side of a uvrun loop: a uv_loop_t and uvrun's four
+/* backend.c -- the libuv side of a uvrun loop: a uv_loop_t and uvrun's four
  * handles on it.
  *
  * Making one costs an epoll instance, an eventfd and a signal pipe; making
  * and closing one is most of a fresh asyncio-style run(). So when a loop
- * closes clean, its base is parked, and the next uvrun_loop_new() (in any
+ * closes clean, its backend is parked, and the next uvrun_loop_new() (in any
  * thread) takes it instead of making one: run() called in a loop, or by an
- * FFI host per request, pays for the syscalls once. At most POOL_SIZE bases
+ * FFI host per request, pays for the syscalls once. At most POOL_SIZE backends
  * wait; uvrun_release_memory() closes them. */
 #include <pthread.h>
 
@@ -13,15 +13,15 @@
 
 #define POOL_SIZE 2
 
-static _Atomic(uvr_uvbase *) parked[POOL_SIZE];
+static _Atomic(uvr_backend *) parked[POOL_SIZE];
 
-/* A base parked before a fork shares its epoll instance with the parent;
+/* A backend parked before a fork shares its epoll instance with the parent;
  * the child must give it kernel objects of its own (uv_loop_fork) before
  * touching it, even to close it. */
 static atomic_uint fork_gen;
 static void count_fork(void) { atomic_fetch_add(&fork_gen, 1); }
-static uv_once_t base_atfork_once = UV_ONCE_INIT;
-static void install_base_atfork(void) { pthread_atfork(NULL, NULL, count_fork); }
+static uv_once_t backend_atfork_once = UV_ONCE_INIT;
+static void install_backend_atfork(void) { pthread_atfork(NULL, NULL, count_fork); }
 
 static void on_async(uv_async_t *async) { (void)async; /* drained in run_once */ }
 
@@ -34,7 +34,7 @@ static void on_wake(uv_timer_t *timer) { uv_stop(timer->loop); }
 
 /* Or a callback of the caller's queued work for the loop: a due timer, or
  * a prepare handle started after this one (libuv runs the last started
- * first). This one is started once, with the base, and has a loop to look
+ * first). This one is started once, with the backend, and has a loop to look
  * at (data) only while uvrun waits: a host's own uv_run on a borrowed loop
  * goes undisturbed. */
 static void on_prepare(uv_prepare_t *prepare) {
@@ -42,8 +42,8 @@ static void on_prepare(uv_prepare_t *prepare) {
   if (loop != NULL && loop->ready.count > 0) uv_stop(prepare->loop);
 }
 
-void uvr_uvbase_wait(uvrun_loop_t *loop, uint64_t timeout_ms) {
-  uvr_uvbase *b = loop->base;
+void uvr_backend_wait(uvrun_loop_t *loop, uint64_t timeout_ms) {
+  uvr_backend *b = loop->backend;
   if (timeout_ms > 0) {
     uv_update_time(loop->uv);
     uv_timer_start(&b->wake_timer, on_wake, timeout_ms, 0);
@@ -54,7 +54,7 @@ void uvr_uvbase_wait(uvrun_loop_t *loop, uint64_t timeout_ms) {
   if (timeout_ms > 0) uv_timer_stop(&b->wake_timer);
 }
 
-static int own_base_fork(uvr_uvbase *b) {
+static int own_backend_fork(uvr_backend *b) {
   int rc = 0;
   if (b->fork_gen != atomic_load(&fork_gen)) {
     rc = uv_loop_fork(&b->uv);
@@ -64,8 +64,8 @@ static int own_base_fork(uvr_uvbase *b) {
   return rc;
 }
 
-/* Closes the handles, then the uv loop when it is the base's own. */
-static void base_close(uvr_uvbase *b, uv_loop_t *uv) {
+/* Closes the handles, then the uv loop when it is the backend's own. */
+static void backend_close(uvr_backend *b, uv_loop_t *uv) {
   int rc;
   uv_close((uv_handle_t *)&b->wake_timer, NULL);
   uv_close((uv_handle_t *)&b->async, NULL);
@@ -77,8 +77,8 @@ static void base_close(uvr_uvbase *b, uv_loop_t *uv) {
   uvr_free(b);
 }
 
-static uvr_uvbase *base_new(uv_loop_t *borrowed) {
-  uvr_uvbase *b = uvr_malloc(sizeof *b);
+static uvr_backend *backend_new(uv_loop_t *borrowed) {
+  uvr_backend *b = uvr_malloc(sizeof *b);
   uv_loop_t *uv;
   int rc;
   if (b == NULL) {
@@ -116,40 +116,40 @@ fail_timer:
   return NULL;
 }
 
-static uvr_uvbase *unpark(void) {
+static uvr_backend *unpark(void) {
   size_t i;
   for (i = 0; i < POOL_SIZE; i++) {
-    uvr_uvbase *b = atomic_exchange(&parked[i], NULL);
+    uvr_backend *b = atomic_exchange(&parked[i], NULL);
     if (b == NULL) continue;
-    if (own_base_fork(b) == 0) return b;
-    base_close(b, &b->uv);
+    if (own_backend_fork(b) == 0) return b;
+    backend_close(b, &b->uv);
   }
   return NULL;
 }
 
-static int park(uvr_uvbase *b) {
+static int park(uvr_backend *b) {
   size_t i;
   for (i = 0; i < POOL_SIZE; i++) {
-    uvr_uvbase *expected = NULL;
+    uvr_backend *expected = NULL;
     if (atomic_compare_exchange_strong(&parked[i], &expected, b)) return 1;
   }
   return 0;
 }
 
-int uvr_uvbase_attach(uvrun_loop_t *loop, uv_loop_t *borrowed) {
-  uvr_uvbase *b = NULL;
-  uv_once(&base_atfork_once, install_base_atfork);
+int uvr_backend_attach(uvrun_loop_t *loop, uv_loop_t *borrowed) {
+  uvr_backend *b = NULL;
+  uv_once(&backend_atfork_once, install_backend_atfork);
   if (borrowed == NULL) b = unpark();
-  if (b == NULL) b = base_new(borrowed);
+  if (b == NULL) b = backend_new(borrowed);
   if (b == NULL) return uvr_last_code();
   b->sig_async.data = loop;
-  loop->base = b;
+  loop->backend = b;
   loop->uv = borrowed != NULL ? borrowed : &b->uv;
   return 0;
 }
 
 static void report_foreign_handle(uv_handle_t *h, void *arg) {
-  uvr_uvbase *b = arg;
+  uvr_backend *b = arg;
   if (h == (uv_handle_t *)&b->wake_timer || h == (uv_handle_t *)&b->async ||
       h == (uv_handle_t *)&b->sig_async || h == (uv_handle_t *)&b->prepare || uv_is_closing(h))
     return;
@@ -159,30 +159,30 @@ static void report_foreign_handle(uv_handle_t *h, void *arg) {
   uv_close(h, NULL);
 }
 
-void uvr_uvbase_detach(uvrun_loop_t *loop) {
-  uvr_uvbase *b = loop->base;
+void uvr_backend_detach(uvrun_loop_t *loop) {
+  uvr_backend *b = loop->backend;
   uv_loop_t *uv = loop->uv;
-  loop->base = NULL;
+  loop->backend = NULL;
   loop->uv = NULL;
   if (uv != &b->uv) { /* borrowed: only uvrun's handles are ours to close */
-    base_close(b, uv);
+    backend_close(b, uv);
     return;
   }
   uv_walk(uv, report_foreign_handle, b);
   uv_run(uv, UV_RUN_DEFAULT); /* the closes above, requests in flight */
   b->sig_async.data = NULL;
   /* Parked only when nothing of the caller's is left on it. */
-  if (uv_loop_alive(uv) || !park(b)) base_close(b, uv);
+  if (uv_loop_alive(uv) || !park(b)) backend_close(b, uv);
 }
 
 int uvrun_release_memory(void) {
   int n = 0;
   size_t i;
   for (i = 0; i < POOL_SIZE; i++) {
-    uvr_uvbase *b = atomic_exchange(&parked[i], NULL);
+    uvr_backend *b = atomic_exchange(&parked[i], NULL);
     if (b == NULL) continue;
-    own_base_fork(b);
-    base_close(b, &b->uv);
+    own_backend_fork(b);
+    backend_close(b, &b->uv);
     n++;
   }
   return n;
