@@ -15,7 +15,7 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 DOC = "docs/semantics.md"
 TEST_DIRS = ["tests", "bindings/python/tests", "bindings/node/test"]
 TEST_SUFFIXES = (".c", ".cpp", ".h", ".hpp", ".py", ".js", ".mjs", ".sh")
-# R, D, X: SPEC's runner items; A: the ported CPython tests. The I/O groups
+# R, D, X: the runner's items; A: the ported CPython tests. The I/O groups
 # (S T U V N P F G H L E) join when their items are written down.
 ID = re.compile(r"\b([RDXA])([0-9]{1,3})\b")
 ITEM = re.compile(r"^- \*\*([RDXA][0-9]{1,3})\b")

@@ -1,5 +1,5 @@
-// The runner, part 2: SPEC sections E (main task and contexts) and F
-// (execution, results and errors).
+// The runner, part 2: the main task and contexts (R30-R32), and running,
+// results and errors (R33-R39) of docs/semantics.md.
 #include <doctest/doctest.h>
 #include <uvrun.h>
 
