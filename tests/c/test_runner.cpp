@@ -21,6 +21,8 @@
 
 #include "runner_support.h"
 
+TEST_SUITE_BEGIN("runner");
+
 using namespace rt;
 
 // ---- A. states --------------------------------------------------------------

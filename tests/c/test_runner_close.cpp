@@ -18,6 +18,8 @@
 
 #include "runner_support.h"
 
+TEST_SUITE_BEGIN("runner");
+
 using namespace rt;
 
 // ---- H. shutdown ----------------------------------------------------------------------------

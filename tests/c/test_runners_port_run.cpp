@@ -43,6 +43,8 @@
 
 #include "runner_support.h"
 
+TEST_SUITE_BEGIN("runner");
+
 using namespace rt;
 
 // ---- RunTests -------------------------------------------------------------

@@ -11,6 +11,8 @@
 
 #include "runner_support.h"
 
+TEST_SUITE_BEGIN("runner");
+
 using namespace rt;
 
 TEST_CASE("R1 one call runs a main task; a runner runs several on one loop") {
