@@ -5,7 +5,7 @@
 #
 # Writes bench/results/: summary.md (tables), ratios.png (chart),
 # results.json, raw/ (every measurement), core.txt and cpp.txt (Google
-# Benchmark micro-benchmarks), and puts the summary into README.md.
+# Benchmark micro-benchmarks); the README links summary.md and the chart.
 #
 # Environment: BENCH_SAMPLES (repetitions, default 7), BENCH_SAMPLE_MS
 # (minimum length of one repetition, default 50), BENCH_W4_RUNS (fresh
@@ -151,6 +151,6 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
   printf 'version_uvloop\t%s\n' "$($py -c 'import uvloop; print(uvloop.__version__)' 2>/dev/null || echo none)"
   printf 'version_g++\t%s\n' "$(g++ -dumpfullversion)"
 } >"$raw/meta.tsv"
-$py bench/compare/aggregate.py "$out" README.md
+$py bench/compare/aggregate.py "$out"
 echo "wrote $out/summary.md and $out/ratios.png in $((SECONDS - start))s of measuring" >&2
 cat "$out/summary.md"

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # Quick start, step 2: build and run every test -- the plain build, then the
-# whole suite under ASan+UBSan (with LeakSanitizer) and under TSan, each in its own build directory. Ends with "N passed, N failed"
-# counting test cases over all runs.
+# whole suite under ASan+UBSan (with LeakSanitizer) and under TSan, each in its
+# own build directory, then the suites of scripts/tests.d. Warnings are errors
+# in every build. Ends with "N passed, N failed" counting test cases over all
+# runs.
+#
+# --quick: only the plain build's C and C++ suites, for iteration.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+quick=0
+case "${1:-}" in
+  --quick) quick=1 ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
+esac
 scripts/deps.sh || exit 1
 
 passed=0
 failed=0
-# run NAME BUILDDIR CMD...: runs a doctest binary and adds up its test cases.
+# run NAME CMD...: runs a doctest binary and adds up its test cases.
 run() {
   local name=$1 log
   shift
@@ -29,22 +39,85 @@ run() {
   rm -f "$log"
 }
 
+# run_areas NAME BINARY [doctest filters...]: runs a doctest binary once per
+# test suite (area) it lists, so a failure names its area, then the test
+# cases that belong to no area, if any.
+run_areas() {
+  local name=$1 bin=$2 areas area
+  shift 2
+  areas=$("$bin" --list-test-suites --no-version 2>/dev/null | sed -n -E 's/^([a-z][a-z0-9_+-]*)$/\1/p')
+  if [ -z "$areas" ]; then
+    run "$name" "$bin" "$@"
+    return
+  fi
+  for area in $areas; do
+    run "$name: $area" "$bin" --test-suite="$area" "$@"
+  done
+  if ! "$bin" --count --no-version --test-suite-exclude="$(paste -sd, <<<"$areas")" "$@" 2>/dev/null |
+      grep -qE 'passing the current filters: 0$'; then
+    run "$name: in no area" "$bin" --test-suite-exclude="$(paste -sd, <<<"$areas")" "$@"
+  fi
+}
+
 # count PASSED FAILED: adds a suite's own counts (for runners other than doctest).
 count() {
   passed=$((passed + $1))
   failed=$((failed + $2))
 }
 
-build() {  # build DIR [meson options...]
+# run_script NAME CMD...: a script whose last count line is "N passed, N
+# failed" (possibly after a "name: " prefix); a script that fails without
+# saying how many counts as one failure.
+run_script() {
+  local name=$1 log rc line p f
+  shift
+  log=$(mktemp)
+  echo "== $name"
+  "$@" >"$log" 2>&1
+  rc=$?
+  if [ $rc -ne 0 ]; then grep -v '^ok ' "$log" | tail -60; else tail -1 "$log"; fi
+  line=$(grep -E '(^|: )[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  p=$(sed -E 's/^(.*: )?([0-9]+) passed.*/\2/' <<<"$line")
+  f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  [[ "$p" =~ ^[0-9]+$ ]] || p=0
+  [[ "$f" =~ ^[0-9]+$ ]] || f=0
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  count "$p" "$f"
+  rm -f "$log"
+}
+
+setup() {  # setup DIR [meson options...]: warnings are errors
   local dir=$1
   shift
-  if [ ! -d "$dir" ]; then meson setup "$dir" "$@" >/dev/null || return 1; fi
+  if [ ! -d "$dir" ]; then
+    meson setup "$dir" --werror "$@" >/dev/null
+  else
+    meson configure "$dir" -Dwerror=true >/dev/null
+  fi
+}
+
+build() {  # build DIR [meson options...]: sets DIR up and builds everything
+  local dir=$1
+  setup "$@" || return 1
   ninja -C "$dir" >/dev/null || { ninja -C "$dir" | tail -40; return 1; }
 }
 
+if [ $quick -eq 1 ]; then
+  suites=(tests/test-c-api tests/test-cpp)
+  if setup build && { ninja -C build "${suites[@]}" >/dev/null || { ninja -C build "${suites[@]}" | tail -40; false; }; }; then
+    run_areas "C API" ./build/tests/test-c-api
+    run_areas "C++" ./build/tests/test-cpp
+  else
+    failed=$((failed + 1))
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+fi
+
 if build build; then
-  run "C API" ./build/tests/test-c-api
-  run "C++" ./build/tests/test-cpp
+  run_areas "C API" ./build/tests/test-c-api
+  run_areas "C++" ./build/tests/test-cpp
 else
   failed=$((failed + 1))
 fi
@@ -52,8 +125,8 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
-  run "C API (ASan+UBSan)" ./build-asan/tests/test-c-api
-  run "C++ (ASan+UBSan)" ./build-asan/tests/test-cpp
+  run_areas "C API (ASan+UBSan)" ./build-asan/tests/test-c-api
+  run_areas "C++ (ASan+UBSan)" ./build-asan/tests/test-cpp
 else
   failed=$((failed + 1))
 fi
@@ -68,8 +141,8 @@ else
   failed=$((failed + 1))
 fi
 
-# Further suites (FFI, packaging, reliability...) add their runs here; each
-# file is sourced and may use build, run and count.
+# Further suites (FFI, packaging, reliability, checks...) add their runs here;
+# each file is sourced and may use setup, build, run, run_areas, run_script and count.
 for extra in scripts/tests.d/*.sh; do
   [ -e "$extra" ] || continue
   # shellcheck source=/dev/null

@@ -55,7 +55,7 @@ static void w1_reused(void *ctx, long iters) {
 }
 
 /* W1 again without Ctrl-C handling, which asio and tokio do not have: what
- * the two rt_sigaction calls of every run on the main thread cost (SPEC
+ * the two rt_sigaction calls of every run on the main thread cost (docs/semantics.md
  * R40, R45). A reference point, not a workload of its own. */
 static void w1_without_sigint(void) {
   uvrun_options_t opts;

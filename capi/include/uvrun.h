@@ -181,13 +181,13 @@ typedef struct uvrun_contextvar_s uvrun_contextvar_t;
 typedef struct uvrun_token_s uvrun_token_t;
 typedef struct uvrun_asyncgen_s uvrun_asyncgen_t;
 
-/* Debug tri-state (R20). */
+/* Debug tri-state. */
 enum { UVRUN_DEBUG_DEFAULT = -1, UVRUN_DEBUG_OFF = 0, UVRUN_DEBUG_ON = 1 };
 
 /* What a step function returns after uvrun_task_await()/uvrun_task_yield(). */
 #define UVRUN_SUSPEND 1
 
-/* ---- Exception handler (R64-R66) ---------------------------------------- */
+/* ---- Exception handler -------------------------------------------------- */
 
 typedef struct uvrun_exception_context_s {
   uint32_t size;
@@ -206,7 +206,7 @@ typedef void (*uvrun_exception_handler_fn)(uvrun_loop_t *loop,
 /* ---- Loops --------------------------------------------------------------- */
 
 typedef void (*uvrun_callback_fn)(void *ud);
-/* A loop factory (R17): store a new loop in *out and return 0, or return a
+/* A loop factory: store a new loop in *out and return 0, or return a
  * negative code. The runner owns the loop it gets. */
 typedef int (*uvrun_loop_factory_fn)(void *ud, uvrun_loop_t **out);
 
@@ -214,22 +214,22 @@ UVRUN_EXTERN int uvrun_loop_new(uvrun_loop_t **out);
 /* Closes (if needed) and frees. Returns UVRUN_E_LOOP_RUNNING on a running
  * loop, leaving it untouched. */
 UVRUN_EXTERN int uvrun_loop_free(uvrun_loop_t *loop);
-/* R61: discards queued callbacks, closes every handle. Idempotent. */
+/* Discards queued callbacks, closes every handle. Idempotent. */
 UVRUN_EXTERN int uvrun_loop_close(uvrun_loop_t *loop);
 UVRUN_EXTERN int uvrun_loop_is_closed(const uvrun_loop_t *loop);
 UVRUN_EXTERN int uvrun_loop_is_running(const uvrun_loop_t *loop);
-/* R34: runs the loop until `fut` is done; 0 and its value, or its error. */
+/* Runs the loop until `fut` is done; 0 and its value, or its error. */
 UVRUN_EXTERN int uvrun_loop_run_until_complete(uvrun_loop_t *loop,
                                                uvrun_future_t *fut,
                                                void **result);
-/* R55: closes every live async generator (see "Async finalizers") and
+/* Closes every live async generator (see "Async finalizers") and
  * waits for them; runs the loop. */
 UVRUN_EXTERN int uvrun_loop_shutdown_asyncgens(uvrun_loop_t *loop);
-/* R58: lets queued executor jobs finish, waiting at most `timeout` seconds
+/* Lets queued executor jobs finish, waiting at most `timeout` seconds
  * (then warns); later run_in_executor calls fail. Runs the loop. */
 UVRUN_EXTERN int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop,
                                                       double timeout);
-/* R39: stop at the end of the current iteration. */
+/* Stop at the end of the current iteration. */
 UVRUN_EXTERN void uvrun_loop_stop(uvrun_loop_t *loop);
 /* Monotonic seconds. */
 UVRUN_EXTERN double uvrun_loop_time(const uvrun_loop_t *loop);
@@ -279,9 +279,9 @@ UVRUN_EXTERN void uvrun_loop_call_exception_handler(
 UVRUN_EXTERN void uvrun_loop_default_exception_handler(
     uvrun_loop_t *loop, const uvrun_exception_context_t *ctx);
 
-/* The loop running in this thread (D2), or NULL. */
+/* The loop running in this thread, or NULL. */
 UVRUN_EXTERN uvrun_loop_t *uvrun_get_running_loop(void);
-/* The loop a default-path runner set for this thread (R16), or NULL. */
+/* The loop a default-path runner set for this thread, or NULL. */
 UVRUN_EXTERN uvrun_loop_t *uvrun_get_current_loop(void);
 
 /* ---- Futures ------------------------------------------------------------ */
@@ -313,7 +313,7 @@ UVRUN_EXTERN int uvrun_future_result(uvrun_future_t *fut, void **value);
 UVRUN_EXTERN uvrun_error_t *uvrun_future_error(uvrun_future_t *fut);
 
 /* Done callbacks run through the ready queue, in the context current when
- * they were added (R31), once the future is done. */
+ * they were added, once the future is done. */
 typedef void (*uvrun_done_fn)(uvrun_future_t *fut, void *ud);
 UVRUN_EXTERN int uvrun_future_add_done_callback(uvrun_future_t *fut,
                                                 uvrun_done_fn cb, void *ud);
@@ -393,7 +393,7 @@ UVRUN_EXTERN int uvrun_task_return_owned(uvrun_task_t *task, void *value,
  * task's step there is no step to fail: err is released. */
 UVRUN_EXTERN int uvrun_task_raise(uvrun_task_t *task, uvrun_error_t *err);
 
-/* R51: 1 if a cancellation was requested, 0 if the task is done. */
+/* 1 if a cancellation was requested, 0 if the task is done. */
 UVRUN_EXTERN int uvrun_task_cancel(uvrun_task_t *task, const char *msg);
 UVRUN_EXTERN int uvrun_task_cancelling(const uvrun_task_t *task);
 UVRUN_EXTERN int uvrun_task_uncancel(uvrun_task_t *task);
@@ -406,7 +406,7 @@ UVRUN_EXTERN uvrun_task_t *uvrun_current_task(const uvrun_loop_t *loop);
 typedef void (*uvrun_task_visit_fn)(uvrun_task_t *task, void *ud);
 UVRUN_EXTERN int uvrun_all_tasks(const uvrun_loop_t *loop,
                                  uvrun_task_visit_fn fn, void *ud);
-/* X8: writes one line a live task (name, state, site, what it awaits). */
+/* Writes one line a live task (name, state, site, what it awaits). */
 UVRUN_EXTERN void uvrun_loop_dump_tasks(const uvrun_loop_t *loop, int level);
 
 /* ---- Helpers every C task needs ------------------------------------------
@@ -436,14 +436,14 @@ UVRUN_EXTERN uvrun_future_t *uvrun_wait_any(uvrun_loop_t *loop,
                                             uvrun_future_t *const *futs,
                                             size_t n);
 
-/* ---- Executor (D8) -------------------------------------------------------
+/* ---- Executor ------------------------------------------------------------
  * The loop's own thread pool. fn runs on a worker with a copy of the
- * caller's context (X7); its return code and *result complete the future. */
+ * caller's context; its return code and *result complete the future. */
 typedef int (*uvrun_work_fn)(void *ud, void **result);
 UVRUN_EXTERN uvrun_future_t *uvrun_run_in_executor(uvrun_loop_t *loop,
                                                    uvrun_work_fn fn, void *ud);
 
-/* ---- Context variables (R31, X7) ------------------------------------------
+/* ---- Context variables ----------------------------------------------------
  * Values are borrowed pointers: the caller keeps them alive -- unless the
  * variable was made with uvrun_contextvar_new_owned(). Copying a context is
  * O(1). */
@@ -489,13 +489,13 @@ UVRUN_EXTERN int uvrun_contextvar_reset(uvrun_contextvar_t *var,
                                         uvrun_token_t *token);
 UVRUN_EXTERN void uvrun_token_free(uvrun_token_t *token);
 
-/* ---- Async finalizers (D9, R55-R57) -----------------------------------------
+/* ---- Async finalizers -------------------------------------------------------
  * Objects (async generators) that must be closed asynchronously at shutdown.
  * aclose starts the close and gives a future that completes when it is done. */
 typedef int (*uvrun_aclose_fn)(void *obj, uvrun_loop_t *loop,
                                uvrun_future_t **out);
-/* Registers obj with the loop (first iteration, R56). `name` is copied and
- * used in reports. Registering after shutdown warns (R57) and still
+/* Registers obj with the loop (first iteration). `name` is copied and
+ * used in reports. Registering after shutdown warns and still
  * registers. *out is owned by the loop: it stays valid until unregistered
  * or closed at shutdown. */
 UVRUN_EXTERN int uvrun_asyncgen_register(uvrun_loop_t *loop, void *obj,
@@ -509,7 +509,7 @@ UVRUN_EXTERN void uvrun_asyncgen_finalize(uvrun_asyncgen_t *gen);
 UVRUN_EXTERN void *uvrun_asyncgen_object(const uvrun_asyncgen_t *gen);
 UVRUN_EXTERN const char *uvrun_asyncgen_name(const uvrun_asyncgen_t *gen);
 
-/* ---- Runner (R1-R69) ------------------------------------------------------ */
+/* ---- Runner --------------------------------------------------------------- */
 
 /* A runner closes in four steps, in this order; a step that fails ends the
  * shutdown there, and the loop is closed whatever happened. */
@@ -550,8 +550,8 @@ typedef struct uvrun_options_s {
   int32_t handle_sigint;              /* 1 (default): Ctrl-C cancels main */
   uvrun_exception_handler_fn exception_handler; /* NULL: default handler */
   void *exception_handler_data;
-  double cancel_timeout;              /* X2: <= 0 (default) waits forever */
-  /* X6, host mode: with handle_sigint, a run on the main thread takes SIGINT
+  double cancel_timeout;              /* <= 0 (default) waits forever */
+  /* Host mode: with handle_sigint, a run on the main thread takes SIGINT
    * over even from a host's own handler (Python's, say) -- not from SIG_IGN
    * -- and puts the host's sigaction back exactly when it ends. 0: default. */
   int32_t host_sigint;
@@ -564,34 +564,34 @@ typedef struct uvrun_options_s {
 UVRUN_EXTERN void uvrun_options_init(uvrun_options_t *opts);
 
 /* asyncio.run(): a fresh loop runs step(task, arg) as the main task, then
- * shuts everything down (R47) and closes the loop before returning.
+ * shuts everything down and closes the loop before returning.
  * Returns 0 (the main result moved into *result if result is non-NULL),
  * UVRUN_E_TASK_FAILED (uvrun_take_error() gives the error), UVRUN_E_CANCELLED,
  * UVRUN_E_INTERRUPTED (Ctrl-C), or an error of the call itself. */
 UVRUN_EXTERN int uvrun_run(uvrun_step_fn step, void *arg,
                            const uvrun_options_t *opts, void **result);
 
-/* Allocates only (R2). */
+/* Allocates only. */
 UVRUN_EXTERN int uvrun_runner_new(const uvrun_options_t *opts,
                                   uvrun_runner_t **out);
-/* Runs one main task on the runner's loop, in `context` or the runner's own
- * (R31). Returns as uvrun_run. */
+/* Runs one main task on the runner's loop, in `context` or the runner's own.
+ * Returns as uvrun_run. */
 UVRUN_EXTERN int uvrun_runner_run(uvrun_runner_t *runner, uvrun_step_fn step,
                                   void *arg, uvrun_context_t *context,
                                   void **result);
 /* As uvrun_runner_run, with task options: name, context (NULL: the
  * runner's), site, and arg_free, which runs once the main task is freed --
  * possibly after this call returns (a main task left pending by a second
- * Ctrl-C is cancelled by close) -- or at once if the call is rejected (D1). */
+ * Ctrl-C is cancelled by close) -- or at once if the call is rejected. */
 UVRUN_EXTERN int uvrun_runner_run_task(uvrun_runner_t *runner, uvrun_step_fn step,
                                        void *arg, const uvrun_task_opts_t *opts,
                                        void **result);
-/* R11: runs until fut (reference taken over) is done and returns its value. */
+/* Runs until fut (reference taken over) is done and returns its value. */
 UVRUN_EXTERN int uvrun_runner_run_future(uvrun_runner_t *runner,
                                          uvrun_future_t *fut, void **result);
 UVRUN_EXTERN int uvrun_runner_get_loop(uvrun_runner_t *runner,
                                        uvrun_loop_t **out);
-/* R47: idempotent; returns the first shutdown error, the loop closed anyway. */
+/* Idempotent; returns the first shutdown error, the loop closed anyway. */
 UVRUN_EXTERN int uvrun_runner_close(uvrun_runner_t *runner);
 /* Closes (reporting a close error through the log) and frees. NULL-safe. */
 UVRUN_EXTERN void uvrun_runner_free(uvrun_runner_t *runner);

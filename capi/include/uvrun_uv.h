@@ -19,7 +19,7 @@ extern "C" {
  * them and closes them itself. */
 UVRUN_EXTERN uv_loop_t *uvrun_loop_get_uv(uvrun_loop_t *loop);
 
-/* X4: wraps a uv_loop_t the caller owns (for a loop factory). Closing the
+/* Wraps a uv_loop_t the caller owns (for a loop factory). Closing the
  * uvrun loop closes only uvrun's own handles; `uv` stays initialized and is
  * the caller's to close after uvrun_loop_free(). */
 UVRUN_EXTERN int uvrun_loop_new_borrowed(uv_loop_t *uv, uvrun_loop_t **out);

@@ -1,30 +1,8 @@
-# ffi.sh -- FFI and packaging (sourced by scripts/test.sh; uses its count).
+# ffi.sh -- FFI and packaging (sourced by scripts/test.sh; uses its count and run_script).
 # The library alone is built in build-ffi; then: exported symbols and soname,
 # every public header compiled alone (C11 and C++20), the Python binding
 # (unittest), the Node.js binding (node --test), and out-of-tree consumers
 # against a `meson install`. A suite that cannot run counts as failed.
-
-ffi_counts() {  # ffi_counts LOG: adds the "N passed, N failed" line of LOG
-  local line p f
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
-  p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
-  f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
-  [[ "$p" =~ ^[0-9]+$ ]] || p=0
-  [[ "$f" =~ ^[0-9]+$ ]] || f=1
-  count "$p" "$f"
-}
-
-ffi_script() {  # ffi_script NAME CMD...: a script that prints "N passed, N failed"
-  local name=$1 log rc
-  shift
-  log=$(mktemp)
-  echo "== $name"
-  "$@" >"$log" 2>&1
-  rc=$?
-  if [ $rc -ne 0 ]; then grep -v '^ok ' "$log" | tail -60; else tail -1 "$log"; fi
-  if [ $rc -ne 0 ] && ! grep -qE "[1-9][0-9]* failed" "$log"; then count 0 1; else ffi_counts "$log"; fi
-  rm -f "$log"
-}
 
 ffi_python() {
   local log rc ran bad
@@ -68,13 +46,13 @@ ffi_main() {
   fi
   ver=$(sed -n -E 's/^#define UVRUN_VERSION_(MAJOR|MINOR|PATCH) ([0-9]+).*/\2/p' capi/include/uvrun.h | paste -sd.)
   # Only the library: the doctest suites are built and run above.
-  if { [ -d build-ffi ] || meson setup build-ffi --prefix=/opt/uvrun >/dev/null; } &&
+  if setup build-ffi --prefix=/opt/uvrun &&
      ninja -C build-ffi "core/libuvrun.so.$ver" core/libuvrun.a >/dev/null; then
-    ffi_script "Exports and soname" tests/ffi/check_symbols.sh build-ffi/core/libuvrun.so
-    ffi_script "Public headers alone (C11, C++20)" tests/ffi/header_test.sh
+    run_script "Exports and soname" tests/ffi/check_symbols.sh build-ffi/core/libuvrun.so
+    run_script "Public headers alone (C11, C++20)" tests/ffi/header_test.sh
     ffi_python
     ffi_node
-    ffi_script "Out-of-tree consumers (pkg-config, meson, CMake, Python, Node.js)" tests/ffi/consumers.sh build-ffi
+    run_script "Out-of-tree consumers (pkg-config, meson, CMake, Python, Node.js)" tests/ffi/consumers.sh build-ffi
   else
     echo "== FFI: building libuvrun in build-ffi failed"
     ninja -C build-ffi "core/libuvrun.so.$ver" core/libuvrun.a 2>&1 | tail -30

@@ -1,8 +1,10 @@
 # Reliability suite (docs/reliability.md): allocation-failure injection,
 # libFuzzer, torture tests, valgrind. Sourced by scripts/test.sh, which gives
 # build, run and count. A part that cannot run counts as failed. Budget: about
-# 10 minutes on 2 cores. Writes docs/reliability-figures.md from what the
-# tools print (never by hand).
+# 10 minutes on 2 cores. Writes the figures the tools print into
+# build-rel/reliability-figures.md (never by hand); with UVRUN_UPDATE_DOCS=1
+# into docs/reliability-figures.md, to be committed with the change that
+# moves them.
 
 rel_figures=$(mktemp)
 rel_fuzz_seconds=${UVRUN_FUZZ_SECONDS:-60}
@@ -45,8 +47,8 @@ fi
 # ---- libFuzzer: a bounded run from the corpus ----
 rel_fuzz_log=$(mktemp)
 rel_fuzz_dir=$(mktemp -d)
-if command -v clang >/dev/null && [ -d build-fuzz ] || CC=clang CXX=clang++ meson setup build-fuzz \
-    -Db_sanitize=address,undefined -Db_lundef=false >/dev/null; then
+if command -v clang >/dev/null && CC=clang CXX=clang++ setup build-fuzz \
+    -Db_sanitize=address,undefined -Db_lundef=false; then
   if ninja -C build-fuzz tests/reliability/fuzz-uvrun >/dev/null; then
     cp tests/reliability/corpus/* "$rel_fuzz_dir"/
     echo "== reliability: libFuzzer for ${rel_fuzz_seconds} s"
@@ -89,6 +91,9 @@ else
 fi
 
 # ---- figures ----
+rel_figures_out=build-rel/reliability-figures.md
+[ -d build-rel ] || rel_figures_out=/dev/stdout
+[ "${UVRUN_UPDATE_DOCS:-0}" = 1 ] && rel_figures_out=docs/reliability-figures.md
 grep -h '^oom-figures:' "$rel_oom_log" | sed 's/^oom-figures: /oom: /' >>"$rel_figures"
 grep -h '^torture-figures:' "$rel_torture_log" | sed 's/^torture-figures: /torture: /' >>"$rel_figures"
 {
@@ -100,5 +105,6 @@ grep -h '^torture-figures:' "$rel_torture_log" | sed 's/^torture-figures: /tortu
   echo '```'
   cat "$rel_figures"
   echo '```'
-} >docs/reliability-figures.md
+} >"$rel_figures_out"
+echo "reliability figures: $rel_figures_out"
 rm -rf "$rel_figures" "$rel_oom_log" "$rel_torture_log" "$rel_fuzz_log" "$rel_fuzz_dir"

@@ -12,6 +12,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("asyncgen");
+
 namespace {
 
 // A registered object; its aclose starts a task that may sleep, then ends

@@ -11,6 +11,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("context");
+
 namespace {
 
 // A variable freed at scope exit.

@@ -13,6 +13,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("debug");
+
 namespace {
 
 // Runs fn as uvrun_run's main task with the debug option `debug`; the run

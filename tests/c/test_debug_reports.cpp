@@ -11,6 +11,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("debug");
+
 // ---- R27: leaks are reported whatever the debug flag -------------------------------
 
 TEST_CASE("R27 an unclosed raw libuv handle is reported and closed at loop close, debug or not") {

@@ -8,6 +8,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("debug");
+
 namespace {
 
 // Records message and creation site of each report.

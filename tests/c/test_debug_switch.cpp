@@ -6,6 +6,8 @@
 #include "runner_support.h"
 #include "support.h"
 
+TEST_SUITE_BEGIN("debug");
+
 namespace {
 
 // The debug flag a fresh standalone loop gets.

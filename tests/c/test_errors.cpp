@@ -7,6 +7,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("misuse");
+
 TEST_CASE("every code has a name and a message from one table") {
 #define XX(name, value, msg)                                            \
   CHECK(std::string(uvrun_err_name(value)) == "UVRUN_E_" #name);      \

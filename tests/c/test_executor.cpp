@@ -12,6 +12,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("executor");
+
 namespace {
 
 using Work = std::function<int(void **)>;

@@ -7,6 +7,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("tasks");
+
 namespace {
 struct Loop {
   uvrun_loop_t *loop = nullptr;

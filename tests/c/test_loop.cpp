@@ -12,6 +12,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("loop");
+
 namespace {
 
 struct Order {

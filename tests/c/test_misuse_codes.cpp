@@ -8,6 +8,8 @@
 
 #include "misuse_support.h"
 
+TEST_SUITE_BEGIN("misuse");
+
 using namespace misuse;
 
 // ---- codes and versions -------------------------------------------------------------------------------

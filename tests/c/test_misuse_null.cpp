@@ -10,6 +10,8 @@
 
 #include "misuse_support.h"
 
+TEST_SUITE_BEGIN("misuse");
+
 using namespace misuse;
 
 // ---- NULL arguments ----------------------------------------------------------------------

@@ -9,6 +9,8 @@
 
 #include "misuse_support.h"
 
+TEST_SUITE_BEGIN("misuse");
+
 using namespace misuse;
 
 // ---- options ---------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@
 
 #include "misuse_support.h"
 
+TEST_SUITE_BEGIN("misuse");
+
 using namespace misuse;
 
 // ---- executor -------------------------------------------------------------------------------------

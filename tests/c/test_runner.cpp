@@ -1,6 +1,6 @@
-// uvrun_run() and the runner through the C API, part 1: SPEC sections A
-// (states), B (entry checks), C (loop factory) and D (the debug switch,
-// R19-R20). Part 2 (contexts, results, errors) is test_runner_run.cpp, part 3
+// uvrun_run() and the runner through the C API, part 1: the runner's states,
+// entry checks, loop factory and debug switch (R2-R20 of docs/semantics.md).
+// Part 2 (contexts, results, errors) is test_runner_run.cpp, part 3
 // (shutdown, threads, fork, X2) test_runner_close.cpp; the port of CPython's
 // test_runners.py is test_runners_port_*.cpp.
 #include <doctest/doctest.h>
@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "runner_support.h"
+
+TEST_SUITE_BEGIN("runner");
 
 using namespace rt;
 

@@ -1,5 +1,5 @@
-// The runner, part 3: SPEC sections H (the shutdown sequence) and J
-// (threads, fork), and X2 (a deadline for cancelling leftover tasks).
+// The runner, part 3: shutdown (R47-R63), threads and fork (R67-R69) of
+// docs/semantics.md, and X2 (a deadline for cancelling leftover tasks).
 #include <doctest/doctest.h>
 #include <uvrun.h>
 
@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "runner_support.h"
+
+TEST_SUITE_BEGIN("runner");
 
 using namespace rt;
 

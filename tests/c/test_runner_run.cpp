@@ -1,5 +1,5 @@
-// The runner, part 2: SPEC sections E (main task and contexts) and F
-// (execution, results and errors).
+// The runner, part 2: the main task and contexts (R30-R32), and running,
+// results and errors (R33-R39) of docs/semantics.md.
 #include <doctest/doctest.h>
 #include <uvrun.h>
 
@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "runner_support.h"
+
+TEST_SUITE_BEGIN("runner");
 
 using namespace rt;
 

@@ -13,6 +13,8 @@
 #include "runner_support.h"
 #include "sigint_support.h"
 
+TEST_SUITE_BEGIN("signals");
+
 using namespace rt;
 
 namespace {

@@ -3,7 +3,7 @@
 // RunTests (A1-A12). Part 2, RunnerTests, is test_runners_port_runner.cpp,
 // and its interrupt tests (A25-A28) test_runners_port_interrupt.cpp. Each
 // TEST_CASE is named "A<n> <CPython test name> (<R it checks>)", numbered in
-// the order of the CPython file, as SPEC.md refers to them.
+// the order of the CPython file, as docs/semantics.md lists them.
 //
 // CPython's fixture (BaseTest.tearDown) checks that every loop made through
 // the policy is closed and ran shutdown_asyncgens (invariant I0). Here the
@@ -42,6 +42,8 @@
 #include <vector>
 
 #include "runner_support.h"
+
+TEST_SUITE_BEGIN("runner");
 
 using namespace rt;
 

@@ -10,6 +10,8 @@
 
 #include "runner_support.h"
 
+TEST_SUITE_BEGIN("runner");
+
 using namespace rt;
 
 // ---- RunnerTests ----------------------------------------------------------

@@ -11,6 +11,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("runner");
+
 namespace {
 
 struct Trace {

@@ -7,6 +7,8 @@
 
 #include "signal_child.h"
 
+TEST_SUITE_BEGIN("signals");
+
 using namespace sig;
 
 TEST_CASE("R41 R42 R46 one Ctrl-C while main sleeps: sleep cancelled, cleanup awaits, run returns UVRUN_E_INTERRUPTED") {

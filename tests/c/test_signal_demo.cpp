@@ -10,6 +10,8 @@
 
 #include "signal_child.h"
 
+TEST_SUITE_BEGIN("signals");
+
 using namespace sig;
 
 namespace {

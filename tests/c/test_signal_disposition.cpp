@@ -11,6 +11,8 @@
 
 #include "signal_child.h"
 
+TEST_SUITE_BEGIN("signals");
+
 using namespace sig;
 
 namespace {

@@ -1,4 +1,4 @@
-// SPEC items that need a test of their own: R1, R8, R14, R15, R21, R24,
+// Items of docs/semantics.md that need a test of their own: R1, R8, R14, R15, R21, R24,
 // R28/R29, R60 and D4.
 #include <doctest/doctest.h>
 #include <uvrun.h>
@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "runner_support.h"
+
+TEST_SUITE_BEGIN("runner");
 
 using namespace rt;
 

@@ -9,6 +9,8 @@
 #include "c/runner_support.h"
 #include "support.h"
 
+TEST_SUITE_BEGIN("loop");
+
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -8,6 +8,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("tasks");
+
 using t::iv;
 using t::vi;
 

@@ -10,6 +10,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("tasks");
+
 TEST_CASE("uvrun_task_sleep wakes the task at the deadline, with nothing to resume") {
   static double slept;
   int rc = t::run([](uvrun_task_t *task, int step) -> int {

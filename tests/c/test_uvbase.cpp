@@ -13,6 +13,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("loop");
+
 namespace {
 
 int open_fds() {

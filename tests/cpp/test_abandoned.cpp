@@ -7,6 +7,8 @@
 #include "counted.h"
 #include "support.h"
 
+TEST_SUITE_BEGIN("cpp");
+
 using namespace std::chrono_literals;
 using t::Counted;
 using uvrun::Task;

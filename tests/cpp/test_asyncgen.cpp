@@ -12,6 +12,8 @@
 #include "counted.h"
 #include "support.h"
 
+TEST_SUITE_BEGIN("cpp");
+
 using namespace std::chrono_literals;
 
 namespace {

@@ -7,6 +7,8 @@
 
 #include "counted.h"
 
+TEST_SUITE_BEGIN("cpp");
+
 using namespace std::chrono_literals;
 
 namespace {

@@ -11,6 +11,8 @@
 
 #include "counted.h"
 
+TEST_SUITE_BEGIN("cpp");
+
 using namespace std::chrono_literals;
 
 TEST_CASE("D8 to_thread runs the callable on a worker thread and gives its result") {

@@ -7,6 +7,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("cpp");
+
 using namespace std::chrono_literals;
 
 TEST_CASE("interop a C++ coroutine awaits a C future and a C task") {

@@ -14,6 +14,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("cpp");
+
 // Its own namespace keeps the example's names apart from other tests';
 // its #include lines are no-ops here (already included above).
 namespace readme {

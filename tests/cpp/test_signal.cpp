@@ -10,6 +10,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("cpp");
+
 using namespace std::chrono_literals;
 
 namespace {

@@ -14,6 +14,8 @@
 #include "sigint_support.h"
 #include "support.h"
 
+TEST_SUITE_BEGIN("cpp");
+
 using namespace std::chrono_literals;
 
 namespace {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+TEST_SUITE_BEGIN("cpp");
+
 using namespace std::chrono_literals;
 using uvrun::Task;
 

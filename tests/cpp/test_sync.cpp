@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+TEST_SUITE_BEGIN("cpp");
+
 using namespace std::chrono_literals;
 using uvrun::Task;
 

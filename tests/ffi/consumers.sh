@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # consumers.sh BUILDDIR: installs uvrun from BUILDDIR into a temporary prefix
-# and builds the README's snippets against it the way a user would -- C and
+# and builds the documented snippets against it the way a user would -- C and
 # C++ through pkg-config, C++ through meson and through CMake's
 # find_package(uvrun) -- then runs the Python and Node.js snippets. The
-# snippets come out of README.md (<!-- ffi-snippet: NAME --> markers), so the
-# README shows exactly what is tested. Prints "N passed, N failed".
+# snippets come out of README.md and docs/ffi.md (<!-- ffi-snippet: NAME -->
+# markers), so the docs show exactly what is tested. Prints "N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$1" && pwd)
@@ -22,14 +22,15 @@ expect() {  # expect LABEL WANT CMD...: CMD's output must contain WANT
 # The snippets.
 src=$tmp/src
 mkdir -p "$src"
-python3 - "$root/README.md" "$src" <<'PY'
+python3 - "$src" "$root/README.md" "$root/docs/ffi.md" <<'PY'
 import re, sys
-text = open(sys.argv[1]).read()
-for m in re.finditer(r"<!-- ffi-snippet: (\S+) -->\n```[a-z]*\n(.*?)```\n", text, re.S):
-    open(f"{sys.argv[2]}/{m.group(1)}", "w").write(m.group(2))
+for doc in sys.argv[2:]:
+    text = open(doc).read()
+    for m in re.finditer(r"<!-- ffi-snippet: (\S+) -->\n```[a-z]*\n(.*?)```\n", text, re.S):
+        open(f"{sys.argv[1]}/{m.group(1)}", "w").write(m.group(2))
 PY
 for f in hello.c hello.cpp meson.build CMakeLists.txt hello.py hello.js; do
-  [ -s "$src/$f" ] || { echo "no snippet $f in README.md" >"$tmp/log"; fail "snippet $f"; }
+  [ -s "$src/$f" ] || { echo "no snippet $f in README.md or docs/ffi.md" >"$tmp/log"; fail "snippet $f"; }
 done
 
 # Install into a temporary prefix (--destdir: the .pc files name the real

@@ -1,5 +1,5 @@
 // uvrun/asyncgen.hpp -- AsyncGenerator<T>: a coroutine that can both
-// `co_yield` values and `co_await` (D9, R55-R57).
+// `co_yield` values and `co_await`.
 //
 //   uvrun::AsyncGenerator<int> ticks(int n) {
 //     for (int i = 0; i < n; i++) { co_await uvrun::sleep(1ms); co_yield i; }
@@ -9,9 +9,9 @@
 //
 // Like `await agen.__anext__()`, next() runs the generator inline in the
 // awaiting task. The first iteration on a running loop registers it with the
-// loop (R56); the loop's shutdown closes those still alive, all at once, and
+// loop; the loop's shutdown closes those still alive, all at once, and
 // reports a failing close with "an error occurred during closing of
-// asynchronous generator <name>" (R55).
+// asynchronous generator <name>".
 //
 // aclose() throws GeneratorExit at the suspended co_yield. C++ forbids
 // co_await inside a catch block, so cleanup that awaits goes after it:
@@ -23,7 +23,7 @@
 // Destroying a generator suspended at a co_yield does not destroy its frame
 // at once: the loop closes it in a task of its own (the finalizer hook), and
 // that task frees it. A generator never iterated on a running loop is not
-// tracked (R56) and is destroyed directly, like one that finished.
+// tracked and is destroyed directly, like one that finished.
 #pragma once
 
 #include <uvrun.h>
@@ -116,7 +116,7 @@ struct AsyncGenPromiseBase {
 };
 
 // Runs the generator inline until it yields, finishes, or suspends the task
-// on a future; registers it with the running loop on the first run (R56).
+// on a future; registers it with the running loop on the first run.
 template <class Promise>
 struct DriveAwaiter {
   std::coroutine_handle<Promise> h;
@@ -216,10 +216,10 @@ struct AsyncGenPromise final : AsyncGenPromiseBase {
   }
 
   // Out of memory it throws, as Python's first-iteration hook would: an
-  // untracked generator would escape the loop's closing (R55).
+  // untracked generator would escape the loop's closing.
   void track() {
     uvrun_loop_t *loop = uvrun_get_running_loop();
-    if (loop == nullptr) return;  // not tracked (R56)
+    if (loop == nullptr) return;  // not tracked
     check(uvrun_future_new(loop, &anchor));
     if (int rc = uvrun_asyncgen_register(loop, this, where.function_name(), aclose_for_loop, &reg); rc < 0) {
       uvrun_future_unref(std::exchange(anchor, nullptr));

@@ -1,5 +1,5 @@
 // uvrun/context.hpp -- contextvars for C++: Context and ContextVar<T> over
-// the C context objects, so C and C++ code see the same variables (R31, X7).
+// the C context objects, so C and C++ code see the same variables.
 //
 // Ownership: a value is set as an immutable, reference-counted box, and the
 // variable is made with uvrun_contextvar_new_owned(), so every context, copy

@@ -1,4 +1,4 @@
-// uvrun/debug.hpp -- debug mode on the C++ side (R25, R26): is it on, and
+// uvrun/debug.hpp -- debug mode on the C++ side: is it on, and
 // the "never awaited" warning for a coroutine destroyed without running.
 #pragma once
 
@@ -40,14 +40,14 @@ class SourceLocation {
 };
 #endif
 
-// The running loop's debug flag; with no loop running, UVRUN_DEBUG (D7).
+// The running loop's debug flag; with no loop running, UVRUN_DEBUG.
 inline bool debug_enabled() noexcept {
   if (uvrun_loop_t *loop = uvrun_get_running_loop()) return uvrun_loop_get_debug(loop) != 0;
   const char *env = std::getenv("UVRUN_DEBUG");
   return env != nullptr && (!std::strcmp(env, "1") || !std::strcmp(env, "true") || !std::strcmp(env, "yes"));
 }
 
-// R26: Python's "coroutine '...' was never awaited", with where it was
+// Python's "coroutine '...' was never awaited", with where it was
 // created (the promise captured the coroutine's source_location).
 inline void warn_never_awaited(const SourceLocation &where) noexcept {
   if (!debug_enabled()) return;

@@ -14,7 +14,7 @@ namespace uvrun {
 
 // Python's BaseException: CancelledError and KeyboardInterrupt derive from
 // it and not from std::exception, so `catch (const std::exception&)` does
-// not swallow them (D10).
+// not swallow them.
 class BaseException {
  public:
   explicit BaseException(std::string message = {}) : message_(std::move(message)) {}

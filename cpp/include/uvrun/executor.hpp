@@ -1,7 +1,7 @@
 // uvrun/executor.hpp -- blocking work off the loop: run_in_executor() and
-// to_thread() run a callable on the loop's thread pool (D8) and give an
+// to_thread() run a callable on the loop's thread pool and give an
 // awaitable for its result. The worker runs in a copy of the caller's
-// context (X7); an exception thrown there arrives intact where it is awaited.
+// context; an exception thrown there arrives intact where it is awaited.
 #pragma once
 
 #include <uvrun.h>
@@ -76,7 +76,7 @@ class ExecutorAwaiter : public FutureAwaiter {
 }  // namespace detail
 
 // loop.run_in_executor(None, fn): submits fn now; await the result. Throws
-// RuntimeError "Executor shutdown has been called" after shutdown (R58).
+// RuntimeError "Executor shutdown has been called" after shutdown.
 template <class F>
 auto run_in_executor(F fn) -> detail::ExecutorAwaiter<std::invoke_result_t<F &>> {
   using Job = detail::ExecutorJob<F>;

@@ -66,7 +66,7 @@ class BasicFutureAwaiter {
     void *value = nullptr;
     if (fut_ == nullptr) {
       // Resumed by the task's step. The task knows best: it may have been
-      // cancelled although the future completed (R51).
+      // cancelled although the future completed.
       uvrun_task_t *task = current_step->task;
       if (uvrun_task_resume(task, &value) < 0) throw_error(uvrun_task_resume_error(task));
     } else if (uvrun_future_result(fut_, &value) < 0) {

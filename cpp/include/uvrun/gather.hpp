@@ -4,7 +4,7 @@
 // Task<T> arguments start as tasks (their results are moved out); handles
 // and futures are shared (their results are copied). Cancelling the gather
 // cancels every child, and it then ends cancelled even in the settled form
-// (R52). With the first failure, gather() throws and the other children
+// With the first failure, gather() throws and the other children
 // keep running, as in asyncio.
 #pragma once
 
@@ -22,7 +22,7 @@
 namespace uvrun {
 
 // A child's outcome in gather_settled(): a value or the exception it ended
-// with (CancelledError for a cancelled child, R52).
+// with (CancelledError for a cancelled child).
 template <class T>
 class Result {
  public:

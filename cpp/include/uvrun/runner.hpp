@@ -22,13 +22,13 @@
 namespace uvrun {
 
 struct Options {
-  std::optional<bool> debug;  // unset: UVRUN_DEBUG decides (R20)
-  // Returns a new loop (the runner owns it), or throws (R17).
+  std::optional<bool> debug;  // unset: UVRUN_DEBUG decides
+  // Returns a new loop (the runner owns it), or throws.
   std::function<uvrun_loop_t *()> loop_factory;
   int executor_max_workers = 0;  // 0: min(32, cores + 4)
   std::chrono::duration<double> executor_shutdown_timeout{300.0};
   bool handle_sigint = true;
-  std::chrono::duration<double> cancel_timeout{0.0};  // X2; 0: wait forever
+  std::chrono::duration<double> cancel_timeout{0.0};  // 0: wait forever
   std::function<void(uvrun_loop_t *, const uvrun_exception_context_t &)> exception_handler;
 };
 
@@ -51,7 +51,7 @@ inline void call_handler(uvrun_loop_t *loop, const uvrun_exception_context_t *ct
   try {
     (*static_cast<decltype(Options::exception_handler) *>(ud))(loop, *ctx);
   } catch (...) {
-    // R64: a failing handler falls back to the default one.
+    // A failing handler falls back to the default one.
     uvrun_exception_context_t fallback = *ctx;
     fallback.message = "Unhandled error in exception handler";
     uvrun_loop_default_exception_handler(loop, &fallback);
@@ -78,7 +78,7 @@ inline uvrun_options_t to_c(const Options &o) {
   return c;
 }
 
-// Moves a main result out of the C core (R36: never copied or formatted);
+// Moves a main result out of the C core (never copied or formatted);
 // a boxed one (see detail::finish) is freed after the move.
 template <class T, bool Boxed>
 T take_result(void *result) {
@@ -114,7 +114,7 @@ struct FrameGuard {
 }  // namespace detail
 
 // asyncio.run(): runs `main` on a fresh loop, shuts everything down, returns
-// its result or throws its exception (the same object, D10).
+// its result or throws its exception (the same object).
 template <class T>
 T run(Task<T> main, const Options &options = {}) {
   uvrun_options_t c = detail::to_c(options);
@@ -187,7 +187,7 @@ TaskHandle<T> create_task(Task<T> task, const char *name = nullptr,
                           detail::SourceLocation where = detail::SourceLocation::current()) {
   uvrun_loop_t *loop = running_loop();
   uvrun_task_opts_t opts{sizeof opts, name, nullptr, detail::destroy_frame, nullptr};
-  if (uvrun_loop_get_debug(loop)) opts.site = detail::intern_site(where);  // R25
+  if (uvrun_loop_get_debug(loop)) opts.site = detail::intern_site(where);
   uvrun_task_t *t = nullptr;
   detail::check(uvrun_task_new(loop, detail::step<T>, task.release().address(), &opts, &t));
   return TaskHandle<T>(t);

@@ -1,5 +1,5 @@
 // uvrun/signal.hpp -- wait_for_signal(): await a POSIX signal on the running
-// loop (loop.add_signal_handler as an awaitable; X5 builds on it).
+// loop (loop.add_signal_handler as an awaitable).
 #pragma once
 
 #include <uvrun.h>

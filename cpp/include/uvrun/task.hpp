@@ -179,7 +179,7 @@ struct PromiseBase {
   // there takes a word off every frame.
   std::uintptr_t link = 0;
   // Where the coroutine was created matters only until it starts (a frame
-  // destroyed unstarted warns in debug mode, R26, D1); what it threw, only
+  // destroyed unstarted warns in debug mode); what it threw, only
   // after. started() says which of the two the word holds.
   union {
     detail::SourceLocation where;

@@ -97,7 +97,7 @@ struct GroupState {
 
   ~GroupState() {
     // Never needed (no child was left at the exit): not a coroutine that
-    // was forgotten, so no "never awaited" warning (R26).
+    // was forgotten, so no "never awaited" warning.
     if (waiter.valid()) {
       auto h = waiter.release();
       if (!h.promise().started()) h.promise().start(detail::PromiseBase::kStarted);
