@@ -70,6 +70,8 @@ int uvr_fail_error(uvrun_error_t *err);
  * take it (the static out-of-memory error, or a cycle). */
 void uvr_error_set_context(uvrun_error_t *err, uvrun_error_t *context);
 int uvr_last_code(void);
+/* How many failures this thread has recorded (uvr_failed_in_step). */
+extern UVR_TLS_FAST unsigned uvr_fail_serial;
 /* A new error; on OOM a static NOMEM error (refcount is ignored for it). */
 uvrun_error_t *uvr_error_make(int code, const char *message);
 /* A CancelledError carrying msg; NULL for no message or no memory (the

@@ -193,8 +193,8 @@ const uvr_future_ops uvr_wait_for_ops = {wait_for_cancel, wait_for_free};
 uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
   uvrun_future_t *outer;
   wait_for_state *s;
-  if (fut == NULL) {
-    uvr_fail(UVRUN_E_INVAL, "future must not be NULL");
+  if (fut == NULL) { /* the producer's failure stays the last one, when it was just now */
+    if (!uvr_failed_in_step() || uvr_last_code() >= 0) uvr_fail(UVRUN_E_INVAL, "future must not be NULL");
     return NULL;
   }
   if (isnan(timeout)) {

@@ -110,6 +110,7 @@ uvrun_free_fn uvrun_error_payload_free(const uvrun_error_t *err) { return err !=
 static _Thread_local int last_code;
 static _Thread_local char last_msg[512];
 static _Thread_local uvrun_error_t *last_error;
+UVR_TLS_FAST unsigned uvr_fail_serial;
 
 int uvr_fail(int code, const char *fmt, ...) {
   va_list ap;
@@ -117,6 +118,7 @@ int uvr_fail(int code, const char *fmt, ...) {
   vsnprintf(last_msg, sizeof last_msg, fmt, ap);
   va_end(ap);
   last_code = code;
+  uvr_fail_serial++;
   uvrun_error_unref(last_error);
   last_error = NULL;
   return code;

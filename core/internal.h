@@ -132,8 +132,15 @@ typedef struct uvr_step {
   uvrun_task_t *task;
   uvrun_future_t *from;
   uvrun_error_t *thrown;
+  unsigned fail_mark; /* uvr_fail_serial when the body began */
 } uvr_step;
 extern UVR_TLS_FAST uvr_step *uvr_running_step;
+/* Whether a failure was recorded since the running step's body began: a
+ * NULL future the body passes on then stands for that failure, never for an
+ * older one. */
+static inline int uvr_failed_in_step(void) {
+  return uvr_running_step != NULL && uvr_running_step->fail_mark != uvr_fail_serial;
+}
 /* The future the task's running step resumed from, or NULL (also outside
  * its step). */
 uvrun_future_t *uvr_task_resumed_from(const uvrun_task_t *task);

@@ -406,6 +406,7 @@ static void run_and_handle_result(uvrun_task_t *task, uvr_step *step) {
   for (;;) {
     int rc;
     if (task->must_cancel && deliver_cancel(task, step)) return;
+    step->fail_mark = uvr_fail_serial;
     rc = run_body(task);
     if (rc == UVRUN_SUSPEND) {
       rc = suspend(task, step);
@@ -419,7 +420,7 @@ static void run_and_handle_result(uvrun_task_t *task, uvr_step *step) {
 
 /* Runs the task's next step, resumed from `from` (a reference, or NULL). */
 static void task_step(uvrun_task_t *task, uvrun_future_t *from) {
-  uvr_step step = {task, NULL, NULL}, *outer;
+  uvr_step step = {task, NULL, NULL, 0}, *outer;
   if (task->fut.state != UVR_PENDING) {
     uvrun_future_unref(from);
     return;
@@ -452,10 +453,9 @@ static int awaits_already(const uvrun_task_t *task) { return task->waiter != NUL
 static int one_at_a_time(void) { return uvr_fail(UVRUN_E_INVALID_STATE, "a step awaits one future at a time"); }
 
 int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut) {
-  if (fut == NULL) {
-    int code = uvr_last_code();
-    return code < 0 ? code : uvr_fail(UVRUN_E_INVAL, "uvrun_task_await() needs a future");
-  }
+  if (fut == NULL) /* the producer's failure, when it was just now */
+    return uvr_failed_in_step() && uvr_last_code() < 0 ? uvr_last_code()
+                                                        : uvr_fail(UVRUN_E_INVAL, "uvrun_task_await() needs a future");
   if (task == NULL) {
     uvrun_future_unref(fut);
     return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
