@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/frame_cache.hpp"
 #include "errors.hpp"
 #include "future.hpp"
 #include "task.hpp"
