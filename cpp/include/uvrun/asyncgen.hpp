@@ -85,7 +85,7 @@ struct AsyncGenPromiseBase {
       inline_state = PromiseBase::Inline::finished;  // the consumer's await goes on
       return std::noop_coroutine();
     }
-    return consumer;
+    return resume_from_step(consumer);
   }
 
   struct YieldAwaiter {
@@ -131,8 +131,7 @@ struct DriveAwaiter {
     p.state = AsyncGenPromiseBase::State::running;
     p.consumer = caller;
     p.inline_state = Inline::starting;
-    h.resume();
-    if (p.inline_state == Inline::finished) return false;
+    if (resume_inline(h) && p.inline_state == Inline::finished) return false;
     p.inline_state = Inline::detached;
     return true;
   }

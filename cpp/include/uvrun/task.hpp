@@ -2,13 +2,17 @@
 // uvrun task.
 //
 // `co_await child()` runs the child inline: no scheduling, no task object
-// (asyncio's `await coro()`). A child that finishes without suspending hands
-// control back by returning from the await (the stack stays flat whatever
-// the compiler does with tail calls, sanitizer builds included); one that
-// suspends resumes its caller by symmetric transfer when it is done. Only
-// awaiting a uvrun future suspends the whole chain; the C task that drives it
-// then returns UVRUN_SUSPEND, and its next step resumes the innermost
-// coroutine (from the loop's ready queue, never inside a libuv callback).
+// (asyncio's `await coro()`): its caller's await resumes it with a nested
+// call, and a child that finishes without suspending hands control back by
+// returning from that call. One that suspends leaves its caller to the
+// step's loop, which resumes the caller when the child is done. Past a fixed
+// nesting depth a child starts from the step's loop too, so a recursion of
+// awaits is limited by memory, not by the thread's stack. Nothing relies on
+// tail calls: GCC makes symmetric transfer one only when optimizing, and
+// never under sanitizers. Only awaiting a uvrun future suspends the whole
+// chain; the C task that drives it then returns UVRUN_SUSPEND, and its next
+// step resumes the innermost coroutine (from the loop's ready queue, never
+// inside a libuv callback).
 #pragma once
 
 #include <uvrun.h>
@@ -34,12 +38,14 @@ class Task;
 
 namespace detail {
 
-// Set while a step resumes a coroutine chain: what the chain suspended on.
+// Set while a step resumes a coroutine chain: what the chain suspended on,
+// and the coroutine the step's loop resumes next.
 struct StepState {
   uvrun_task_t *task = nullptr;
   std::coroutine_handle<> resume_at;
   uvrun_future_t *await = nullptr;  // a reference for uvrun_task_await
   bool suspended = false;           // the awaiter told the C task itself
+  std::coroutine_handle<> next;     // resumed from the bottom of the stack
 };
 inline thread_local StepState *current_step = nullptr;
 
@@ -49,13 +55,48 @@ inline StepState &step_state() {
   return *current_step;
 }
 
+// Inline awaits nested on this thread's stack, and how many may be.
+inline constexpr unsigned kMaxInlineDepth = 64;
+inline thread_local constinit unsigned inline_depth = 0;
+
+// Runs `h` for an inline await with a nested call, until it finishes or
+// suspends; false when the nesting is at its limit and the step's loop will
+// start it instead (the awaiting coroutine must then suspend).
+inline bool resume_inline(std::coroutine_handle<> h) noexcept {
+  if (inline_depth >= kMaxInlineDepth && current_step != nullptr) [[unlikely]] {
+    current_step->next = h;
+    return false;
+  }
+  ++inline_depth;
+  h.resume();
+  --inline_depth;
+  return true;
+}
+
+// For a coroutine that suspended and is now done (or yields): the step's
+// loop resumes `next`, the coroutine awaiting it, if any.
+inline std::coroutine_handle<> resume_from_step(std::coroutine_handle<> next) noexcept {
+  if (next) {
+    assert(current_step != nullptr && !current_step->next);  // only a step resumes a suspended chain
+    current_step->next = next;
+  }
+  return std::noop_coroutine();
+}
+
+// The step's loop: resumes `at`, then whatever the chain leaves to it.
+inline void resume_chain(StepState &st, std::coroutine_handle<> at) noexcept {
+  at.resume();
+  while (st.next) std::exchange(st.next, {}).resume();
+}
+
 struct PromiseBase {
   static void *operator new(std::size_t n) { return allocate_frame(n); }
   static void operator delete(void *p, std::size_t n) noexcept { deallocate_frame(p, n); }
 
   // How a child awaited inline is running: started by its caller's await
-  // (`starting`), finished within that start (`finished`), or suspended and
-  // to resume its caller itself when done (`detached`).
+  // (`starting`), finished within that start (`finished`), or suspended (or
+  // left to the step's loop to start) and to have its caller resumed when
+  // done (`detached`).
   enum class Inline : unsigned char { detached, starting, finished };
 
   // The coroutine to resume when this one is done (the one awaiting it
@@ -96,8 +137,7 @@ struct PromiseBase {
         p.set_inline_state(Inline::finished);  // the caller's await goes on
         return std::noop_coroutine();
       }
-      std::coroutine_handle<> next = p.linked();
-      return next ? next : std::noop_coroutine();
+      return resume_from_step(p.linked());
     }
     void await_resume() const noexcept {}
   };
@@ -205,8 +245,7 @@ class [[nodiscard]] Task {
       using Inline = detail::PromiseBase::Inline;
       promise_type &p = h.promise();
       p.start(p.link_to(caller, Inline::starting));
-      h.resume();  // runs until the child finishes or suspends
-      if (p.inline_state() == Inline::finished) return false;  // go on, no recursion
+      if (detail::resume_inline(h) && p.inline_state() == Inline::finished) return false;  // go on
       p.set_inline_state(Inline::detached);
       return true;
     }
@@ -287,7 +326,7 @@ int step(uvrun_task_t *task, void *frame) noexcept {
   StepState *outer = std::exchange(current_step, &st);
   std::coroutine_handle<> at = p.linked() ? p.linked() : h;
   p.start(PromiseBase::kStarted);
-  at.resume();
+  resume_chain(st, at);
   current_step = outer;
   if (h.done()) return finish<T, Box>(task, p);
   if (st.resume_at) p.link = p.link_to(st.resume_at, PromiseBase::Inline::detached);
