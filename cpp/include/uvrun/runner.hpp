@@ -29,6 +29,10 @@ struct Options {
   int executor_max_workers = 0;  // 0: min(32, cores + 4)
   std::chrono::duration<double> executor_shutdown_timeout{300.0};
   bool handle_sigint = true;
+  // X6, host mode: with handle_sigint, a run on the main thread takes SIGINT
+  // over even from a host's own handler (not from SIG_IGN), and puts the
+  // host's back exactly when it ends.
+  bool host_sigint = false;
   std::chrono::duration<double> cancel_timeout{0.0};  // X2; 0: wait forever
   std::function<void(uvrun_loop_t *, const uvrun_exception_context_t &)> exception_handler;
 };
@@ -71,6 +75,7 @@ inline uvrun_options_t to_c(const Options &o) {
   c.executor_max_workers = o.executor_max_workers;
   c.executor_shutdown_timeout = o.executor_shutdown_timeout.count();
   c.handle_sigint = o.handle_sigint ? 1 : 0;
+  c.host_sigint = o.host_sigint ? 1 : 0;
   c.cancel_timeout = o.cancel_timeout.count();
   if (o.exception_handler) {
     c.exception_handler = call_handler;
