@@ -84,6 +84,12 @@ class InvalidStateError : public Error {
 
 namespace detail {
 
+// Using an object that holds nothing (made empty, or moved from) is a bug
+// of the caller's: InvalidStateError, never a null dereference.
+[[noreturn, gnu::cold]] inline void throw_empty(const char *what) {
+  throw InvalidStateError(std::string(what) + " is empty (default-constructed or moved from)");
+}
+
 // An exception crossing the C core travels as the error's payload.
 inline void free_exception(void *p) { delete static_cast<std::exception_ptr *>(p); }
 

@@ -53,7 +53,11 @@ class BasicFutureAwaiter {
     if constexpr (Owned) uvrun_future_unref(fut_);
   }
 
-  bool await_ready() const noexcept { return uvrun_future_done(fut_); }
+  // InvalidStateError for an awaiter moved from.
+  bool await_ready() const {
+    if (fut_ == nullptr) throw_empty("a uvrun awaitable");
+    return uvrun_future_done(fut_);
+  }
   void await_suspend(std::coroutine_handle<> h) {
     StepState &st = step_state();
     st.resume_at = h;

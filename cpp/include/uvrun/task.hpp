@@ -260,10 +260,22 @@ class [[nodiscard]] Task {
     }
   };
   // Runs the child inline, like `await coro()` in asyncio.
-  Awaiter operator co_await() && noexcept { return Awaiter{h_}; }
-  Awaiter operator co_await() & noexcept { return Awaiter{h_}; }
+  // InvalidStateError for an empty Task.
+  Awaiter operator co_await() && { return Awaiter{frame()}; }
+  Awaiter operator co_await() & { return Awaiter{frame()}; }
+
+  // Hands the frame over (to a C task that runs it); InvalidStateError for
+  // an empty Task.
+  handle_type take() {
+    frame();
+    return release();
+  }
 
  private:
+  handle_type frame() const {
+    if (!h_) detail::throw_empty("uvrun::Task");
+    return h_;
+  }
   handle_type h_;
 };
 
