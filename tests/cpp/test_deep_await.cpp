@@ -12,6 +12,22 @@ namespace {
 
 constexpr std::size_t kSmallStack = 256 * 1024;
 
+// Each level of the deepest recursion keeps a frame alive: 1.1 GB in all in
+// a plain build, 2 GB under ASan, but 6.2 GB under TSan, whose builds go a
+// tenth as deep (still far past what a stack could hold as calls).
+#if defined(__SANITIZE_THREAD__)
+#define UVRUN_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UVRUN_TEST_TSAN 1
+#endif
+#endif
+#ifdef UVRUN_TEST_TSAN
+constexpr long kDeepest = 1000000;
+#else
+constexpr long kDeepest = 10000000;
+#endif
+
 // Runs `fn` on a new thread with a 256 KiB stack and waits for it; what
 // `fn` throws is rethrown here.
 void on_small_stack(std::function<void()> fn) {
@@ -65,10 +81,9 @@ uvrun::AsyncGenerator<long> level(long n) { co_yield co_await rec_through_genera
 }  // namespace
 
 TEST_CASE("a recursion of 10,000,000 inline awaits runs on a 256 KiB stack") {
-  constexpr long depth = 10000000;
   long got = -1;
-  on_small_stack([&] { got = uvrun::run(rec(depth)); });
-  CHECK(got == depth);
+  on_small_stack([&] { got = uvrun::run(rec(kDeepest)); });
+  CHECK(got == kDeepest);
 }
 
 TEST_CASE("a deep recursion suspended at its innermost await resumes every caller on a 256 KiB stack") {
