@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "sigint_support.h"
 #include "support.h"
 
 TEST_SUITE_BEGIN("cpp");
@@ -99,4 +100,31 @@ TEST_CASE("X5 a wait_for_signal never awaited is closed with its awaiter") {
 
 TEST_CASE("X5 wait_for_signal outside a running loop raises RuntimeError") {
   CHECK_THROWS_AS(uvrun::wait_for_signal(SIGUSR2), uvrun::RuntimeError);
+}
+
+TEST_CASE("X6 Options::host_sigint: a run takes Ctrl-C over from the host's handler and puts it back exactly") {
+  auto res = t::in_child(
+      [] {
+        t::sigint_handler(t::host_sigint_handler, SA_RESTART);
+        struct sigaction before = t::sigint_now();
+        auto main = []() -> uvrun::Task<int> {
+          t::child_ready();
+          co_await uvrun::sleep(10s);
+          co_return 1;
+        };
+        uvrun::Options options;
+        options.host_sigint = true;
+        bool interrupted = false;
+        try {
+          uvrun::run(main(), options);
+        } catch (const uvrun::KeyboardInterrupt &) {
+          interrupted = true;
+        }
+        CHILD_EXPECT(interrupted, 2);
+        CHILD_EXPECT(t::host_sigints == 0, 3);
+        CHILD_EXPECT(t::same_sigaction(t::sigint_now(), before), 4);
+        return 0;
+      },
+      [](int pid) { kill(pid, SIGINT); });
+  t::check_child(res);
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # header_test.sh: compiles every public header alone, as the first and only
 # include of a translation unit -- uvrun.h and uvrun_uv.h as strict C11 and as
-# C++20, each cpp/include/uvrun/*.hpp as C++20 -- with warnings as errors
-# (libgit2's tests/headertest, dav1d's tests/header_test.c).
+# C++20, each cpp/include/uvrun/*.hpp and uvrun/detail/*.hpp as C++20 -- with
+# warnings as errors (libgit2's tests/headertest, dav1d's tests/header_test.c).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 CC=${CC:-cc}
@@ -33,8 +33,8 @@ for h in "$root"/capi/include/*.h; do
   check "$name as C11" "$CC" "${cflags[@]}" "${posix[@]}" "${inc[@]}" -fsyntax-only "$tmp/t.c"
   check "$name as C++20" "$CXX" "${cxxflags[@]}" "${inc[@]}" -fsyntax-only "$tmp/t.cpp"
 done
-for h in "$root"/cpp/include/uvrun/*.hpp; do
-  name=uvrun/$(basename "$h")
+for h in "$root"/cpp/include/uvrun/*.hpp "$root"/cpp/include/uvrun/detail/*.hpp; do
+  name=${h#"$root"/cpp/include/}
   printf '#include <%s>\n#include <%s>\n' "$name" "$name" >"$tmp/t.cpp"
   check "$name as C++20" "$CXX" "${cxxflags[@]}" "${inc[@]}" -fsyntax-only "$tmp/t.cpp"
 done

@@ -84,6 +84,10 @@ void install(long at, bool persistent, bool cpp) {
 Stats stats() { return {allocations.load(), failed.load(), live.load()}; }
 void fail_next() { next_fails = true; }
 void fail_next_new() { next_new_fails = true; }
+void fail_from_now() {
+  persistent_mode = true;
+  fail_at = allocations.load() + 1;
+}
 void disarm() {
   fail_at = 0;
   next_fails = false;

@@ -29,6 +29,9 @@ Stats stats();
 void fail_next();
 // The same for the next operator new only (counted since install(..., true)).
 void fail_next_new();
+// Fails every allocation of either kind from now on, until disarm(). Needs
+// install(..., true).
+void fail_from_now();
 // Stops failing (and counting operator new) from now on.
 void disarm();
 // Waits until every block uvrun allocated is freed again (executor pools are

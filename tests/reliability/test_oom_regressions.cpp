@@ -127,11 +127,6 @@ Task<void> cancelled_out_of_memory() {
 
 Task<void> nap() { co_await uvrun::sleep(1ms); }
 
-Task<void> finish_later(int &finished) {
-  co_await uvrun::sleep(5ms);
-  finished = 1;
-}
-
 Task<void> group_waiting() {
   uvrun::TaskGroup g;
   g.create_task(nap());
@@ -306,25 +301,78 @@ TEST_CASE("regression: a TaskGroup exit that fails while it waits frees its wake
   }
 }
 
-TEST_CASE("regression: a TaskGroup exit without memory for its wake-up future still waits for the children") {
-  // Was: the exit made its waiting coroutine and that future only once it
-  // had to wait; out of memory it threw there, and the group ended (its
-  // children cancelled, not finished) while they still used the parent's
-  // locals. Now the coroutine is made with the group, and without the
-  // future the exit polls.
+namespace {
+
+// What a TaskGroup exit run with every allocation failing came to.
+struct ExitWithoutMemory {
+  long failed_before_child = -1;  // allocations the exit tried before the child ran
+  bool waited = false;            // the exit ended after the child had finished
+};
+
+// A child of a TaskGroup that uses its body's locals: it finishes some loop
+// iterations later, even when cancelled, and ends the allocation failures.
+// Yielding allocates nothing.
+Task<void> finish_late_then_disarm(ExitWithoutMemory &out, bool &finished) {
+  out.failed_before_child = oom::stats().failed;
+  for (int i = 0; i < 20; i++) {
+    try {
+      co_await uvrun::yield();
+    } catch (...) {
+      // cancelled by the group: it finishes all the same
+    }
+  }
+  finished = true;
+  oom::disarm();
+}
+
+Task<void> cancel_parent(uvrun_task_t *parent) {
+  co_await uvrun::yield();
+  uvrun_task_cancel(parent, nullptr);
+}
+
+Task<void> exit_without_memory(ExitWithoutMemory &out, bool cancel_during_exit) {
+  bool finished = false;
+  {
+    uvrun::TaskGroup g;
+    g.create_task(finish_late_then_disarm(out, finished));
+    if (cancel_during_exit) g.create_task(cancel_parent(uvrun_current_task(uvrun::running_loop())));
+    oom::fail_from_now();
+    try {
+      co_await g;
+    } catch (...) {
+      // out of memory, or the cancellation: either comes after the wait
+    }
+    out.waited = finished;
+  }
+}
+
+ExitWithoutMemory run_exit_without_memory(bool cancel_during_exit) {
+  ExitWithoutMemory out;
+  try {
+    uvrun::run(exit_without_memory(out, cancel_during_exit));
+  } catch (...) {
+    // the cancellation goes on out of the run
+  }
+  printf("failed_before_child=%ld waited=%d\n", out.failed_before_child, out.waited);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("regression: a TaskGroup exit allocates nothing: with every allocation failing it waits for its children") {
+  // Was: the exit made its wake-up future when it began to wait (and
+  // without it polled the loop).
   CHECK(aimed(
             [] {
-              auto main = []() -> Task<int> {
-                int finished = 0;
-                uvrun::TaskGroup g;
-                g.create_task(finish_later(finished));
-                oom::fail_next();  // the exit's wake-up future
-                co_await g;
-                co_return finished;
-              };
-              int finished = uvrun::run(main());
-              printf("finished=%d\n", finished);
-              return finished == 1 ? 0 : 1;
+              ExitWithoutMemory out = run_exit_without_memory(false);
+              return out.failed_before_child == 0 && out.waited ? 0 : 1;
             },
             true) == 0);
+}
+
+TEST_CASE("regression: a TaskGroup exit cancelled with every allocation failing still waits for its children") {
+  // Was: only a CancelledError was taken as the parent's cancellation; the
+  // error that stood for it out of memory ended the exit, and the body's
+  // locals went away while its child still used them.
+  CHECK(aimed([] { return run_exit_without_memory(true).waited ? 0 : 1; }, true) == 0);
 }

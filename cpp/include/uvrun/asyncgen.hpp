@@ -85,7 +85,7 @@ struct AsyncGenPromiseBase {
       inline_state = PromiseBase::Inline::finished;  // the consumer's await goes on
       return std::noop_coroutine();
     }
-    return consumer;
+    return resume_from_step(consumer);
   }
 
   struct YieldAwaiter {
@@ -131,8 +131,7 @@ struct DriveAwaiter {
     p.state = AsyncGenPromiseBase::State::running;
     p.consumer = caller;
     p.inline_state = Inline::starting;
-    h.resume();
-    if (p.inline_state == Inline::finished) return false;
+    if (resume_inline(h) && p.inline_state == Inline::finished) return false;
     p.inline_state = Inline::detached;
     return true;
   }
@@ -246,7 +245,8 @@ class [[nodiscard]] AsyncGenerator {
   ~AsyncGenerator() { release(); }
 
   // `co_await gen.next()`: the next value, or std::nullopt once the
-  // generator has finished; its exception comes out here.
+  // generator has finished; its exception comes out here. Like aclose()
+  // and done(), InvalidStateError on a generator moved from.
   auto next() {
     struct Awaiter : detail::DriveAwaiter<promise_type> {
       std::optional<T> await_resume() {
@@ -259,15 +259,19 @@ class [[nodiscard]] AsyncGenerator {
         return std::exchange(p.current, std::nullopt);
       }
     };
-    return Awaiter{{h_}};
+    return Awaiter{{checked()}};
   }
 
   // Closes the generator (Python's aclose()); awaiting it runs the cleanup.
-  Task<void> aclose() { return promise_type::close(detail::OrphanGuard<promise_type>(h_)); }
+  Task<void> aclose() { return promise_type::close(detail::OrphanGuard<promise_type>(checked())); }
 
-  bool done() const noexcept { return h_.promise().state == promise_type::State::finished; }
+  bool done() const { return checked().promise().state == promise_type::State::finished; }
 
  private:
+  handle_type checked() const {
+    if (!h_) detail::throw_empty("uvrun::AsyncGenerator");
+    return h_;
+  }
   void release() noexcept {
     if (!h_) return;
     promise_type &p = h_.promise();

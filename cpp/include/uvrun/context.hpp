@@ -46,7 +46,8 @@ struct ContextBox {
 
 // contextvars.Context: a mapping of variables to values. Move-only; copy()
 // is O(1). Converts to uvrun_context_t*, so it goes wherever the C API or
-// Runner::run takes a context.
+// Runner::run takes a context. A Context moved from is empty: copy(), run()
+// and get() throw InvalidStateError.
 class Context {
  public:
   // An empty context (contextvars.Context()).
@@ -67,7 +68,7 @@ class Context {
   }
   Context copy() const {
     uvrun_context_t *c = nullptr;
-    detail::check(uvrun_context_copy(ctx_, &c));
+    detail::check(uvrun_context_copy(checked(), &c));
     return Context(c);
   }
 
@@ -90,7 +91,7 @@ class Context {
         }
       }
     } call{fn};
-    detail::check(uvrun_context_run(ctx_, Call::invoke, &call));
+    detail::check(uvrun_context_run(checked(), Call::invoke, &call));
     if (call.error) std::rethrow_exception(call.error);
     if constexpr (!std::is_void_v<R>) return std::move(*call.result);
   }
@@ -98,13 +99,17 @@ class Context {
   // Context.get(var): the value var has in this context (its default aside).
   template <class T>
   std::optional<T> get(const ContextVar<T> &var) const {
-    return var.value_in(ctx_);
+    return var.value_in(checked());
   }
 
   uvrun_context_t *capi() const noexcept { return ctx_; }
   operator uvrun_context_t *() const noexcept { return ctx_; }
 
  private:
+  uvrun_context_t *checked() const {
+    if (ctx_ == nullptr) detail::throw_empty("uvrun::Context");
+    return ctx_;
+  }
   uvrun_context_t *ctx_ = nullptr;
 };
 
@@ -178,9 +183,11 @@ class ContextVar {
   }
   // Restores what the variable held before the set() that made `token`.
   // RuntimeError if the token was used; Error (TOKEN_MISMATCH) if it comes
-  // from another variable or context.
+  // from another variable or context; InvalidStateError for a token moved
+  // from.
   void reset(Token &token) {
     if (token.used_) throw RuntimeError(UVRUN_E_TOKEN_USED, uvrun_strerror(UVRUN_E_TOKEN_USED));
+    if (token.t_ == nullptr) detail::throw_empty("uvrun::Token");
     token.used_ = true;
     detail::check(uvrun_contextvar_reset(var_, std::exchange(token.t_, nullptr)));
   }

@@ -84,6 +84,12 @@ class InvalidStateError : public Error {
 
 namespace detail {
 
+// Using an object that holds nothing (made empty, or moved from) is a bug
+// of the caller's: InvalidStateError, never a null dereference.
+[[noreturn, gnu::cold]] inline void throw_empty(const char *what) {
+  throw InvalidStateError(std::string(what) + " is empty (default-constructed or moved from)");
+}
+
 // An exception crossing the C core travels as the error's payload.
 inline void free_exception(void *p) { delete static_cast<std::exception_ptr *>(p); }
 
@@ -155,5 +161,27 @@ inline uvrun_error_t *error_from(std::exception_ptr e) noexcept {
   }
 }
 
+// The exception a C error stands for, as an exception_ptr.
+inline std::exception_ptr exception_of(const uvrun_error_t *err) noexcept {
+  try {
+    throw_error(err);
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
+inline std::exception_ptr &error_context_slot() noexcept {
+  static thread_local std::exception_ptr slot;
+  return slot;
+}
+
 }  // namespace detail
+
+// When run() threw because both the main task and the shutdown failed, the
+// exception it did not throw (Python's __context__: an interrupt while
+// closing is thrown, the main task's error is kept here). Every failure
+// thrown from a C call on this thread sets it anew: null when it carried
+// nothing else.
+inline std::exception_ptr last_error_context() noexcept { return detail::error_context_slot(); }
+
 }  // namespace uvrun

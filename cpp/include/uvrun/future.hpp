@@ -20,9 +20,13 @@ struct ErrorRef {
   ~ErrorRef() { uvrun_error_unref(err); }
 };
 
-// Throws what this thread's last failure (code `rc`) stands for.
+// Throws what this thread's last failure (code `rc`) stands for; the
+// error it carries alongside (a run's and its shutdown's) goes to
+// last_error_context().
 [[noreturn]] inline void throw_last(int rc) {
   ErrorRef e{uvrun_take_error()};
+  const uvrun_error_t *other = e.err != nullptr ? uvrun_error_context(e.err) : nullptr;
+  error_context_slot() = other != nullptr ? exception_of(other) : nullptr;
   if (e.err == nullptr) throw Error(rc, uvrun_strerror(rc));
   throw_error(e.err);
 }
@@ -53,7 +57,11 @@ class BasicFutureAwaiter {
     if constexpr (Owned) uvrun_future_unref(fut_);
   }
 
-  bool await_ready() const noexcept { return uvrun_future_done(fut_); }
+  // InvalidStateError for an awaiter moved from.
+  bool await_ready() const {
+    if (fut_ == nullptr) throw_empty("a uvrun awaitable");
+    return uvrun_future_done(fut_);
+  }
   void await_suspend(std::coroutine_handle<> h) {
     StepState &st = step_state();
     st.resume_at = h;

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/frame_cache.hpp"
 #include "errors.hpp"
 #include "future.hpp"
 #include "task.hpp"
@@ -28,8 +29,15 @@ struct Options {
   int executor_max_workers = 0;  // 0: min(32, cores + 4)
   std::chrono::duration<double> executor_shutdown_timeout{300.0};
   bool handle_sigint = true;
+  // Host mode: with handle_sigint, a run on the main thread takes SIGINT
+  // over even from a host's own handler (not from SIG_IGN), and puts the
+  // host's back exactly when it ends.
+  bool host_sigint = false;
   std::chrono::duration<double> cancel_timeout{0.0};  // 0: wait forever
   std::function<void(uvrun_loop_t *, const uvrun_exception_context_t &)> exception_handler;
+  // Sees each step of the runner's close begin and end (uvrun_shutdown_step_name
+  // names event.step). What it throws is logged, and the close goes on.
+  std::function<void(const uvrun_shutdown_event_t &)> shutdown_hook;
 };
 
 namespace detail {
@@ -58,6 +66,16 @@ inline void call_handler(uvrun_loop_t *loop, const uvrun_exception_context_t *ct
   }
 }
 
+inline void call_shutdown_hook(const uvrun_shutdown_event_t *event, void *ud) {
+  try {
+    (*static_cast<decltype(Options::shutdown_hook) *>(ud))(*event);
+  } catch (const std::exception &e) {
+    uvrun_log(UVRUN_LOG_ERROR, (std::string("shutdown hook threw: ") + e.what()).c_str());
+  } catch (...) {
+    uvrun_log(UVRUN_LOG_ERROR, "shutdown hook threw");
+  }
+}
+
 // The C options for `o`; `o` must outlive their use.
 inline uvrun_options_t to_c(const Options &o) {
   uvrun_options_t c;
@@ -70,10 +88,15 @@ inline uvrun_options_t to_c(const Options &o) {
   c.executor_max_workers = o.executor_max_workers;
   c.executor_shutdown_timeout = o.executor_shutdown_timeout.count();
   c.handle_sigint = o.handle_sigint ? 1 : 0;
+  c.host_sigint = o.host_sigint ? 1 : 0;
   c.cancel_timeout = o.cancel_timeout.count();
   if (o.exception_handler) {
     c.exception_handler = call_handler;
     c.exception_handler_data = const_cast<decltype(Options::exception_handler) *>(&o.exception_handler);
+  }
+  if (o.shutdown_hook) {
+    c.shutdown_hook = call_shutdown_hook;
+    c.shutdown_hook_data = const_cast<decltype(Options::shutdown_hook) *>(&o.shutdown_hook);
   }
   return c;
 }
@@ -121,7 +144,7 @@ T run(Task<T> main, const Options &options = {}) {
   void *result = nullptr;
   detail::FrameCacheDecayAtExit decay;
   // The frame outlives the C task: uvrun_run frees it before returning.
-  detail::FrameGuard frame{main.release()};
+  detail::FrameGuard frame{main.take()};
   detail::check(uvrun_run(detail::step<T>, frame.h.address(), &c, &result));
   return detail::take_result<T, false>(result);  // from the frame, still alive
 }
@@ -140,19 +163,22 @@ class TaskHandle {
   }
   ~TaskHandle() { uvrun_task_unref(t_); }
 
-  bool done() const noexcept { return uvrun_future_done(future()); }
-  bool cancelled() const noexcept { return uvrun_future_cancelled(future()); }
-  bool cancel(const char *msg = nullptr) noexcept { return uvrun_task_cancel(t_, msg) == 1; }
-  int cancelling() const noexcept { return uvrun_task_cancelling(t_); }
-  int uncancel() noexcept { return uvrun_task_uncancel(t_); }
-  std::string name() const { return uvrun_task_name(t_); }
-  void set_name(const std::string &name) { detail::check(uvrun_task_set_name(t_, name.c_str())); }
+  // Every use but capi(), future() and the bool test throws
+  // InvalidStateError on an empty handle.
+  bool done() const { return uvrun_future_done(checked_future()); }
+  bool cancelled() const { return uvrun_future_cancelled(checked_future()); }
+  bool cancel(const char *msg = nullptr) { return uvrun_task_cancel(checked(), msg) == 1; }
+  int cancelling() const { return uvrun_task_cancelling(checked()); }
+  int uncancel() { return uvrun_task_uncancel(checked()); }
+  std::string name() const { return uvrun_task_name(checked()); }
+  void set_name(const std::string &name) { detail::check(uvrun_task_set_name(checked(), name.c_str())); }
 
   // The result of a done task, or its exception (InvalidStateError while
   // pending).
   decltype(auto) result() const {
     void *value = nullptr;
-    if (uvrun_future_result(future(), &value) < 0) detail::throw_error(uvrun_future_error(future()));
+    uvrun_future_t *fut = checked_future();
+    if (uvrun_future_result(fut, &value) < 0) detail::throw_error(uvrun_future_error(fut));
     return cast(value);
   }
 
@@ -162,7 +188,7 @@ class TaskHandle {
       using detail::BorrowedFutureAwaiter::BorrowedFutureAwaiter;
       decltype(auto) await_resume() { return cast(detail::BorrowedFutureAwaiter::await_resume()); }
     };
-    return Awaiter(future());
+    return Awaiter(checked_future());
   }
 
   uvrun_task_t *capi() const noexcept { return t_; }
@@ -170,6 +196,11 @@ class TaskHandle {
   explicit operator bool() const noexcept { return t_ != nullptr; }
 
  private:
+  uvrun_task_t *checked() const {
+    if (t_ == nullptr) detail::throw_empty("uvrun::TaskHandle");
+    return t_;
+  }
+  uvrun_future_t *checked_future() const { return uvrun_task_future(checked()); }
   static decltype(auto) cast(void *value) {
     if constexpr (std::is_void_v<T>) {
       (void)value;
@@ -189,7 +220,7 @@ TaskHandle<T> create_task(Task<T> task, const char *name = nullptr,
   uvrun_task_opts_t opts{sizeof opts, name, nullptr, detail::destroy_frame, nullptr};
   if (uvrun_loop_get_debug(loop)) opts.site = detail::intern_site(where);
   uvrun_task_t *t = nullptr;
-  detail::check(uvrun_task_new(loop, detail::step<T>, task.release().address(), &opts, &t));
+  detail::check(uvrun_task_new(loop, detail::step<T>, task.take().address(), &opts, &t));
   return TaskHandle<T>(t);
 }
 
@@ -222,6 +253,7 @@ class Runner final {
   // Runs `main` as this runner's main task, in `context` or the runner's own.
   template <class T>
   T run(Task<T> main, uvrun_context_t *context = nullptr) {
+    void *frame = main.take().address();
     uvrun_task_opts_t opts;
     uvrun_task_opts_init(&opts);
     opts.context = context;
@@ -229,7 +261,7 @@ class Runner final {
     void *result = nullptr;
     detail::FrameCacheDecayAtExit decay;
     // Boxed: the main task (and its frame) may be freed before we read it.
-    detail::check(uvrun_runner_run_task(r_, detail::step<T, true>, main.release().address(), &opts, &result));
+    detail::check(uvrun_runner_run_task(r_, detail::step<T, true>, frame, &opts, &result));
     return detail::take_result<T, true>(result);
   }
 

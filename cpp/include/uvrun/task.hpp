@@ -2,20 +2,22 @@
 // uvrun task.
 //
 // `co_await child()` runs the child inline: no scheduling, no task object
-// (asyncio's `await coro()`). A child that finishes without suspending hands
-// control back by returning from the await (the stack stays flat whatever
-// the compiler does with tail calls, sanitizer builds included); one that
-// suspends resumes its caller by symmetric transfer when it is done. Only
-// awaiting a uvrun future suspends the whole chain; the C task that drives it
-// then returns UVRUN_SUSPEND, and its next step resumes the innermost
-// coroutine (from the loop's ready queue, never inside a libuv callback).
+// (asyncio's `await coro()`): its caller's await resumes it with a nested
+// call, and a child that finishes without suspending hands control back by
+// returning from that call. One that suspends leaves its caller to the
+// step's loop, which resumes the caller when the child is done. Past a fixed
+// nesting depth a child starts from the step's loop too, so a recursion of
+// awaits is limited by memory, not by the thread's stack. Nothing relies on
+// tail calls: GCC makes symmetric transfer one only when optimizing, and
+// never under sanitizers. Only awaiting a uvrun future suspends the whole
+// chain; the C task that drives it then returns UVRUN_SUSPEND, and its next
+// step resumes the innermost coroutine (from the loop's ready queue, never
+// inside a libuv callback).
 #pragma once
 
 #include <uvrun.h>
 
-#include <algorithm>
 #include <cassert>
-#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <cstddef>
@@ -26,6 +28,7 @@
 #include <utility>
 
 #include "debug.hpp"
+#include "detail/frame_cache.hpp"
 #include "errors.hpp"
 
 namespace uvrun {
@@ -35,12 +38,14 @@ class Task;
 
 namespace detail {
 
-// Set while a step resumes a coroutine chain: what the chain suspended on.
+// Set while a step resumes a coroutine chain: what the chain suspended on,
+// and the coroutine the step's loop resumes next.
 struct StepState {
   uvrun_task_t *task = nullptr;
   std::coroutine_handle<> resume_at;
   uvrun_future_t *await = nullptr;  // a reference for uvrun_task_await
   bool suspended = false;           // the awaiter told the C task itself
+  std::coroutine_handle<> next;     // resumed from the bottom of the stack
 };
 inline thread_local StepState *current_step = nullptr;
 
@@ -50,117 +55,38 @@ inline StepState &step_state() {
   return *current_step;
 }
 
-// Coroutine frames come and go with every `co_await child()` and task: each
-// thread keeps freed frames by size class for the next ones instead of a
-// malloc/free pair each. A burst leaves a large cache: what stayed unused for
-// a whole second, above a floor of 1024 frames a class, is freed when the
-// thread next frees 1024 frames, at the end of a run(), or at thread exit.
-// The cache is constant-initialized and trivially destructible, so the hot
-// path reads it with no thread-local init guard; the first frame cached on a
-// thread arms a reaper for thread exit. Off under AddressSanitizer, which
-// must see every free.
-struct FrameCache {
-  struct Node {
-    Node *next;
-  };
-#if defined(__SANITIZE_ADDRESS__)
-  static constexpr bool kOn = false;
-#else
-  static constexpr bool kOn = true;
-#endif
-  // Classes are 16 bytes apart and 8 short of a multiple of 16, so that each
-  // fills the chunk malloc gives it (glibc: an 8-byte header, 16-byte steps).
-  static constexpr std::size_t kClasses = 64;  // frames up to 1016 bytes
-  static constexpr std::size_t kFloor = 1024, kCheckEvery = 1024;
-  static constexpr std::int64_t kDecayNs = 1000000000;
+// Inline awaits nested on this thread's stack, and how many may be.
+inline constexpr unsigned kMaxInlineDepth = 64;
+inline thread_local constinit unsigned inline_depth = 0;
 
-  Node *free[kClasses];
-  std::size_t count[kClasses];
-  std::size_t low[kClasses];  // the fewest cached since decay_at was set
-  std::size_t frees;          // frames cached since the last reset_frees()
-  std::size_t most;           // the largest count when frees was last reset
-  std::int64_t decay_at;      // steady_clock ns
-  bool armed;                 // the reaper is registered
-  bool dead;                  // the thread is exiting: frames go straight back
-
-  static std::size_t size_class(std::size_t n) noexcept { return (n + 7) / 16; }
-  static std::size_t class_size(std::size_t c) noexcept { return 16 * c + 8; }
-  void free_top(std::size_t c, std::size_t n) noexcept {
-    for (; n > 0 && free[c] != nullptr; n--, count[c]--) ::operator delete(std::exchange(free[c], free[c]->next));
+// Runs `h` for an inline await with a nested call, until it finishes or
+// suspends; false when the nesting is at its limit and the step's loop will
+// start it instead (the awaiting coroutine must then suspend).
+inline bool resume_inline(std::coroutine_handle<> h) noexcept {
+  if (inline_depth >= kMaxInlineDepth && current_step != nullptr) [[unlikely]] {
+    current_step->next = h;
+    return false;
   }
-  // No class holds more than most + frees frames until the next reset.
-  void reset_frees() noexcept {
-    frees = 0;
-    most = 0;
-    for (std::size_t c = 0; c < kClasses; c++) most = std::max(most, count[c]);
-  }
-  [[gnu::noinline]] void decay() noexcept {
-    std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::steady_clock::now().time_since_epoch()).count();
-    if (now >= decay_at) {
-      for (std::size_t c = 0; c < kClasses; c++) {
-        if (low[c] > kFloor) free_top(c, low[c] - kFloor);
-        low[c] = count[c];
-      }
-      decay_at = now + kDecayNs;
-    }
-    reset_frees();
-  }
-  // At the end of a run: only a class above the floor can have anything to
-  // give back. The bound, kept beside what every free writes, answers most
-  // runs without reading the counts (cold by then) or the clock.
-  void decay_if_over_floor() noexcept {
-    if (most + frees <= kFloor) return;
-    reset_frees();
-    if (most > kFloor) decay();
-  }
-  void release_all() noexcept {
-    dead = true;
-    for (std::size_t c = 0; c < kClasses; c++) free_top(c, count[c]);
-  }
-};
-inline thread_local constinit FrameCache frame_cache{};
-
-struct FrameCacheReaper {
-  ~FrameCacheReaper() { frame_cache.release_all(); }
-};
-[[gnu::noinline]] inline void arm_frame_cache_reaper() {
-  static thread_local FrameCacheReaper reaper;
-  asm volatile("" : : "r"(&reaper));  // constructs it, registering its destructor
-  frame_cache.armed = true;
+  ++inline_depth;
+  h.resume();
+  --inline_depth;
+  return true;
 }
 
-// Lets the frame cache decay when a run ends, however it ends.
-struct FrameCacheDecayAtExit {
-  FrameCacheDecayAtExit() = default;
-  FrameCacheDecayAtExit(const FrameCacheDecayAtExit &) = delete;
-  FrameCacheDecayAtExit &operator=(const FrameCacheDecayAtExit &) = delete;
-  ~FrameCacheDecayAtExit() { frame_cache.decay_if_over_floor(); }
-};
-
-inline void *allocate_frame(std::size_t n) {
-  FrameCache &fc = frame_cache;
-  std::size_t c = FrameCache::size_class(n);
-  if (c < FrameCache::kClasses && fc.free[c] != nullptr) {
-    FrameCache::Node *node = fc.free[c];
-    fc.free[c] = node->next;
-    if (--fc.count[c] < fc.low[c]) fc.low[c] = fc.count[c];
-    return node;
+// For a coroutine that suspended and is now done (or yields): the step's
+// loop resumes `next`, the coroutine awaiting it, if any.
+inline std::coroutine_handle<> resume_from_step(std::coroutine_handle<> next) noexcept {
+  if (next) {
+    assert(current_step != nullptr && !current_step->next);  // only a step resumes a suspended chain
+    current_step->next = next;
   }
-  return ::operator new(c < FrameCache::kClasses ? FrameCache::class_size(c) : n);
+  return std::noop_coroutine();
 }
 
-inline void deallocate_frame(void *p, std::size_t n) noexcept {
-  FrameCache &fc = frame_cache;
-  std::size_t c = FrameCache::size_class(n);
-  if (FrameCache::kOn && c < FrameCache::kClasses && !fc.dead) {
-    if (!fc.armed) arm_frame_cache_reaper();
-    fc.free[c] = new (p) FrameCache::Node{fc.free[c]};
-    fc.count[c]++;
-    if (++fc.frees == FrameCache::kCheckEvery) fc.decay();
-    return;
-  }
-  ::operator delete(p);
+// The step's loop: resumes `at`, then whatever the chain leaves to it.
+inline void resume_chain(StepState &st, std::coroutine_handle<> at) noexcept {
+  at.resume();
+  while (st.next) std::exchange(st.next, {}).resume();
 }
 
 struct PromiseBase {
@@ -168,8 +94,9 @@ struct PromiseBase {
   static void operator delete(void *p, std::size_t n) noexcept { deallocate_frame(p, n); }
 
   // How a child awaited inline is running: started by its caller's await
-  // (`starting`), finished within that start (`finished`), or suspended and
-  // to resume its caller itself when done (`detached`).
+  // (`starting`), finished within that start (`finished`), or suspended (or
+  // left to the step's loop to start) and to have its caller resumed when
+  // done (`detached`).
   enum class Inline : unsigned char { detached, starting, finished };
 
   // The coroutine to resume when this one is done (the one awaiting it
@@ -210,8 +137,7 @@ struct PromiseBase {
         p.set_inline_state(Inline::finished);  // the caller's await goes on
         return std::noop_coroutine();
       }
-      std::coroutine_handle<> next = p.linked();
-      return next ? next : std::noop_coroutine();
+      return resume_from_step(p.linked());
     }
     void await_resume() const noexcept {}
   };
@@ -319,8 +245,7 @@ class [[nodiscard]] Task {
       using Inline = detail::PromiseBase::Inline;
       promise_type &p = h.promise();
       p.start(p.link_to(caller, Inline::starting));
-      h.resume();  // runs until the child finishes or suspends
-      if (p.inline_state() == Inline::finished) return false;  // go on, no recursion
+      if (detail::resume_inline(h) && p.inline_state() == Inline::finished) return false;  // go on
       p.set_inline_state(Inline::detached);
       return true;
     }
@@ -335,10 +260,22 @@ class [[nodiscard]] Task {
     }
   };
   // Runs the child inline, like `await coro()` in asyncio.
-  Awaiter operator co_await() && noexcept { return Awaiter{h_}; }
-  Awaiter operator co_await() & noexcept { return Awaiter{h_}; }
+  // InvalidStateError for an empty Task.
+  Awaiter operator co_await() && { return Awaiter{frame()}; }
+  Awaiter operator co_await() & { return Awaiter{frame()}; }
+
+  // Hands the frame over (to a C task that runs it); InvalidStateError for
+  // an empty Task.
+  handle_type take() {
+    frame();
+    return release();
+  }
 
  private:
+  handle_type frame() const {
+    if (!h_) detail::throw_empty("uvrun::Task");
+    return h_;
+  }
   handle_type h_;
 };
 
@@ -401,7 +338,7 @@ int step(uvrun_task_t *task, void *frame) noexcept {
   StepState *outer = std::exchange(current_step, &st);
   std::coroutine_handle<> at = p.linked() ? p.linked() : h;
   p.start(PromiseBase::kStarted);
-  at.resume();
+  resume_chain(st, at);
   current_step = outer;
   if (h.done()) return finish<T, Box>(task, p);
   if (st.resume_at) p.link = p.link_to(st.resume_at, PromiseBase::Inline::detached);

@@ -91,11 +91,12 @@ struct GroupState {
   std::vector<TaskHandle<>> tasks;  // children not done yet
   std::vector<std::exception_ptr> errors;  // with room for one per child in `tasks`
   std::exception_ptr base_error;  // KeyboardInterrupt/SystemExit: re-raised alone
-  uvrun_future_t *on_completed = nullptr;
+  uvrun_future_t *on_completed = nullptr;  // the exit's wake-up, made with the group
   std::exception_ptr propagate_cancel;  // the exit re-raises the parent's cancellation
   Task<void> waiter;  // wait_children(), made up front
 
   ~GroupState() {
+    uvrun_future_unref(on_completed);
     // Never needed (no child was left at the exit): not a coroutine that
     // was forgotten, so no "never awaited" warning.
     if (waiter.valid()) {
@@ -127,7 +128,7 @@ struct GroupState {
     auto it = std::find_if(tasks.begin(), tasks.end(), [fut](const TaskHandle<> &t) { return t.future() == fut; });
     TaskHandle<> child = std::move(*it);
     tasks.erase(it);
-    if (on_completed != nullptr && tasks.empty() && !uvrun_future_done(on_completed))
+    if (exiting && tasks.empty() && on_completed != nullptr && !uvrun_future_done(on_completed))
       uvrun_future_set_result(on_completed, nullptr, nullptr);
     if (uvrun_future_cancelled(fut)) return;
     uvrun_error_t *err = uvrun_future_error(fut);  // marks it retrieved
@@ -149,27 +150,27 @@ struct GroupState {
   }
 
   // The waiting part of __aexit__: until every child is done, however often
-  // the parent is cancelled meanwhile. Its frame is made with the group;
-  // without memory for a wake-up future it polls once per loop iteration:
-  // out of memory, the group still never ends before its children.
+  // the parent is cancelled meanwhile. Its frame and its wake-up are made
+  // with the group, so the exit allocates nothing. A cancellation of the
+  // parent cancels the wake-up too, and the next wait needs a new one;
+  // without memory for it the exit polls once per loop iteration: out of
+  // memory, the group still never ends before its children.
   Task<void> wait_children() {
     while (!tasks.empty()) {
-      bool wakeable = uvrun_future_new(uvrun_task_loop(parent), &on_completed) == 0;
-      // Released however the wait ends: woken, failed (out of memory), or
-      // its frame destroyed while it waits.
-      struct Release {
-        uvrun_future_t *&fut;
-        ~Release() { uvrun_future_unref(std::exchange(fut, nullptr)); }
-      } release{on_completed};
+      if (on_completed == nullptr || uvrun_future_done(on_completed)) {
+        uvrun_future_unref(std::exchange(on_completed, nullptr));
+        if (uvrun_future_new(uvrun_task_loop(parent), &on_completed) < 0) on_completed = nullptr;
+      }
       try {
-        if (wakeable) {
-          co_await VoidAwaiter(uvrun_future_ref(on_completed));
+        if (on_completed != nullptr) {
+          co_await BorrowedFutureAwaiter(on_completed);
         } else {
           co_await uvrun::yield();
         }
-      } catch (const CancelledError &) {
+      } catch (...) {
+        // The parent is being cancelled while children run (the exception
+        // is a bad_alloc when the CancelledError could not be made).
         if (!aborting) {
-          // The parent is being cancelled while children run.
           propagate_cancel = std::current_exception();
           abort();
         }
@@ -232,6 +233,7 @@ class TaskGroup {
     }
     try {
       s_->waiter = s_->wait_children();
+      detail::check(uvrun_future_new(uvrun_task_loop(s_->parent), &s_->on_completed));
     } catch (...) {
       delete s_;
       throw;

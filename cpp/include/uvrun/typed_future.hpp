@@ -33,15 +33,6 @@ decltype(auto) value_ref(void *value) {
   }
 }
 
-// The exception a C error stands for, as an exception_ptr.
-inline std::exception_ptr exception_of(const uvrun_error_t *err) {
-  try {
-    throw_error(err);
-  } catch (...) {
-    return std::current_exception();
-  }
-}
-
 template <class E>
 bool holds(const std::exception_ptr &e) {
   if (!e) return false;
@@ -58,7 +49,8 @@ bool holds(const std::exception_ptr &e) {
 
 // asyncio.Future: a result, an exception or a cancellation that arrives
 // later. A reference-counted handle: copies share one future. Values are
-// boxed on the C future and destroyed with it.
+// boxed on the C future and destroyed with it. A Future moved from is empty:
+// every use but capi() throws InvalidStateError.
 template <class T = void>
 class Future {
   static_assert(!std::is_reference_v<T>, "Future<T&> is not supported: box a pointer");
@@ -84,8 +76,9 @@ class Future {
   template <class U = T>
     requires(!std::is_void_v<U>)
   void set_result(std::type_identity_t<U> value) {
+    uvrun_future_t *f = checked();
     auto *box = new T(std::move(value));
-    int rc = uvrun_future_set_result(f_, box, detail::delete_value<T>);
+    int rc = uvrun_future_set_result(f, box, detail::delete_value<T>);
     if (rc < 0) {
       delete box;
       detail::throw_last(rc);
@@ -94,25 +87,27 @@ class Future {
   void set_result()
     requires std::is_void_v<T>
   {
-    detail::check(uvrun_future_set_result(f_, nullptr, nullptr));
+    detail::check(uvrun_future_set_result(checked(), nullptr, nullptr));
   }
   void set_exception(std::exception_ptr e) {
+    uvrun_future_t *f = checked();
     uvrun_error_t *err = detail::error_from(std::move(e));
     if (err == nullptr) throw std::bad_alloc();
-    detail::check(uvrun_future_set_error(f_, err));
+    detail::check(uvrun_future_set_error(f, err));
   }
-  bool cancel(const char *msg = nullptr) noexcept { return uvrun_future_cancel(f_, msg) == 1; }
+  bool cancel(const char *msg = nullptr) { return uvrun_future_cancel(checked(), msg) == 1; }
 
-  [[nodiscard]] bool done() const noexcept { return uvrun_future_done(f_); }
-  [[nodiscard]] bool cancelled() const noexcept { return uvrun_future_cancelled(f_); }
+  [[nodiscard]] bool done() const { return uvrun_future_done(checked()); }
+  [[nodiscard]] bool cancelled() const { return uvrun_future_cancelled(checked()); }
 
   // The value (a reference into the future), or the exception thrown;
   // InvalidStateError while pending.
   decltype(auto) result() const {
     void *value = nullptr;
-    if (uvrun_future_result(f_, &value) < 0) {
+    uvrun_future_t *f = checked();
+    if (uvrun_future_result(f, &value) < 0) {
       if (!done()) throw InvalidStateError("Result is not set.");
-      detail::throw_error(uvrun_future_error(f_));
+      detail::throw_error(uvrun_future_error(f));
     }
     return detail::value_ref<T>(value);
   }
@@ -131,12 +126,16 @@ class Future {
       using detail::BorrowedFutureAwaiter::BorrowedFutureAwaiter;
       decltype(auto) await_resume() { return detail::value_ref<T>(detail::BorrowedFutureAwaiter::await_resume()); }
     };
-    return Awaiter(f_);
+    return Awaiter(checked());
   }
 
   uvrun_future_t *capi() const noexcept { return f_; }
 
  private:
+  uvrun_future_t *checked() const {
+    if (f_ == nullptr) detail::throw_empty("uvrun::Future");
+    return f_;
+  }
   Future(uvrun_future_t *adopted, int) noexcept : f_(adopted) {}
   uvrun_future_t *f_ = nullptr;
 };
