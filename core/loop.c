@@ -619,8 +619,7 @@ static void run_once(uvrun_loop_t *loop) {
   }
 }
 
-/* 0 if the loop may run now, else the error (recorded). */
-static int check_runnable(const uvrun_loop_t *loop) {
+int uvr_loop_check_runnable(const uvrun_loop_t *loop) {
   if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
   if (loop->running) return uvr_fail(UVRUN_E_LOOP_ALREADY_RUNNING, "This event loop is already running");
   if (uvr_running_loop != NULL)
@@ -630,7 +629,7 @@ static int check_runnable(const uvrun_loop_t *loop) {
 
 int uvr_loop_run_forever(uvrun_loop_t *loop) {
   uvrun_error_t *raised;
-  int rc = check_runnable(loop);
+  int rc = uvr_loop_check_runnable(loop);
   if (rc < 0) return rc;
   loop->running = 1;
   loop->thread = uv_thread_self();
@@ -650,14 +649,6 @@ int uvr_loop_run_forever(uvrun_loop_t *loop) {
   return 0;
 }
 
-int uvr_loop_iterate(uvrun_loop_t *loop) {
-  /* Checked first: a loop that cannot run must not keep the stop request. */
-  int rc = check_runnable(loop);
-  if (rc < 0) return rc;
-  loop->stopping = 1; /* as asyncio's stop() before run_forever() */
-  return uvr_loop_run_forever(loop);
-}
-
 static void stop_on_done(uvrun_future_t *fut, void *ud) {
   /* An interrupt or exit already unwound the loop (R35): do not stop a
    * later run by mistake. */
@@ -671,7 +662,7 @@ int uvrun_loop_run_until_complete(uvrun_loop_t *loop, uvrun_future_t *fut, void 
   int rc;
   if (result != NULL) *result = NULL;
   if (loop == NULL || fut == NULL) return uvr_fail(UVRUN_E_INVAL, "loop and future must not be NULL");
-  if ((rc = check_runnable(loop)) < 0) return rc;
+  if ((rc = uvr_loop_check_runnable(loop)) < 0) return rc;
   if (fut->loop != loop)
     return uvr_fail(UVRUN_E_INVAL,
                     "The future belongs to a different loop than the one specified as the loop argument");

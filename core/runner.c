@@ -320,21 +320,29 @@ done:
   return rc;
 }
 
-int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop, double timeout) {
-  uvrun_future_t *fut;
+/* The forms that run the loop refuse up front, with nothing started, as
+ * run_until_complete() refuses before it wraps the coroutine in a task. */
+static int loop_can_run(const uvrun_loop_t *loop) {
+  if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
+  return uvr_loop_check_runnable(loop);
+}
+
+static int run_to_end(uvrun_loop_t *loop, uvrun_future_t *fut) {
   int rc;
-  if (loop == NULL || !(timeout >= 0)) return uvr_fail(UVRUN_E_INVAL, "a loop and a timeout >= 0 are needed");
-  rc = uvr_executor_shutdown(loop, timeout, &fut);
-  if (rc < 0) return rc;
-  if (fut == NULL) return uvr_loop_iterate(loop);
+  if (fut == NULL) return uvr_last_code();
   rc = uvrun_loop_run_until_complete(loop, fut, NULL);
   uvrun_future_unref(fut);
   return rc;
 }
 
+int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop, double timeout) {
+  int rc = loop_can_run(loop);
+  return rc < 0 ? rc : run_to_end(loop, uvrun_shutdown_default_executor(loop, timeout));
+}
+
 int uvrun_loop_shutdown_asyncgens(uvrun_loop_t *loop) {
-  if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
-  return uvr_asyncgen_shutdown(loop);
+  int rc = loop_can_run(loop);
+  return rc < 0 ? rc : run_to_end(loop, uvrun_shutdown_asyncgens(loop));
 }
 
 /* Tells the host's hook that a shutdown step begins or ended (X9). */

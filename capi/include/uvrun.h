@@ -222,11 +222,11 @@ UVRUN_EXTERN int uvrun_loop_is_running(const uvrun_loop_t *loop);
 UVRUN_EXTERN int uvrun_loop_run_until_complete(uvrun_loop_t *loop,
                                                uvrun_future_t *fut,
                                                void **result);
-/* R55: closes every live async generator (see "Async finalizers") and
- * waits for them; runs the loop. */
+/* R55, R58: uvrun_shutdown_asyncgens() / uvrun_shutdown_default_executor()
+ * (see "Helpers"), run to the end. They run the loop: on a running one they
+ * fail (UVRUN_E_LOOP_ALREADY_RUNNING) with nothing started -- await the
+ * helpers from a task instead. */
 UVRUN_EXTERN int uvrun_loop_shutdown_asyncgens(uvrun_loop_t *loop);
-/* R58: lets queued executor jobs finish, waiting at most `timeout` seconds
- * (then warns); later run_in_executor calls fail. Runs the loop. */
 UVRUN_EXTERN int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop,
                                                       double timeout);
 /* R39: stop at the end of the current iteration. */
@@ -442,6 +442,24 @@ UVRUN_EXTERN uvrun_future_t *uvrun_wait_any(uvrun_loop_t *loop,
 typedef int (*uvrun_work_fn)(void *ud, void **result);
 UVRUN_EXTERN uvrun_future_t *uvrun_run_in_executor(uvrun_loop_t *loop,
                                                    uvrun_work_fn fn, void *ud);
+
+/* ---- Shutdown steps (R55, R58) -------------------------------------------
+ * asyncio's awaitable loop.shutdown_asyncgens() and
+ * loop.shutdown_default_executor(timeout). Each starts at the call and
+ * returns a future to await (a task, as asyncio's runner wraps them), or
+ * NULL with the reason in uvrun_errmsg(). Cancelling it cancels only what
+ * this call waits for. Calling again is harmless. */
+
+/* Takes every live async finalizer (see "Async finalizers") and closes them
+ * all at once; done when every close is, the failures reported (R55).
+ * Objects registered from now on warn (R57); a later call closes them. */
+UVRUN_EXTERN uvrun_future_t *uvrun_shutdown_asyncgens(uvrun_loop_t *loop);
+/* From now on run_in_executor fails. Done when the workers have finished
+ * every job already queued (R59), or after `timeout` seconds (>= 0;
+ * INFINITY: no limit), which warns and leaves the jobs still running to
+ * finish on their own (R58). Each call waits with its own timeout. */
+UVRUN_EXTERN uvrun_future_t *uvrun_shutdown_default_executor(uvrun_loop_t *loop,
+                                                             double timeout);
 
 /* ---- Context variables (R31, X7) ------------------------------------------
  * Values are borrowed pointers: the caller keeps them alive -- unless the
