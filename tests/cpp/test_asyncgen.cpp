@@ -185,17 +185,23 @@ TEST_CASE("D9 A8 a consumer cancelled while the generator awaits finishes it") {
   CHECK(t::Counted::alive() == 0);
 }
 
+namespace {
+// Starts generators "a" and "b" and leaves them suspended at a co_yield.
+uvrun::Task<void> start_two(std::optional<uvrun::AsyncGenerator<t::Counted>> &a,
+                            std::optional<uvrun::AsyncGenerator<t::Counted>> &b) {
+  a.emplace(ticks(10, "a"));
+  b.emplace(ticks(10, "b"));
+  co_await a->next();
+  co_await b->next();
+}
+}  // namespace
+
 TEST_CASE("R55 shutdown closes still-live generators, all at once") {
   t::Counted::reset_counts();
   events.clear();
   {
     std::optional<uvrun::AsyncGenerator<t::Counted>> a, b;
-    auto main = [&]() -> uvrun::Task<void> {
-      a.emplace(ticks(10, "a"));
-      b.emplace(ticks(10, "b"));
-      co_await a->next();
-      co_await b->next();
-    };  // both are left suspended, held outside the loop
+    auto main = [&]() -> uvrun::Task<void> { co_await start_two(a, b); };  // held outside the loop
     uvrun::run(main());
     CHECK(a->done());
     CHECK(b->done());
@@ -269,10 +275,7 @@ TEST_CASE("R55 co_await shutdown_asyncgens() closes live generators, all at once
   {
     std::optional<uvrun::AsyncGenerator<t::Counted>> a, b;
     auto main = [&]() -> uvrun::Task<void> {
-      a.emplace(ticks(10, "a"));
-      b.emplace(ticks(10, "b"));
-      co_await a->next();
-      co_await b->next();
+      co_await start_two(a, b);
       co_await uvrun::shutdown_asyncgens();
       events.push_back(a->done() && b->done() ? "resumed, both done" : "resumed early");
       co_await uvrun::shutdown_asyncgens();  // again: nothing left
