@@ -455,9 +455,15 @@ void uvrun_runner_free_v2(uvrun_runner_t *r) {
  * an ordinary failure of the main task, as asyncio's close() exception does;
  * otherwise the main task's error wins. Returns the winner's code. */
 static int settle(uvrun_runner_t *r, int run_rc, uvrun_error_t *run_err, int close_rc, uvrun_error_t *close_err) {
-  int close_wins = (close_rc == UVRUN_E_INTERRUPTED || close_rc == UVRUN_E_EXIT) &&
-                   run_rc != UVRUN_E_INTERRUPTED && run_rc != UVRUN_E_EXIT;
-  uvrun_error_t *winner = close_wins ? close_err : run_err, *other = close_wins ? run_err : close_err;
+  int close_wins;
+  uvrun_error_t *winner, *other;
+  /* Out of memory, a failure may have no error object yet. */
+  if (run_err == NULL) run_err = uvr_error_for_code(run_rc);
+  if (close_err == NULL) close_err = uvr_error_for_code(close_rc);
+  close_wins = (close_rc == UVRUN_E_INTERRUPTED || close_rc == UVRUN_E_EXIT) && run_rc != UVRUN_E_INTERRUPTED &&
+               run_rc != UVRUN_E_EXIT;
+  winner = close_wins ? close_err : run_err;
+  other = close_wins ? run_err : close_err;
   uvr_report(r->loop,
              close_wins ? "the main task's error, superseded by an interrupt while closing the loop"
                         : "error while closing the loop after a failed run",
