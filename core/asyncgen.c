@@ -92,70 +92,103 @@ static void report(uvrun_loop_t *loop, uvrun_asyncgen_t *gen, uvrun_error_t *err
   uvrun_loop_call_exception_handler(loop, &c);
 }
 
-/* R55: close every live generator at once and wait for all of them. Always
- * runs the loop at least one iteration, as asyncio's shutdown step does. */
-int uvr_asyncgen_shutdown(uvrun_loop_t *loop) {
-  uvrun_asyncgen_t **gens = NULL, *gen, *next;
-  uvrun_future_t **futs = NULL, *all;
-  size_t n = 0, i;
-  int rc;
-  loop->asyncgens_shutdown_called = 1;
-  for (gen = loop->asyncgens; gen != NULL; gen = gen->next) n++;
-  if (n > 0) {
-    gens = uvr_calloc(n, sizeof *gens);
-    futs = uvr_calloc(n, sizeof *futs);
-    if (gens == NULL || futs == NULL) {
-      rc = uvr_fail(UVRUN_E_NOMEM, "out of memory");
-      goto done;
+/* One shutdown's closes: the objects it took, and their closes' futures. */
+typedef struct closing {
+  uvrun_asyncgen_t **gens;
+  uvrun_future_t **futs;
+  size_t n;
+} closing;
+
+static void closing_free(void *arg) {
+  closing *c = arg;
+  size_t i;
+  for (i = 0; i < c->n; i++) {
+    uvrun_future_unref(c->futs[i]);
+    free_gen(c->gens[i]);
+  }
+  uvr_free(c->gens);
+  uvr_free(c->futs);
+  uvr_free(c);
+}
+
+static closing *closing_new(size_t n) {
+  closing *c = uvr_calloc(1, sizeof *c);
+  if (c != NULL && ((c->gens = uvr_calloc(n, sizeof *c->gens)) == NULL ||
+                    (c->futs = uvr_calloc(n, sizeof *c->futs)) == NULL)) {
+    closing_free(c);
+    c = NULL;
+  }
+  if (c == NULL) uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  return c;
+}
+
+static int is_base_exception(int code) {
+  return code == UVRUN_E_CANCELLED || code == UVRUN_E_INTERRUPTED || code == UVRUN_E_EXIT;
+}
+
+/* After the gather: report the closes that failed. */
+static int closes_done(uvrun_task_t *task, int rc, void *arg) {
+  closing *c = arg;
+  size_t i;
+  if (rc < 0) return rc; /* cancelled: so were the closes, nothing to report */
+  for (i = 0; i < c->n; i++) {
+    uvrun_future_t *f = c->futs[i];
+    /* Only real errors: a cancellation is not reported (R55). */
+    if (f->state == UVR_ERROR && !is_base_exception(f->error->code)) report(uvrun_task_loop(task), c->gens[i], f->error);
+  }
+  return 0;
+}
+
+/* Starts each close; one that cannot start is its error, reported now. */
+static void start_closes(uvrun_loop_t *loop, closing *c, size_t taken) {
+  size_t i;
+  for (i = 0; i < taken; i++) {
+    uvrun_asyncgen_t *gen = c->gens[i];
+    uvrun_future_t *fut = NULL;
+    int rc = gen->aclose(gen->obj, loop, &fut);
+    if (rc == 0 && fut != NULL) {
+      c->gens[c->n] = gen;
+      c->futs[c->n++] = fut;
+    } else {
+      uvrun_error_t *err = uvr_error_for_code(rc < 0 ? rc : UVRUN_E_INVAL);
+      report(loop, gen, err);
+      uvrun_error_unref(err);
+      uvrun_future_unref(fut);
+      free_gen(gen);
     }
   }
-  for (i = 0, gen = loop->asyncgens; n > 0 && gen != NULL; gen = next) {
+}
+
+/* R55: takes every live object and closes them all at once; the future is
+ * done when every close is, and the failures reported. */
+uvrun_future_t *uvrun_shutdown_asyncgens(uvrun_loop_t *loop) {
+  uvrun_asyncgen_t *gen, *next;
+  closing *c;
+  size_t n;
+  if (loop == NULL) {
+    uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
+    return NULL;
+  }
+  if (loop->closed) {
+    uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
+    return NULL;
+  }
+  loop->asyncgens_shutdown_called = 1;
+  n = uvr_asyncgen_count(loop);
+  if (n == 0) return uvr_future_new_done(loop);
+  if ((c = closing_new(n)) == NULL) return NULL;
+  /* All taken before any close starts: what a close registers (R57) is
+   * left for a later shutdown. */
+  for (n = 0, gen = loop->asyncgens; gen != NULL; gen = next) {
     int expected = 0;
     next = gen->next;
     /* A finalized object is its finalizer's to close (R56). */
     if (!atomic_compare_exchange_strong(&gen->claimed, &expected, 2)) continue;
     unlink_gen(gen);
-    gens[i++] = gen;
+    c->gens[n++] = gen;
   }
-  n = i;
-  if (n == 0) {
-    rc = uvr_loop_iterate(loop);
-    goto done;
-  }
-  for (i = 0; i < n; i++) {
-    rc = gens[i]->aclose(gens[i]->obj, loop, &futs[i]);
-    if (rc < 0 || futs[i] == NULL) {
-      /* A close that cannot start is its error, reported like the others. */
-      int code = rc < 0 ? rc : UVRUN_E_INVAL;
-      if (uvrun_future_new(loop, &futs[i]) < 0) {
-        rc = UVRUN_E_NOMEM; /* not the INVAL a NULL child would give gather */
-        goto done;
-      }
-      uvrun_future_set_error(futs[i], uvr_error_for_code(code));
-    }
-  }
-  all = uvrun_gather(loop, futs, n, 1);
-  if (all == NULL) {
-    rc = uvr_last_code();
-    goto done;
-  }
-  rc = uvrun_loop_run_until_complete(loop, all, NULL);
-  uvrun_future_unref(all);
-  for (i = 0; rc == 0 && i < n; i++) {
-    uvrun_future_t *f = futs[i];
-    /* Only real errors: a cancellation is not reported (R55). */
-    if (f != NULL && f->state == UVR_ERROR && f->error->code != UVRUN_E_CANCELLED &&
-        f->error->code != UVRUN_E_INTERRUPTED && f->error->code != UVRUN_E_EXIT)
-      report(loop, gens[i], f->error);
-  }
-done:
-  for (i = 0; i < n; i++) {
-    if (futs != NULL) uvrun_future_unref(futs[i]);
-    if (gens != NULL && gens[i] != NULL) free_gen(gens[i]);
-  }
-  uvr_free(gens);
-  uvr_free(futs);
-  return rc;
+  start_closes(loop, c, n);
+  return uvr_continue_with(loop, uvrun_gather(loop, c->futs, c->n, 1), closes_done, c, closing_free);
 }
 
 void uvr_asyncgen_detach_all(uvrun_loop_t *loop) {

@@ -65,9 +65,7 @@ struct uvr_executor {
   uv_thread_t *threads;
   int nthreads, max_threads;
   int threads_released;    /* joined or detached */
-  uvrun_future_t *shutdown_fut;
-  uvrun_handle_t *timer;
-  double timeout;
+  uvrun_future_t *exited;  /* once shutdown began: done when every worker has exited */
 };
 
 static void job_free(uvr_job *job) {
@@ -360,39 +358,44 @@ uvrun_future_t *uvrun_run_in_executor(uvrun_loop_t *loop, uvrun_work_fn fn, void
   return uvr_executor_submit(loop, fn, ud, &fut) < 0 ? NULL : fut;
 }
 
-static void timer_stop(uvr_executor *s) {
-  if (s->timer == NULL) return;
-  uvrun_handle_cancel(s->timer);
-  uvrun_handle_unref(s->timer);
-  s->timer = NULL;
-}
-
-/* Completes the shutdown future, whoever came first: the workers or the
- * timer. */
-static void shutdown_finish(uvr_executor *s) {
-  uvrun_future_t *fut = s->shutdown_fut;
-  timer_stop(s);
-  s->shutdown_fut = NULL;
-  if (!uvrun_future_done(fut)) uvrun_future_set_result(fut, NULL, NULL);
-  uvrun_future_unref(fut);
-}
+/* ---- shutdown (R58-R59) ---- */
 
 static void workers_exited_cb(uvrun_loop_t *loop, uvr_item *item, int run) {
   uvr_executor *s = item->a;
-  /* Discarded: the loop is closing (the pool may be gone), or out of memory
-   * (the timer ends the wait). The timer may also have fired after the post
-   * and detached the threads. */
-  if (!run || s->threads_released) return;
-  threads_release(s, 1);
-  shutdown_finish(s);
+  (void)loop;
+  /* Discarded: the loop is closing, and the pool may be gone. */
+  if (!run) return;
+  /* A waiter's timeout may have let the threads go already. */
+  if (!s->threads_released) threads_release(s, 1);
+  uvrun_future_set_result(s->exited, NULL, NULL);
 }
 
-static void shutdown_timeout_cb(void *ud) {
-  uvr_executor *s = ud;
-  size_t running, queued;
-
+/* Lets the workers exit once the queue is empty, so that queued jobs still
+ * run (R59); s->exited is done when the last one has. Idempotent. */
+static int executor_stop(uvrun_loop_t *loop, uvr_executor *s) {
+  int rc, exited;
+  if (s->exited != NULL) return 0;
+  rc = uvrun_future_new(loop, &s->exited);
+  if (rc < 0) return rc;
   uv_mutex_lock(&s->mu);
-  s->notify_exit = 0;
+  s->stopping = 1;
+  exited = s->nalive == 0;
+  s->notify_exit = !exited;
+  uv_cond_broadcast(&s->cond);
+  uv_mutex_unlock(&s->mu);
+  if (exited) { /* no worker ever started (thread creation failed) */
+    threads_release(s, 1);
+    uvrun_future_set_result(s->exited, NULL, NULL);
+  }
+  return 0;
+}
+
+/* A waiter's timeout expired: R58's warning, then executor.shutdown(wait=False)
+ * -- the threads finish their jobs on their own. Other waiters still learn
+ * when they are done. */
+static void executor_abandon(uvr_executor *s, double timeout) {
+  size_t running, queued;
+  uv_mutex_lock(&s->mu);
   running = s->nrunning;
   queued = s->nqueued;
   uv_mutex_unlock(&s->mu);
@@ -400,51 +403,65 @@ static void shutdown_timeout_cb(void *ud) {
   uvr_logf(UVRUN_LOG_WARNING,
            "The executor did not finishing joining its threads within %g seconds.\n"
            "%zu job%s still running, %zu queued.",
-           s->timeout, running, running == 1 ? "" : "s", queued);
-  threads_release(s, 0);
-  shutdown_finish(s);
+           timeout, running, running == 1 ? "" : "s", queued);
+  if (!s->threads_released) threads_release(s, 0);
 }
 
-int uvr_executor_shutdown(uvrun_loop_t *loop, double timeout, uvrun_future_t **out) {
-  uvr_executor *s = loop->executor;
-  uvrun_future_t *fut;
-  int rc, exited;
-
-  loop->executor_shutdown_called = 1;
-  if (s != NULL && s->shutdown_fut != NULL) {
-    *out = uvrun_future_ref(s->shutdown_fut);
-    return 0;
-  }
-  if (s == NULL || s->threads_released) {
-    *out = NULL; /* nothing to wait for */
-    return 0;
-  }
-  rc = uvrun_future_new(loop, &fut);
-  if (rc < 0) return rc;
-  /* The timer first: failing here leaves the workers untouched. */
-  if (timeout >= 0) {
-    rc = uvrun_loop_call_later(loop, timeout, shutdown_timeout_cb, s, &s->timer);
-    if (rc < 0) {
-      uvrun_future_unref(fut);
-      return rc;
-    }
-  }
-  s->timeout = timeout;
-  s->shutdown_fut = uvrun_future_ref(fut);
-  *out = fut;
-
-  uv_mutex_lock(&s->mu);
-  s->stopping = 1;
-  exited = s->nalive == 0;
-  s->notify_exit = !exited;
-  uv_cond_broadcast(&s->cond);
-  uv_mutex_unlock(&s->mu);
-  /* No worker ever started (thread creation failed). */
-  if (exited) {
-    threads_release(s, 1);
-    shutdown_finish(s);
-  }
+/* The end of one call's wait (arg: its timeout). */
+static int shutdown_waited(uvrun_task_t *task, int rc, void *arg) {
+  if (rc != UVRUN_E_TIMEDOUT) return rc; /* 0, or cancelled */
+  executor_abandon(uvrun_task_loop(task)->executor, *(double *)arg);
   return 0;
+}
+
+/* The workers' exit, passed on to one waiter: cancelling a waiter must not
+ * cancel the exit the others wait for. */
+static void follow_exited(uvrun_future_t *exited, void *ud) {
+  uvrun_future_t *mine = ud;
+  (void)exited;
+  if (!uvrun_future_done(mine)) uvrun_future_set_result(mine, NULL, NULL);
+  uvrun_future_unref(mine);
+}
+
+/* A waiter's future, when the exit can no longer come (the loop closed). */
+static void drop_waiter(void *mine) { uvrun_future_unref(mine); }
+
+/* Waits for the workers' exit with this call's own timeout, in a task, as
+ * asyncio's runner wraps the coroutine: cancelling it ends only this wait. */
+static uvrun_future_t *shutdown_wait(uvrun_loop_t *loop, uvr_executor *s, double timeout) {
+  uvrun_future_t *mine;
+  double *arg;
+  if (uvrun_future_new(loop, &mine) < 0) return NULL;
+  if (uvr_future_add_done_callback_holding(s->exited, follow_exited, mine, drop_waiter) < 0) {
+    uvrun_future_unref(mine);
+    return NULL;
+  }
+  arg = uvr_malloc(sizeof *arg);
+  if (arg == NULL) {
+    uvr_fail(UVRUN_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  *arg = timeout;
+  /* The callback holds the reference we had; wait_for takes a new one. */
+  return uvr_continue_with(loop, uvrun_wait_for(uvrun_future_ref(mine), timeout), shutdown_waited, arg, uvr_free);
+}
+
+uvrun_future_t *uvrun_shutdown_default_executor(uvrun_loop_t *loop, double timeout) {
+  uvr_executor *s;
+  if (loop == NULL || !(timeout >= 0)) { /* also NaN */
+    uvr_fail(UVRUN_E_INVAL, "a loop and a timeout >= 0 are needed");
+    return NULL;
+  }
+  if (loop->closed) {
+    uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
+    return NULL;
+  }
+  loop->executor_shutdown_called = 1;
+  s = loop->executor;
+  if (s == NULL) return uvr_future_new_done(loop); /* no pool was ever made */
+  if (executor_stop(loop, s) < 0) return NULL;
+  if (uvrun_future_done(s->exited)) return uvr_future_new_done(loop);
+  return shutdown_wait(loop, s, timeout);
 }
 
 void uvr_executor_detach(uvrun_loop_t *loop) {
@@ -465,10 +482,9 @@ void uvr_executor_detach(uvrun_loop_t *loop) {
   uv_mutex_unlock(&s->mu);
 
   if (!s->threads_released) threads_release(s, 0);
-  timer_stop(s);
   /* Nobody can wait on a closed loop: drop, do not complete. */
-  uvrun_future_unref(s->shutdown_fut);
-  s->shutdown_fut = NULL;
+  uvrun_future_unref(s->exited);
+  s->exited = NULL;
   for (job = s->jobs; job != NULL; job = job->next) {
     uvrun_future_unref(job->fut);
     job->fut = NULL;

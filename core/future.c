@@ -37,6 +37,13 @@ uvrun_future_t *uvr_future_new_with_state(uvrun_loop_t *loop, size_t state_size,
   return fut;
 }
 
+uvrun_future_t *uvr_future_new_done(uvrun_loop_t *loop) {
+  uvrun_future_t *fut;
+  if (uvrun_future_new(loop, &fut) < 0) return NULL;
+  uvrun_future_set_result(fut, NULL, NULL);
+  return fut;
+}
+
 uvrun_future_t *uvrun_future_ref(uvrun_future_t *fut) {
   if (fut != NULL) fut->refs++;
   return fut;

@@ -59,6 +59,8 @@ void uvr_future_init(uvrun_future_t *fut, uvrun_loop_t *loop);
  * (recorded). */
 #define UVR_FUTURE_STATE_AT ((sizeof(uvrun_future_t) + 15) & ~(size_t)15)
 uvrun_future_t *uvr_future_new_with_state(uvrun_loop_t *loop, size_t state_size, int kind);
+/* A new future, already done with a NULL result; NULL on failure. */
+uvrun_future_t *uvr_future_new_done(uvrun_loop_t *loop);
 static inline void *uvr_future_state(const uvrun_future_t *fut) { return (char *)fut + UVR_FUTURE_STATE_AT; }
 /* A done callback that holds a reference through ud: `drop(ud)` runs
  * instead of the callback when it can no longer run (its future is freed
@@ -195,11 +197,6 @@ void uvr_task_cache_free(uvrun_loop_t *loop);
  * reference to the shared pool state. */
 int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud,
                         uvrun_future_t **out);
-/* A future done when every worker has finished the queued jobs (R58-R59),
- * or NULL when there is no pool to wait for; the warning and the detach
- * happen after `timeout` seconds. */
-int uvr_executor_shutdown(uvrun_loop_t *loop, double timeout,
-                          uvrun_future_t **out);
 /* Whether jobs are out whose completion the loop will receive. */
 int uvr_executor_busy(const uvrun_loop_t *loop);
 /* Jobs queued or running (0 without an executor). */
@@ -208,10 +205,19 @@ size_t uvr_executor_jobs(const uvrun_loop_t *loop);
 void uvr_executor_detach(uvrun_loop_t *loop);
 
 /* ---- asyncgen.c ---- */
-/* Closes live generators and waits for them (R55); runs the loop. */
-int uvr_asyncgen_shutdown(uvrun_loop_t *loop);
 /* Live generators registered on the loop. */
 size_t uvr_asyncgen_count(const uvrun_loop_t *loop);
 void uvr_asyncgen_detach_all(uvrun_loop_t *loop);
+
+/* ---- continuation.c ---- */
+/* What runs after the awaited future: the code uvrun_task_resume() gave
+ * (its error: uvrun_task_resume_error), returned as a step's result. */
+typedef int (*uvr_then_fn)(uvrun_task_t *task, int rc, void *arg);
+/* A task that awaits fut (reference taken over; NULL: its error stands),
+ * then returns then(task, rc, arg). Cancelled before its first step, it
+ * cancels fut. arg_free(arg) runs when the task is freed, or on failure.
+ * Returns the task as a future, or NULL with the error recorded. */
+uvrun_future_t *uvr_continue_with(uvrun_loop_t *loop, uvrun_future_t *fut, uvr_then_fn then, void *arg,
+                                  uvrun_free_fn arg_free);
 
 #endif /* UVRUN_INTERNAL_H */

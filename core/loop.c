@@ -374,13 +374,5 @@ int uvr_loop_run_forever(uvrun_loop_t *loop) {
   return 0;
 }
 
-int uvr_loop_iterate(uvrun_loop_t *loop) {
-  /* Checked first: a loop that cannot run must not keep the stop request. */
-  int rc = uvr_loop_check_runnable(loop);
-  if (rc < 0) return rc;
-  loop->stopping = 1; /* as asyncio's stop() before run_forever() */
-  return uvr_loop_run_forever(loop);
-}
-
 uvrun_loop_t *uvrun_get_running_loop(void) { return uvr_running_loop; }
 uvrun_loop_t *uvrun_get_current_loop(void) { return uvr_current_loop; }

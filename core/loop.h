@@ -191,9 +191,6 @@ uint64_t uvr_now_ns(void);
 int uvr_loop_check_runnable(const uvrun_loop_t *loop);
 /* Runs the loop until stopped; the running-loop TLS is set meanwhile. */
 int uvr_loop_run_forever(uvrun_loop_t *loop);
-/* Runs one iteration: what a shutdown step with nothing to wait for does,
- * so that callbacks already queued still run (R47). */
-int uvr_loop_iterate(uvrun_loop_t *loop);
 /* Fails the current run with err (reference taken): the loop unwinds at
  * once, as a KeyboardInterrupt leaves asyncio's loop (R38, R44). */
 void uvr_loop_raise(uvrun_loop_t *loop, uvrun_error_t *err);

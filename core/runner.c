@@ -320,21 +320,29 @@ done:
   return rc;
 }
 
-int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop, double timeout) {
-  uvrun_future_t *fut;
+/* The forms that run the loop refuse up front, with nothing started, as
+ * run_until_complete() refuses before it wraps the coroutine in a task. */
+static int loop_can_run(const uvrun_loop_t *loop) {
+  if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
+  return uvr_loop_check_runnable(loop);
+}
+
+static int run_to_end(uvrun_loop_t *loop, uvrun_future_t *fut) {
   int rc;
-  if (loop == NULL || !(timeout >= 0)) return uvr_fail(UVRUN_E_INVAL, "a loop and a timeout >= 0 are needed");
-  rc = uvr_executor_shutdown(loop, timeout, &fut);
-  if (rc < 0) return rc;
-  if (fut == NULL) return uvr_loop_iterate(loop);
+  if (fut == NULL) return uvr_last_code();
   rc = uvrun_loop_run_until_complete(loop, fut, NULL);
   uvrun_future_unref(fut);
   return rc;
 }
 
+int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop, double timeout) {
+  int rc = loop_can_run(loop);
+  return rc < 0 ? rc : run_to_end(loop, uvrun_shutdown_default_executor(loop, timeout));
+}
+
 int uvrun_loop_shutdown_asyncgens(uvrun_loop_t *loop) {
-  if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "loop must not be NULL");
-  return uvr_asyncgen_shutdown(loop);
+  int rc = loop_can_run(loop);
+  return rc < 0 ? rc : run_to_end(loop, uvrun_shutdown_asyncgens(loop));
 }
 
 /* Tells the host's hook that a shutdown step begins or ended (X9). */
@@ -447,9 +455,15 @@ void uvrun_runner_free_v2(uvrun_runner_t *r) {
  * an ordinary failure of the main task, as asyncio's close() exception does;
  * otherwise the main task's error wins. Returns the winner's code. */
 static int settle(uvrun_runner_t *r, int run_rc, uvrun_error_t *run_err, int close_rc, uvrun_error_t *close_err) {
-  int close_wins = (close_rc == UVRUN_E_INTERRUPTED || close_rc == UVRUN_E_EXIT) &&
-                   run_rc != UVRUN_E_INTERRUPTED && run_rc != UVRUN_E_EXIT;
-  uvrun_error_t *winner = close_wins ? close_err : run_err, *other = close_wins ? run_err : close_err;
+  int close_wins;
+  uvrun_error_t *winner, *other;
+  /* Out of memory, a failure may have no error object yet. */
+  if (run_err == NULL) run_err = uvr_error_for_code(run_rc);
+  if (close_err == NULL) close_err = uvr_error_for_code(close_rc);
+  close_wins = (close_rc == UVRUN_E_INTERRUPTED || close_rc == UVRUN_E_EXIT) && run_rc != UVRUN_E_INTERRUPTED &&
+               run_rc != UVRUN_E_EXIT;
+  winner = close_wins ? close_err : run_err;
+  other = close_wins ? run_err : close_err;
   uvr_report(r->loop,
              close_wins ? "the main task's error, superseded by an interrupt while closing the loop"
                         : "error while closing the loop after a failed run",

@@ -222,11 +222,11 @@ UVRUN_EXTERN int uvrun_loop_is_running(const uvrun_loop_t *loop);
 UVRUN_EXTERN int uvrun_loop_run_until_complete(uvrun_loop_t *loop,
                                                uvrun_future_t *fut,
                                                void **result);
-/* Closes every live async generator (see "Async finalizers") and
- * waits for them; runs the loop. */
+/* uvrun_shutdown_asyncgens() / uvrun_shutdown_default_executor() (see
+ * "Shutdown steps"), run to the end. They run the loop: on a running one
+ * they fail (UVRUN_E_LOOP_ALREADY_RUNNING) with nothing started -- await
+ * those from a task instead. */
 UVRUN_EXTERN int uvrun_loop_shutdown_asyncgens(uvrun_loop_t *loop);
-/* Lets queued executor jobs finish, waiting at most `timeout` seconds
- * (then warns); later run_in_executor calls fail. Runs the loop. */
 UVRUN_EXTERN int uvrun_loop_shutdown_default_executor(uvrun_loop_t *loop,
                                                       double timeout);
 /* Stop at the end of the current iteration. */
@@ -442,6 +442,24 @@ UVRUN_EXTERN uvrun_future_t *uvrun_wait_any(uvrun_loop_t *loop,
 typedef int (*uvrun_work_fn)(void *ud, void **result);
 UVRUN_EXTERN uvrun_future_t *uvrun_run_in_executor(uvrun_loop_t *loop,
                                                    uvrun_work_fn fn, void *ud);
+
+/* ---- Shutdown steps -------------------------------------------------------
+ * asyncio's awaitable loop.shutdown_asyncgens() and
+ * loop.shutdown_default_executor(timeout). Each starts at the call and
+ * returns a future to await (a task, as asyncio's runner wraps them), or
+ * NULL with the reason in uvrun_errmsg(). Cancelling it cancels only what
+ * this call waits for. Calling again is harmless. */
+
+/* Takes every live async finalizer (see "Async finalizers") and closes them
+ * all at once; done when every close is, the failures reported. Objects
+ * registered from now on warn; a later call closes them. */
+UVRUN_EXTERN uvrun_future_t *uvrun_shutdown_asyncgens(uvrun_loop_t *loop);
+/* From now on run_in_executor fails. Done when the workers have finished
+ * every job already queued, or after `timeout` seconds (>= 0; INFINITY: no
+ * limit), which warns and leaves the jobs still running to finish on their
+ * own. Each call waits with its own timeout. */
+UVRUN_EXTERN uvrun_future_t *uvrun_shutdown_default_executor(uvrun_loop_t *loop,
+                                                             double timeout);
 
 /* ---- Context variables ----------------------------------------------------
  * Values are borrowed pointers: the caller keeps them alive -- unless the

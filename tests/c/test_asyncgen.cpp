@@ -414,3 +414,187 @@ TEST_CASE("R56 an object finalized in the last iteration before shutdown is clos
   CHECK(rc == 0);
   CHECK(g.closes == 1);
 }
+
+// ---- the awaitable shutdown step: uvrun_shutdown_asyncgens() ----
+
+TEST_CASE("R55 a task awaits uvrun_shutdown_asyncgens(): every live object closes at once, before it resumes") {
+  Gen a, b;
+  a.name = "a";
+  b.name = "b";
+  a.sleep = b.sleep = 0.1;
+  int awaited_rc = 1;
+  bool finished_at_resume = false;
+  double took = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = t::run([&](uvrun_task_t *task, int step) -> int {
+    uvrun_loop_t *loop = uvrun_task_loop(task);
+    if (step == 0) {
+      REQUIRE(reg(loop, &a) == 0);
+      REQUIRE(reg(loop, &b) == 0);
+      t0 = std::chrono::steady_clock::now();
+      return uvrun_task_await(task, uvrun_shutdown_asyncgens(loop));
+    }
+    awaited_rc = uvrun_task_resume(task, nullptr);
+    took = seconds_since(t0);
+    finished_at_resume = a.finished && b.finished;
+    return 0;
+  });
+  CHECK(rc == 0);
+  CHECK(awaited_rc == 0);
+  CHECK(finished_at_resume);
+  CHECK(took >= 0.1);
+  CHECK(took < 0.18);  // concurrently
+  CHECK(a.closes == 1);  // the runner's own shutdown found nothing left
+  CHECK(b.closes == 1);
+}
+
+TEST_CASE("R55 an awaited shutdown reports failing closes, not cancelled ones, before it resumes") {
+  t::Reports reports;
+  t::Options opts(reports);
+  Gen bad, cancelled;
+  bad.name = "bad";
+  bad.fail_code = UVRUN_E_INVAL;
+  cancelled.name = "cancelled";
+  cancelled.cancel = true;
+  size_t reports_at_resume = 99;
+  int rc = t::run(
+      [&](uvrun_task_t *task, int step) -> int {
+        uvrun_loop_t *loop = uvrun_task_loop(task);
+        if (step == 0) {
+          REQUIRE(reg(loop, &bad) == 0);
+          REQUIRE(reg(loop, &cancelled) == 0);
+          return uvrun_task_await(task, uvrun_shutdown_asyncgens(loop));
+        }
+        reports_at_resume = reports.list.size();
+        return uvrun_task_resume(task, nullptr);
+      },
+      &opts);
+  CHECK(rc == 0);  // a report is not the step's failure
+  CHECK(reports_at_resume == 1);
+  REQUIRE(reports.list.size() == 1);
+  CHECK(reports.list[0].message == "an error occurred during closing of asynchronous generator <bad>");
+  CHECK(reports.list[0].code == UVRUN_E_INVAL);
+  CHECK(reports.list[0].asyncgen == "bad");
+}
+
+TEST_CASE("R55 R57 after an awaited shutdown a new object warns, and the runner's close closes it") {
+  t::LogCapture log;
+  Gen late;
+  late.name = "late";
+  int rc = t::run([&](uvrun_task_t *task, int step) -> int {
+    uvrun_loop_t *loop = uvrun_task_loop(task);
+    if (step == 0) return uvrun_task_await(task, uvrun_shutdown_asyncgens(loop));  // nothing to close
+    REQUIRE(uvrun_task_resume(task, nullptr) == 0);
+    REQUIRE(reg(loop, &late) == 0);
+    return 0;
+  });
+  CHECK(rc == 0);
+  CHECK(log.count("asynchronous generator <late> was scheduled after uvrun_loop_shutdown_asyncgens() call") == 1);
+  CHECK(late.closes == 1);
+}
+
+TEST_CASE("R55 cancelling the task that awaits the shutdown cancels the closes and reports nothing") {
+  t::Reports reports;
+  t::Options opts(reports);
+  Gen g;
+  g.name = "slow";
+  g.sleep = 10.0;
+  g.fail_code = UVRUN_E_INVAL;  // would be reported, had it finished
+  uvrun_task_t *waiter = nullptr;
+  int waiter_cancelled = -1;
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = t::run(
+      [&](uvrun_task_t *task, int step) -> int {
+        uvrun_loop_t *loop = uvrun_task_loop(task);
+        if (step == 0) {
+          REQUIRE(reg(loop, &g) == 0);
+          waiter = t::spawn(loop, [](uvrun_task_t *t, int s) -> int {
+            if (s == 0) return uvrun_task_await(t, uvrun_shutdown_asyncgens(uvrun_task_loop(t)));
+            return uvrun_task_resume(t, nullptr);
+          });
+          REQUIRE(waiter != nullptr);
+          return uvrun_task_await(task, uvrun_sleep(task, 0.02));
+        }
+        if (step == 1) {
+          CHECK(uvrun_task_cancel(waiter, nullptr) == 1);
+          return uvrun_task_await(task, uvrun_sleep(task, 0.02));
+        }
+        waiter_cancelled = uvrun_future_cancelled(uvrun_task_future(waiter));
+        uvrun_task_unref(waiter);
+        return uvrun_task_resume(task, nullptr);
+      },
+      &opts);
+  CHECK(rc == 0);
+  CHECK(waiter_cancelled == 1);
+  CHECK(g.closes == 1);  // taken by the cancelled shutdown: not closed again
+  CHECK_FALSE(g.finished);
+  CHECK(seconds_since(t0) < 5.0);
+  CHECK(reports.list.empty());
+}
+
+TEST_CASE("R55 uvrun_loop_shutdown_asyncgens() from a running task fails with ALREADY_RUNNING and starts nothing") {
+  t::LogCapture log;
+  Gen g, later;
+  g.name = "g";
+  later.name = "later";
+  int sync_rc = 1, closes_after = -1;
+  std::string message;
+  int rc = t::run([&](uvrun_task_t *task, int) -> int {
+    uvrun_loop_t *loop = uvrun_task_loop(task);
+    REQUIRE(reg(loop, &g) == 0);
+    sync_rc = uvrun_loop_shutdown_asyncgens(loop);
+    message = uvrun_errmsg();
+    closes_after = g.closes;
+    REQUIRE(reg(loop, &later) == 0);  // no shutdown happened: no R57 warning
+    return 0;
+  });
+  CHECK(rc == 0);
+  CHECK(sync_rc == UVRUN_E_LOOP_ALREADY_RUNNING);
+  CHECK(message == "This event loop is already running");
+  CHECK(closes_after == 0);
+  CHECK(log.lines.empty());
+  CHECK(g.closes == 1);  // the runner's shutdown closed both
+  CHECK(later.closes == 1);
+}
+
+TEST_CASE("R55 the shutdown step on a standalone loop: done at once with nothing to close, run to the end otherwise") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_future_t *none = uvrun_shutdown_asyncgens(loop);
+  REQUIRE(none != nullptr);
+  CHECK(uvrun_future_done(none));
+  uvrun_future_unref(none);
+  Gen g;
+  g.name = "g";
+  g.sleep = 0.01;
+  {
+    t::LogCapture log;
+    REQUIRE(reg(loop, &g) == 0);
+    CHECK(log.lines.size() == 1);  // R57: the first call counted as the shutdown
+  }
+  uvrun_future_t *fut = uvrun_shutdown_asyncgens(loop);
+  REQUIRE(fut != nullptr);
+  CHECK(g.closes == 1);  // started at the call
+  CHECK(uvrun_loop_run_until_complete(loop, fut, nullptr) == 0);
+  CHECK(g.finished);
+  uvrun_future_unref(fut);
+  CHECK(uvrun_loop_shutdown_asyncgens(loop) == 0);  // again: nothing left
+  CHECK(g.closes == 1);
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("R55 the shutdown step refuses a NULL or closed loop with a clear error") {
+  CHECK(uvrun_shutdown_asyncgens(nullptr) == nullptr);
+  t::TakenError e = t::take_error();
+  CHECK(e.code == UVRUN_E_INVAL);
+  CHECK(e.message == "loop must not be NULL");
+  CHECK(uvrun_loop_shutdown_asyncgens(nullptr) == UVRUN_E_INVAL);
+
+  uvrun_loop_t *loop = t::new_loop();
+  REQUIRE(uvrun_loop_close(loop) == 0);
+  CHECK(uvrun_shutdown_asyncgens(loop) == nullptr);
+  e = t::take_error();
+  CHECK(e.code == UVRUN_E_LOOP_CLOSED);
+  CHECK(e.message == "Event loop is closed");
+  CHECK(uvrun_loop_shutdown_asyncgens(loop) == UVRUN_E_LOOP_CLOSED);
+  CHECK(uvrun_loop_free(loop) == 0);
+}

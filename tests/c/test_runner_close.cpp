@@ -334,10 +334,10 @@ TEST_CASE("R62 uvrun_run: an ordinary close error loses to the main task's error
             [](uvrun_task_t *task, int) {
               // Cancelled at shutdown, it stops the loop before its cleanup
               // is done: the close fails with "Event loop stopped ...".
-              leftover(uvrun_task_loop(task), "stopper", [](uvrun_task_t *lo, int) {
+              uvrun_task_unref(leftover(uvrun_task_loop(task), "stopper", [](uvrun_task_t *lo, int) {
                 uvrun_loop_stop(uvrun_task_loop(lo));
                 return uvrun_task_await(lo, uvrun_sleep(lo, 30));
-              });
+              }));
               return uvrun_task_raise(task, new_error(-EDOM, "main failed"));
             },
             &opts) == UVRUN_E_TASK_FAILED);

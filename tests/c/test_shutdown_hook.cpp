@@ -121,10 +121,10 @@ TEST_CASE("X9 a failing step ends the shutdown there; the loop still closes") {
   t::Options opts(trace, reports);
   CHECK(t::run(
             [](uvrun_task_t *task, int) {
-              t::spawn(uvrun_task_loop(task), [](uvrun_task_t *lo, int step) {
+              uvrun_task_unref(t::spawn(uvrun_task_loop(task), [](uvrun_task_t *lo, int step) {
                 if (step == 0) return uvrun_task_await(lo, uvrun_sleep(lo, 30));
                 return uvrun_task_raise(lo, uvrun_error_new(UVRUN_E_INTERRUPTED, "KeyboardInterrupt", nullptr, nullptr));
-              });
+              }));
               return uvrun_task_return(task, nullptr);
             },
             &opts) == UVRUN_E_INTERRUPTED);

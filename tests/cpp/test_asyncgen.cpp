@@ -187,17 +187,23 @@ TEST_CASE("D9 A8 a consumer cancelled while the generator awaits finishes it") {
   CHECK(t::Counted::alive() == 0);
 }
 
+namespace {
+// Starts generators "a" and "b" and leaves them suspended at a co_yield.
+uvrun::Task<void> start_two(std::optional<uvrun::AsyncGenerator<t::Counted>> &a,
+                            std::optional<uvrun::AsyncGenerator<t::Counted>> &b) {
+  a.emplace(ticks(10, "a"));
+  b.emplace(ticks(10, "b"));
+  co_await a->next();
+  co_await b->next();
+}
+}  // namespace
+
 TEST_CASE("R55 shutdown closes still-live generators, all at once") {
   t::Counted::reset_counts();
   events.clear();
   {
     std::optional<uvrun::AsyncGenerator<t::Counted>> a, b;
-    auto main = [&]() -> uvrun::Task<void> {
-      a.emplace(ticks(10, "a"));
-      b.emplace(ticks(10, "b"));
-      co_await a->next();
-      co_await b->next();
-    };  // both are left suspended, held outside the loop
+    auto main = [&]() -> uvrun::Task<void> { co_await start_two(a, b); };  // held outside the loop
     uvrun::run(main());
     CHECK(a->done());
     CHECK(b->done());
@@ -263,4 +269,58 @@ TEST_CASE("R47 a Runner keeps generators across runs and closes them at close()"
   gen.reset();
   CHECK(events == std::vector<std::string>{"kept cleanup start", "kept cleanup end"});
   CHECK(t::Counted::alive() == 0);
+}
+
+TEST_CASE("R55 co_await shutdown_asyncgens() closes live generators, all at once, before the task goes on") {
+  t::Counted::reset_counts();
+  events.clear();
+  {
+    std::optional<uvrun::AsyncGenerator<t::Counted>> a, b;
+    auto main = [&]() -> uvrun::Task<void> {
+      co_await start_two(a, b);
+      co_await uvrun::shutdown_asyncgens();
+      events.push_back(a->done() && b->done() ? "resumed, both done" : "resumed early");
+      co_await uvrun::shutdown_asyncgens();  // again: nothing left
+    };
+    uvrun::run(main());
+  }
+  REQUIRE(events.size() == 5);
+  CHECK(events[1].find("cleanup start") != std::string::npos);  // before either ends
+  CHECK(events[4] == "resumed, both done");
+  CHECK(t::Counted::alive() == 0);
+}
+
+namespace {
+uvrun::Task<void> await_shutdown(bool &cancelled) {
+  try {
+    co_await uvrun::shutdown_asyncgens();
+  } catch (const uvrun::CancelledError &) {
+    cancelled = true;
+    throw;
+  }
+}
+}  // namespace
+
+TEST_CASE("R55 cancelling a task that awaits shutdown_asyncgens() cancels the closes") {
+  events.clear();
+  auto gen = ticks(10, "g");  // tracked from its first iteration, on the loop
+  bool caught = false;
+  auto main = [&]() -> uvrun::Task<void> {
+    co_await gen.next();
+    auto waiter = uvrun::create_task(await_shutdown(caught));
+    co_await uvrun::sleep(5ms);  // the close is in its 20 ms cleanup
+    waiter.cancel();
+    co_await uvrun::sleep(5ms);
+    CHECK(waiter.cancelled());
+  };
+  uvrun::run(main());
+  CHECK(caught);
+  CHECK(gen.done());
+  CHECK(events == std::vector<std::string>{"g cleanup start"});  // cut short at its await
+}
+
+TEST_CASE("R55 shutdown_asyncgens() without a running loop throws RuntimeError") {
+  uvrun::Runner runner;
+  runner.close();
+  CHECK_THROWS_AS(uvrun::shutdown_asyncgens(), uvrun::RuntimeError);
 }

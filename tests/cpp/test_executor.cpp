@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "counted.h"
+#include "support.h"
 
 TEST_SUITE_BEGIN("cpp");
 
@@ -116,4 +117,55 @@ TEST_CASE("R58 run_in_executor after the executor shut down raises RuntimeError"
     CHECK(e.code() == UVRUN_E_EXECUTOR_SHUTDOWN);
     CHECK(std::string(e.what()) == "Executor shutdown has been called");
   }
+}
+
+TEST_CASE("R58 R59 co_await shutdown_default_executor() lets queued jobs finish, then to_thread throws") {
+  uvrun::Options opts;
+  opts.executor_max_workers = 1;
+  std::atomic<int> done{0};
+  auto main = [&]() -> uvrun::Task<int> {
+    for (int i = 0; i < 3; i++) {
+      // Started now, not awaited: the shutdown is what waits for them.
+      (void)uvrun::to_thread([&] {
+        std::this_thread::sleep_for(10ms);
+        ++done;
+      });
+    }
+    co_await uvrun::shutdown_default_executor();
+    int at_resume = done.load();
+    try {
+      co_await uvrun::to_thread([] { return 0; });
+    } catch (const uvrun::RuntimeError &e) {
+      CHECK(e.code() == UVRUN_E_EXECUTOR_SHUTDOWN);
+    }
+    co_return at_resume;
+  };
+  CHECK(uvrun::run(main(), opts) == 3);
+}
+
+TEST_CASE("R58 co_await shutdown_default_executor(timeout) warns after the timeout and goes on") {
+  t::LogCapture log;
+  std::atomic<bool> finished{false};
+  auto main = [&]() -> uvrun::Task<bool> {
+    (void)uvrun::to_thread([&] {
+      std::this_thread::sleep_for(300ms);
+      finished = true;
+    });
+    co_await uvrun::shutdown_default_executor(50ms);
+    co_return finished.load();
+  };
+  CHECK_FALSE(uvrun::run(main()));
+  CHECK(finished);  // the runner's close waited for it again
+  CHECK(log.contains("The executor did not finishing joining its threads within 0.05 seconds."));
+}
+
+TEST_CASE("R58 shutdown_default_executor() with a negative timeout or without a running loop throws") {
+  auto main = []() -> uvrun::Task<void> { co_await uvrun::shutdown_default_executor(-1s); };
+  try {
+    uvrun::run(main());
+    FAIL("no exception");
+  } catch (const uvrun::Error &e) {
+    CHECK(e.code() == UVRUN_E_INVAL);
+  }
+  CHECK_THROWS_AS(uvrun::shutdown_default_executor(), uvrun::RuntimeError);
 }

@@ -34,7 +34,7 @@ int aimed(const std::function<int()> &body, bool cpp = false) {
 }
 
 int aclose_fails(void *, uvrun_loop_t *, uvrun_future_t **) {
-  oom::fail_next();  // the future that carries this error cannot be made
+  oom::fail_next();  // the error that reports this cannot be made
   return UVRUN_E_TIMEDOUT;
 }
 
@@ -42,19 +42,26 @@ int aclose_fails(void *, uvrun_loop_t *, uvrun_future_t **) {
 
 // ---- C API ----
 
-TEST_CASE("regression: async finalizer shutdown out of memory fails with NOMEM, not INVAL") {
+TEST_CASE("regression: an async finalizer whose close cannot start, out of memory, is reported with NOMEM, not INVAL") {
   // Was: the NULL future of a failed aclose went into gather, which said
-  // UVRUN_E_INVAL ("futures must be non-NULL").
+  // UVRUN_E_INVAL ("futures must be non-NULL"). Such a close is now reported
+  // at once; out of memory for its error, the report carries NOMEM.
   CHECK(aimed([] {
           uvrun_loop_t *loop = nullptr;
           if (uvrun_loop_new(&loop) != 0) return 2;
           uvrun_asyncgen_t *gen = nullptr;
-          static int obj;
+          static int obj, reported;
           if (uvrun_asyncgen_register(loop, &obj, "g", aclose_fails, &gen) != 0) return 3;
+          uvrun_loop_set_exception_handler(
+              loop,
+              [](uvrun_loop_t *, const uvrun_exception_context_t *c, void *) {
+                reported = c->asyncgen != nullptr ? uvrun_error_code(c->error) : 0;
+              },
+              nullptr);
           int rc = uvrun_loop_shutdown_asyncgens(loop);
           uvrun_loop_free(loop);
-          printf("rc=%s\n", uvrun_err_name(rc));
-          return rc == UVRUN_E_NOMEM ? 0 : 1;
+          printf("rc=%s reported=%s\n", uvrun_err_name(rc), uvrun_err_name(reported));
+          return rc == 0 && reported == UVRUN_E_NOMEM ? 0 : 1;
         }) == 0);
 }
 

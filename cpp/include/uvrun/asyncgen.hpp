@@ -296,4 +296,13 @@ AsyncGenerator<T> AsyncGenPromise<T>::get_return_object() noexcept {
 }
 }  // namespace detail
 
+// `co_await uvrun::shutdown_asyncgens()`, asyncio's loop.shutdown_asyncgens():
+// closes every generator still alive on the running loop, all at once, and
+// resumes when each close has ended; failed closes go to the exception
+// handler (R55). Generators first iterated afterwards warn (R57), and the
+// runner's close closes them. The closes start at the call.
+inline detail::VoidAwaiter shutdown_asyncgens() {
+  return detail::VoidAwaiter(uvrun_shutdown_asyncgens(running_loop()));
+}
+
 }  // namespace uvrun

@@ -6,7 +6,9 @@
 
 #include <uvrun.h>
 
+#include <chrono>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -94,6 +96,17 @@ auto to_thread(F fn, Args... args) {
   return run_in_executor([fn = std::move(fn), tup = std::make_tuple(std::move(args)...)]() mutable {
     return std::apply(fn, std::move(tup));
   });
+}
+
+// `co_await uvrun::shutdown_default_executor(timeout)`, asyncio's
+// loop.shutdown_default_executor(): run_in_executor() throws from the call
+// on; resumes once the jobs already queued have run (R59), or after
+// `timeout` (default: none), which logs R58's warning and leaves the jobs
+// still running to finish on their own. Cancelling the awaiting task ends
+// only its own wait.
+inline detail::VoidAwaiter shutdown_default_executor(
+    std::chrono::duration<double> timeout = std::chrono::duration<double>(std::numeric_limits<double>::infinity())) {
+  return detail::VoidAwaiter(uvrun_shutdown_default_executor(running_loop(), timeout.count()));
 }
 
 }  // namespace uvrun
