@@ -22,10 +22,12 @@
 // every build.
 #include <uvrun.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -43,6 +45,11 @@ void expect(bool ok, const char *what) {
     abort();
   }
 }
+
+// The harness's unit of time: sleeps, timers and deadlines are a few ticks,
+// and "nobody moved for a while" is 5 of them, so that waiting does not
+// dominate an input.
+constexpr double kTick = 0.0001;
 
 // Error codes a step or a job may fail with.
 const int kCodes[] = {UVRUN_E_TIMEDOUT, UVRUN_E_INVAL, UVRUN_E_CANCELLED, UVRUN_E_NOTFOUND,
@@ -101,15 +108,17 @@ void ticker(void *loop_ud) {
       S->ticker_pos = S->pos;
       S->idle_ticks = 0;
       S->idle_since = now;
-    } else if (++S->idle_ticks > 3 && now - S->idle_since > 0.02) {
+    } else if (++S->idle_ticks > 3 && now - S->idle_since > 5 * kTick) {
       S->reaping = true;  // everyone waits for something nobody will do
     }
   }
   if (S->reaping) {
-    reap();
+    // Every few iterations: each cancel allocates its error, and a task
+    // needs an iteration or two to unwind from the last one.
+    if (S->reap_ticks % 4 == 0) reap();
     // Tasks that await each other (through a gather, say) cannot be
     // cancelled: stop the run; close abandons them (X2 cancel_timeout).
-    if (++S->reap_ticks % 2000 == 0) uvrun_loop_stop(loop);
+    if (++S->reap_ticks % 100 == 0) uvrun_loop_stop(loop);
   }
   int rc = uvrun_loop_call_soon(loop, ticker, loop, nullptr);
   check_code(rc, "call_soon (ticker)");
@@ -123,7 +132,7 @@ int job(void *ud, void **result) {
 }
 
 int aclose_sleep(void *, uvrun_loop_t *loop, uvrun_future_t **out) {
-  *out = uvrun_sleep_value(loop, 0.001, nullptr);
+  *out = uvrun_sleep_value(loop, kTick, nullptr);
   return *out != nullptr ? 0 : UVRUN_E_NOMEM;
 }
 
@@ -227,12 +236,12 @@ int fuzz_step(uvrun_task_t *task, void *) {
       if (f != nullptr) return await_kept(task, uvrun_future_ref(f));
       break;
     }
-    case 8: return await_kept(task, uvrun_sleep(task, (b % 4) * 0.001));
+    case 8: return await_kept(task, uvrun_sleep(task, (b % 4) * kTick));
     case 9: rc = uvrun_task_yield(task); check_code(rc, "yield"); return rc < 0 ? 0 : rc;
     case 10: {
       uvrun_handle_t *h = nullptr;
       if (b & 1) rc = uvrun_loop_call_soon(loop, noop_cb, nullptr, (b & 2) ? &h : nullptr);
-      else rc = uvrun_loop_call_later(loop, (b % 3) * 0.001, noop_cb, nullptr, (b & 2) ? &h : nullptr);
+      else rc = uvrun_loop_call_later(loop, (b % 3) * kTick, noop_cb, nullptr, (b & 2) ? &h : nullptr);
       check_code(rc, "call_soon/later");
       if (h != nullptr) S->handles.push_back(h);
       break;
@@ -289,7 +298,7 @@ int fuzz_step(uvrun_task_t *task, void *) {
         break;
       }
       default:
-        expect(uvrun_loop_shutdown_default_executor(loop, 0.01) == UVRUN_E_LOOP_ALREADY_RUNNING,
+        expect(uvrun_loop_shutdown_default_executor(loop, 10 * kTick) == UVRUN_E_LOOP_ALREADY_RUNNING,
                "shutdown_default_executor from inside");
       }
       break;
@@ -306,7 +315,7 @@ int fuzz_step(uvrun_task_t *task, void *) {
     case 18: {
       uvrun_future_t *f = to_future(b);
       if (f == nullptr || f == uvrun_task_future(task)) break;
-      return await_kept(task, uvrun_wait_for(uvrun_future_ref(f), (b % 4) * 0.001));
+      return await_kept(task, uvrun_wait_for(uvrun_future_ref(f), (b % 4) * kTick));
     }
     case 19: {
       uvrun_future_t *kids[3];
@@ -373,6 +382,30 @@ int fuzz_step(uvrun_task_t *task, void *) {
   return 0;
 }
 
+// Threads in this process (Linux), or 0 when that cannot be read.
+int thread_count() {
+  FILE *f = fopen("/proc/self/stat", "r");
+  if (f == nullptr) return 0;
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  // Field 20 counts threads; field 2 (the command) may hold spaces and ends
+  // at the last ')'.
+  const char *p = strrchr(buf, ')');
+  for (int field = 2; p != nullptr && field < 20; field++) p = strchr(p + 1, ' ');
+  return p != nullptr ? atoi(p + 1) : 0;
+}
+
+// A closed loop lets its executor's workers finish the jobs they hold
+// (R59, R61). Waiting for them ends the input with every object freed, so
+// libFuzzer's leak check neither reruns the input to look nor scans the heap
+// while those workers still free it.
+void wait_for_workers(int before) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (thread_count() > before && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -383,6 +416,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   st.pos = 1;
   S = &st;
   uint8_t mode = data[0];
+  int threads_before = thread_count();
   check_code(uvrun_contextvar_new("a", 0, nullptr, &st.vars[0]), "contextvar_new");
   check_code(uvrun_contextvar_new("b", 1, nullptr, &st.vars[1]), "contextvar_new");
   if (st.vars[0] == nullptr || st.vars[1] == nullptr) abort();
@@ -390,8 +424,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uvrun_options_t opts;
   uvrun_options_init(&opts);
   opts.debug = (mode & 2) ? UVRUN_DEBUG_ON : UVRUN_DEBUG_OFF;
-  opts.cancel_timeout = (mode & 4) ? 0.05 : 0.5;
+  opts.cancel_timeout = (mode & 4) ? 50 * kTick : 500 * kTick;
   opts.executor_shutdown_timeout = 5;
+  opts.executor_max_workers = 2;  // queues form; fewer threads to create per input
   opts.handle_sigint = 0;
   auto quiet = [](int, const char *, void *) {};
   uvrun_set_log_sink(quiet, nullptr);
@@ -432,5 +467,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uvrun_contextvar_free(st.vars[1]);
   uvrun_set_log_sink(nullptr, nullptr);
   S = nullptr;
+  wait_for_workers(threads_before);
   return 0;
 }
