@@ -3,10 +3,23 @@
 // (LeakSanitizer) and under valgrind.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <functional>
 #include <utility>
 
 #include "support.h"
+
+#if defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define UVRUN_TEST_LSAN 1
+#  endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#  define UVRUN_TEST_LSAN 1
+#endif
+#ifdef UVRUN_TEST_LSAN
+#  include <sanitizer/lsan_interface.h>
+#endif
 
 namespace {
 
@@ -139,3 +152,31 @@ TEST_CASE("regression: a task dropped pending at loop close releases what it awa
   CHECK(uvrun_loop_free(loop) == 0);
   CHECK(logs.contains("Task was destroyed but it is pending!"));
 }
+
+#ifdef UVRUN_TEST_LSAN
+TEST_CASE("R61: a loop closed while its executor workers start and run leaves nothing to LeakSanitizer") {
+  // Close detaches the pool without waiting (R61): its jobs are then held
+  // by workers that may not have started yet (the pool reachable only as a
+  // thread's start argument), or that run, queue or orphan them. A leak
+  // check at that moment -- libFuzzer runs one after an input -- must find
+  // every job reachable.
+  auto busy = [](void *ud, void **) -> int {
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(reinterpret_cast<uintptr_t>(ud));
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return 0;
+  };
+  int reports = 0;
+  for (int i = 0; i < 300; i++) {
+    uvrun_loop_t *loop = t::new_loop();
+    for (uintptr_t us = 0; us < 8; us++) {
+      uvrun_future_t *fut = uvrun_run_in_executor(loop, busy, reinterpret_cast<void *>(us));
+      REQUIRE(fut != nullptr);
+      uvrun_future_unref(fut);
+    }
+    REQUIRE(uvrun_loop_free(loop) == 0);
+    reports += __lsan_do_recoverable_leak_check() != 0;
+  }
+  CHECK(reports == 0);
+}
+#endif
