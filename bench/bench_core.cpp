@@ -56,9 +56,11 @@ void BM_call_soon_dispatch(benchmark::State &state) {
     uvrun_future_t *done;
     uvrun_future_new(loop, &done);
     count = 0;
-    for (int i = 0; i < batch - 1; i++) uvrun_loop_call_soon(loop, [](void *) { count++; }, nullptr, nullptr);
-    uvrun_loop_call_soon(loop, [](void *f) { uvrun_future_set_result((uvrun_future_t *)f, nullptr, nullptr); },
-                         done, nullptr);
+    for (int i = 0; i < batch - 1; i++)
+      uvrun_loop_call_soon(
+          loop, [](void *) { count++; }, nullptr, nullptr);
+    uvrun_loop_call_soon(
+        loop, [](void *f) { uvrun_future_set_result((uvrun_future_t *)f, nullptr, nullptr); }, done, nullptr);
     uvrun_loop_run_until_complete(loop, done, nullptr);
     uvrun_future_unref(done);
   }
@@ -99,10 +101,13 @@ void BM_call_soon_threadsafe_burst(benchmark::State &state) {
     sh.want = burst;
     std::thread producer([&] {
       for (int i = 0; i < burst; i++)
-        uvrun_loop_call_soon_threadsafe(loop, [](void *ud) {
-          auto *s = static_cast<Shared *>(ud);
-          if (++s->seen == s->want) uvrun_future_set_result(s->done, nullptr, nullptr);
-        }, &sh);
+        uvrun_loop_call_soon_threadsafe(
+            loop,
+            [](void *ud) {
+              auto *s = static_cast<Shared *>(ud);
+              if (++s->seen == s->want) uvrun_future_set_result(s->done, nullptr, nullptr);
+            },
+            &sh);
     });
     uvrun_loop_run_until_complete(loop, sh.done, nullptr);
     producer.join();
@@ -130,7 +135,10 @@ void BM_threadsafe_raw_libuv_burst(benchmark::State &state) {
     uv_mutex_lock(&r->mu);
     r->queue.swap(r->spare);
     uv_mutex_unlock(&r->mu);
-    for (void *p : r->spare) { benchmark::DoNotOptimize(p); r->seen++; }
+    for (void *p : r->spare) {
+      benchmark::DoNotOptimize(p);
+      r->seen++;
+    }
     r->spare.clear();
     if (r->seen == r->want) uv_stop(&r->loop);
   });

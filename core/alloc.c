@@ -5,19 +5,25 @@
 
 #include "base.h"
 
-static void *libc_malloc(size_t size, void *ud) { (void)ud; return malloc(size); }
-static void *libc_realloc(void *p, size_t size, void *ud) { (void)ud; return realloc(p, size); }
-static void libc_free(void *p, void *ud) { (void)ud; free(p); }
+static void *libc_malloc(size_t size, void *ud) {
+  (void)ud;
+  return malloc(size);
+}
+static void *libc_realloc(void *p, size_t size, void *ud) {
+  (void)ud;
+  return realloc(p, size);
+}
+static void libc_free(void *p, void *ud) {
+  (void)ud;
+  free(p);
+}
 
-static uvrun_allocator_t allocator = {
-  sizeof(uvrun_allocator_t), libc_malloc, libc_realloc, libc_free, NULL
-};
+static uvrun_allocator_t allocator = {sizeof(uvrun_allocator_t), libc_malloc, libc_realloc, libc_free, NULL};
 static atomic_int allocator_locked;
 
 int uvrun_set_allocator(const uvrun_allocator_t *a) {
   if (atomic_load(&allocator_locked))
-    return uvr_fail(UVRUN_E_INVALID_STATE,
-                    "uvrun_set_allocator() must be called before any other uvrun call");
+    return uvr_fail(UVRUN_E_INVALID_STATE, "uvrun_set_allocator() must be called before any other uvrun call");
   if (a == NULL || a->malloc_fn == NULL) {
     allocator.malloc_fn = libc_malloc;
     allocator.realloc_fn = libc_realloc;

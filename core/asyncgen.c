@@ -42,8 +42,8 @@ int uvrun_asyncgen_register(uvrun_loop_t *loop, void *obj, const char *name, uvr
   gen->obj = obj;
   gen->aclose = aclose;
   if (loop->asyncgens_shutdown_called) /* R57: warn, and still register */
-    uvr_logf(UVRUN_LOG_WARNING,
-             "asynchronous generator <%s> was scheduled after uvrun_loop_shutdown_asyncgens() call", gen->name);
+    uvr_logf(UVRUN_LOG_WARNING, "asynchronous generator <%s> was scheduled after uvrun_loop_shutdown_asyncgens() call",
+             gen->name);
   gen->next = loop->asyncgens;
   if (gen->next != NULL) gen->next->prev = gen;
   loop->asyncgens = gen;
@@ -113,8 +113,8 @@ static void closing_free(void *arg) {
 
 static closing *closing_new(size_t n) {
   closing *c = uvr_calloc(1, sizeof *c);
-  if (c != NULL && ((c->gens = uvr_calloc(n, sizeof *c->gens)) == NULL ||
-                    (c->futs = uvr_calloc(n, sizeof *c->futs)) == NULL)) {
+  if (c != NULL &&
+      ((c->gens = uvr_calloc(n, sizeof *c->gens)) == NULL || (c->futs = uvr_calloc(n, sizeof *c->futs)) == NULL)) {
     closing_free(c);
     c = NULL;
   }
@@ -134,7 +134,8 @@ static int closes_done(uvrun_task_t *task, int rc, void *arg) {
   for (i = 0; i < c->n; i++) {
     uvrun_future_t *f = c->futs[i];
     /* Only real errors: a cancellation is not reported (R55). */
-    if (f->state == UVR_ERROR && !is_base_exception(f->error->code)) report(uvrun_task_loop(task), c->gens[i], f->error);
+    if (f->state == UVR_ERROR && !is_base_exception(f->error->code))
+      report(uvrun_task_loop(task), c->gens[i], f->error);
   }
   return 0;
 }

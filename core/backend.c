@@ -72,8 +72,7 @@ static void backend_close(uvr_backend *b, uv_loop_t *uv) {
   uv_close((uv_handle_t *)&b->sig_async, NULL);
   uv_close((uv_handle_t *)&b->prepare, NULL);
   uv_run(uv, UV_RUN_DEFAULT);
-  if (uv == &b->uv && (rc = uv_loop_close(uv)) < 0)
-    uvr_logf(UVRUN_LOG_ERROR, "uv_loop_close: %s", uv_strerror(rc));
+  if (uv == &b->uv && (rc = uv_loop_close(uv)) < 0) uvr_logf(UVRUN_LOG_ERROR, "uv_loop_close: %s", uv_strerror(rc));
   uvr_free(b);
 }
 
@@ -150,8 +149,8 @@ int uvr_backend_attach(uvrun_loop_t *loop, uv_loop_t *borrowed) {
 
 static void report_foreign_handle(uv_handle_t *h, void *arg) {
   uvr_backend *b = arg;
-  if (h == (uv_handle_t *)&b->wake_timer || h == (uv_handle_t *)&b->async ||
-      h == (uv_handle_t *)&b->sig_async || h == (uv_handle_t *)&b->prepare || uv_is_closing(h))
+  if (h == (uv_handle_t *)&b->wake_timer || h == (uv_handle_t *)&b->async || h == (uv_handle_t *)&b->sig_async ||
+      h == (uv_handle_t *)&b->prepare || uv_is_closing(h))
     return;
   /* R27: reported whether or not debug mode is on. */
   uvr_logf(UVRUN_LOG_WARNING, "unclosed handle <%s %p> closed by uvrun_loop_close()",

@@ -58,7 +58,7 @@ struct uvrun_error_s {
   void *payload;
   uvrun_free_fn payload_free;
   uvrun_error_t *context; /* the error this one was raised while handling */
-  char message[]; /* NUL-terminated */
+  char message[];         /* NUL-terminated */
 };
 /* Records code + formatted message as this thread's last failure; returns
  * code, so `return uvr_fail(UVRUN_E_INVAL, "...")` reads naturally. */

@@ -209,8 +209,7 @@ uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
   }
   s = uvr_future_state(outer);
   s->inner = fut; /* the caller's reference */
-  if (!isinf(timeout) && uvrun_loop_call_later(fut->loop, timeout, wait_for_expired, outer, &s->timer) < 0)
-    goto fail;
+  if (!isinf(timeout) && uvrun_loop_call_later(fut->loop, timeout, wait_for_expired, outer, &s->timer) < 0) goto fail;
   if (uvr_future_add_done_callback_holding(fut, wait_for_inner_done, outer, drop_outer) < 0) goto fail;
   outer->refs++; /* the callback's */
   return outer;

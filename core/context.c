@@ -22,15 +22,15 @@
 /* An owned value's ref/unref travel with it: a map may outlive the variable,
  * and keeps only its id. */
 typedef struct uvr_map_entry {
-  uint64_t key;         /* the variable's id */
+  uint64_t key; /* the variable's id */
   void *value;
-  uvrun_ref_fn ref;     /* NULL: a borrowed value */
+  uvrun_ref_fn ref; /* NULL: a borrowed value */
   uvrun_free_fn unref;
 } uvr_map_entry;
 
 struct uvr_map {
   atomic_int refs;
-  size_t n;               /* never 0: the empty map is NULL */
+  size_t n;                /* never 0: the empty map is NULL */
   uvr_map_entry entries[]; /* sorted by var address */
 };
 
@@ -42,7 +42,7 @@ struct uvrun_contextvar_s {
   char *name;
   int has_default;
   void *default_value;
-  uvrun_ref_fn ref;     /* uvrun_contextvar_new_owned() */
+  uvrun_ref_fn ref; /* uvrun_contextvar_new_owned() */
   uvrun_free_fn unref;
 };
 
@@ -50,7 +50,7 @@ struct uvrun_token_s {
   uvrun_contextvar_t *var;
   const uvrun_context_t *ctx; /* compared, never dereferenced */
   int had_old;
-  uvr_map_entry old;          /* owns a reference to an owned value */
+  uvr_map_entry old; /* owns a reference to an owned value */
 };
 
 /* The context of a thread that entered none: static storage, so reading a
@@ -129,8 +129,7 @@ static void map_ref_entries(uvr_map *m) {
 }
 
 /* A new map: map with var set to value. 0 or UVRUN_E_NOMEM. */
-static int map_with(const uvr_map *map, const uvrun_contextvar_t *var, void *value,
-                    uvr_map **out) {
+static int map_with(const uvr_map *map, const uvrun_contextvar_t *var, void *value, uvr_map **out) {
   int found;
   size_t n = map != NULL ? map->n : 0;
   size_t i = map_search(map, var, &found);
@@ -188,9 +187,7 @@ static int map_get(const uvr_map *map, const uvrun_contextvar_t *var, void **val
 
 /* ---- contexts ---- */
 
-uvrun_context_t *uvr_context_current(void) {
-  return current != NULL ? current : &base;
-}
+uvrun_context_t *uvr_context_current(void) { return current != NULL ? current : &base; }
 
 void uvr_context_enter(uvrun_context_t *ctx) {
   ctx->prev = uvr_context_current(); /* never NULL: marks ctx entered */
@@ -226,9 +223,7 @@ int uvrun_context_new(uvrun_context_t **out) {
   return *out != NULL ? 0 : uvr_fail(UVRUN_E_NOMEM, "out of memory");
 }
 
-int uvrun_context_copy_current(uvrun_context_t **out) {
-  return uvrun_context_copy(uvr_context_current(), out);
-}
+int uvrun_context_copy_current(uvrun_context_t **out) { return uvrun_context_copy(uvr_context_current(), out); }
 
 int uvrun_context_copy(const uvrun_context_t *ctx, uvrun_context_t **out) {
   if (ctx == NULL || out == NULL)
@@ -254,8 +249,7 @@ int uvrun_context_run(uvrun_context_t *ctx, uvrun_callback_fn fn, void *ud) {
   if (ctx == NULL || fn == NULL)
     return uvr_fail(UVRUN_E_INVAL, "uvrun_context_run: %s is NULL", ctx == NULL ? "ctx" : "fn");
   if (ctx->prev != NULL)
-    return uvr_fail(UVRUN_E_CONTEXT_ENTERED,
-                    "cannot enter context: <Context at %p> is already entered", (void *)ctx);
+    return uvr_fail(UVRUN_E_CONTEXT_ENTERED, "cannot enter context: <Context at %p> is already entered", (void *)ctx);
   uvr_context_enter(ctx);
   fn(ud);
   uvr_context_exit(ctx);
@@ -266,21 +260,22 @@ int uvrun_context_run(uvrun_context_t *ctx, uvrun_callback_fn fn, void *ud) {
 int uvrun_context_get(const uvrun_context_t *ctx, const uvrun_contextvar_t *var, void **value) {
   if (ctx == NULL || var == NULL || value == NULL)
     return uvr_fail(UVRUN_E_INVAL, "uvrun_context_get: %s is NULL",
-                    ctx == NULL ? "ctx" : var == NULL ? "var" : "value");
+                    ctx == NULL   ? "ctx"
+                    : var == NULL ? "var"
+                                  : "value");
   return map_get(ctx->map, var, value);
 }
 
 /* ---- variables ---- */
 
-int uvrun_contextvar_new(const char *name, int has_default, void *default_value,
-                         uvrun_contextvar_t **out) {
+int uvrun_contextvar_new(const char *name, int has_default, void *default_value, uvrun_contextvar_t **out) {
   return uvrun_contextvar_new_owned(name, has_default, default_value, NULL, NULL, out);
 }
 
 static atomic_uint_fast64_t next_var_id = 1;
 
-int uvrun_contextvar_new_owned(const char *name, int has_default, void *default_value,
-                               uvrun_ref_fn ref, uvrun_free_fn unref, uvrun_contextvar_t **out) {
+int uvrun_contextvar_new_owned(const char *name, int has_default, void *default_value, uvrun_ref_fn ref,
+                               uvrun_free_fn unref, uvrun_contextvar_t **out) {
   uvrun_contextvar_t *var;
   if (name == NULL || out == NULL)
     return uvr_fail(UVRUN_E_INVAL, "uvrun_contextvar_new: %s is NULL", name == NULL ? "name" : "out");
@@ -307,9 +302,7 @@ void uvrun_contextvar_free(uvrun_contextvar_t *var) {
   uvr_free(var);
 }
 
-const char *uvrun_contextvar_name(const uvrun_contextvar_t *var) {
-  return var != NULL ? var->name : NULL;
-}
+const char *uvrun_contextvar_name(const uvrun_contextvar_t *var) { return var != NULL ? var->name : NULL; }
 
 int uvrun_contextvar_get(const uvrun_contextvar_t *var, void **value) {
   if (var == NULL || value == NULL)

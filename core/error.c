@@ -6,7 +6,8 @@
 
 const char *uvrun_err_name(int code) {
   switch (code) {
-#define XX(name, value, msg) case value: return "UVRUN_E_" #name;
+#define XX(name, value, msg) \
+  case value: return "UVRUN_E_" #name;
     UVRUN_ERRNO_MAP(XX)
 #undef XX
   }
@@ -15,7 +16,8 @@ const char *uvrun_err_name(int code) {
 
 const char *uvrun_strerror(int code) {
   switch (code) {
-#define XX(name, value, msg) case value: return msg;
+#define XX(name, value, msg) \
+  case value: return msg;
     UVRUN_ERRNO_MAP(XX)
 #undef XX
   }
@@ -26,8 +28,8 @@ const char *uvrun_strerror(int code) {
 unsigned int uvrun_version(void) { return UVRUN_VERSION_HEX; }
 
 const char *uvrun_version_string(void) {
-  return UVRUN_STRINGIFY(UVRUN_VERSION_MAJOR) "." UVRUN_STRINGIFY(UVRUN_VERSION_MINOR) "."
-      UVRUN_STRINGIFY(UVRUN_VERSION_PATCH);
+  return UVRUN_STRINGIFY(UVRUN_VERSION_MAJOR) "." UVRUN_STRINGIFY(UVRUN_VERSION_MINOR) "." UVRUN_STRINGIFY(
+      UVRUN_VERSION_PATCH);
 }
 
 /* ---- error objects ---- */
@@ -45,8 +47,7 @@ static struct {
 
 static int is_static(const uvrun_error_t *err) { return err == &nomem_error.err; }
 
-uvrun_error_t *uvrun_error_new(int code, const char *message, void *payload,
-                               uvrun_free_fn payload_free) {
+uvrun_error_t *uvrun_error_new(int code, const char *message, void *payload, uvrun_free_fn payload_free) {
   size_t len;
   uvrun_error_t *err;
   if (message == NULL) message = uvrun_strerror(code);

@@ -33,39 +33,39 @@
 
 typedef struct uvr_job uvr_job;
 struct uvr_job {
-  uvr_job *qnext;          /* queue or orphan list link, under mu */
-  uvr_job *prev, *next;    /* pool->jobs, loop thread only */
+  uvr_job *qnext;       /* queue or orphan list link, under mu */
+  uvr_job *prev, *next; /* pool->jobs, loop thread only */
   uvrun_work_fn fn;
   void *ud;
-  uvr_map *ctx;            /* the submitter's context (X7) */
+  uvr_map *ctx; /* the submitter's context (X7) */
   uvr_executor *pool;
-  uvrun_future_t *fut;     /* reference, loop thread only; NULL once detached */
+  uvrun_future_t *fut; /* reference, loop thread only; NULL once detached */
   /* Written by the worker before the completion is posted. */
   void *result;
-  uvrun_error_t *err;      /* NULL on success */
+  uvrun_error_t *err; /* NULL on success */
 };
 
 struct uvr_executor {
-  atomic_int refs;         /* the loop's, and one per worker alive */
+  atomic_int refs; /* the loop's, and one per worker alive */
   uv_mutex_t mu;
   uv_cond_t cond;
   /* Under mu. */
-  uvrun_loop_t *loop;      /* NULL once detached */
-  uvr_job *head, *tail;    /* queued jobs */
-  uvr_job *orphans;        /* finished, never posted: freed with the pool */
+  uvrun_loop_t *loop;   /* NULL once detached */
+  uvr_job *head, *tail; /* queued jobs */
+  uvr_job *orphans;     /* finished, never posted: freed with the pool */
   size_t nqueued, nrunning;
-  int waiting;             /* workers blocked on cond */
-  int spinning;            /* idle workers polling `queued` before they block */
-  atomic_size_t queued;    /* nqueued, readable without mu */
-  int nalive;              /* workers that have not exited */
-  int stopping;            /* workers exit once the queue is empty */
-  int notify_exit;         /* the last worker out posts workers_exited_cb */
+  int waiting;          /* workers blocked on cond */
+  int spinning;         /* idle workers polling `queued` before they block */
+  atomic_size_t queued; /* nqueued, readable without mu */
+  int nalive;           /* workers that have not exited */
+  int stopping;         /* workers exit once the queue is empty */
+  int notify_exit;      /* the last worker out posts workers_exited_cb */
   /* Loop thread only. */
-  uvr_job *jobs;           /* jobs not completed on the loop, until detach */
+  uvr_job *jobs; /* jobs not completed on the loop, until detach */
   uv_thread_t *threads;
   int nthreads, max_threads;
-  int threads_released;    /* joined or detached */
-  uvrun_future_t *exited;  /* once shutdown began: done when every worker has exited */
+  int threads_released;   /* joined or detached */
+  uvrun_future_t *exited; /* once shutdown began: done when every worker has exited */
 };
 
 static void job_free(uvr_job *job) {
@@ -106,8 +106,7 @@ static int executor_new(uvrun_loop_t *loop, uvr_executor **out) {
 
   s = uvr_calloc(1, sizeof *s);
   if (s == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  s->max_threads = loop->executor_max_workers > 0 ? loop->executor_max_workers
-                                                   : default_max_workers();
+  s->max_threads = loop->executor_max_workers > 0 ? loop->executor_max_workers : default_max_workers();
   s->threads = uvr_calloc((size_t)s->max_threads, sizeof *s->threads);
   if (s->threads == NULL) {
     rc = uvr_fail(UVRUN_E_NOMEM, "out of memory");
@@ -155,8 +154,7 @@ static void job_run(uvr_job *job) {
   if (job->err != NULL) return;
   if (strcmp(uvrun_err_name(rc), "UVRUN_E_UNKNOWN") == 0)
     job->err = uvr_error_make(rc, uv_strerror_r(rc, buf, sizeof buf));
-  else
-    job->err = uvr_error_make(rc, uvrun_strerror(rc));
+  else job->err = uvr_error_make(rc, uvrun_strerror(rc));
 }
 
 static void job_done_cb(uvrun_loop_t *loop, uvr_item *item, int run);
@@ -289,9 +287,7 @@ static void job_done_cb(uvrun_loop_t *loop, uvr_item *item, int run) {
   job_free(job);
 }
 
-int uvr_executor_busy(const uvrun_loop_t *loop) {
-  return loop->executor != NULL && loop->executor->jobs != NULL;
-}
+int uvr_executor_busy(const uvrun_loop_t *loop) { return loop->executor != NULL && loop->executor->jobs != NULL; }
 
 int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t **out) {
   uvr_executor *s;
@@ -302,8 +298,7 @@ int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_fu
   if (loop == NULL || fn == NULL)
     return uvr_fail(UVRUN_E_INVAL, "uvrun_run_in_executor: %s is NULL", loop == NULL ? "loop" : "fn");
   if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
-  if (loop->executor_shutdown_called)
-    return uvr_fail(UVRUN_E_EXECUTOR_SHUTDOWN, "Executor shutdown has been called");
+  if (loop->executor_shutdown_called) return uvr_fail(UVRUN_E_EXECUTOR_SHUTDOWN, "Executor shutdown has been called");
   if (loop->executor == NULL) {
     rc = executor_new(loop, &loop->executor);
     if (rc < 0) return rc;

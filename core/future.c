@@ -54,12 +54,9 @@ static const uvr_future_ops plain_ops = {NULL, NULL};
 
 static const uvr_future_ops *ops_of(const uvrun_future_t *fut) {
   static const uvr_future_ops *const kinds[] = {
-      [UVR_FUT_PLAIN] = &plain_ops,
-      [UVR_FUT_TASK] = &uvr_task_ops,
-      [UVR_FUT_SLEEP] = &uvr_sleep_ops,
-      [UVR_FUT_GATHER] = &uvr_gather_ops,
-      [UVR_FUT_WAIT_ANY] = &uvr_wait_any_ops,
-      [UVR_FUT_WAIT_FOR] = &uvr_wait_for_ops,
+      [UVR_FUT_PLAIN] = &plain_ops,           [UVR_FUT_TASK] = &uvr_task_ops,
+      [UVR_FUT_SLEEP] = &uvr_sleep_ops,       [UVR_FUT_GATHER] = &uvr_gather_ops,
+      [UVR_FUT_WAIT_ANY] = &uvr_wait_any_ops, [UVR_FUT_WAIT_FOR] = &uvr_wait_for_ops,
   };
   return kinds[fut->kind];
 }
@@ -202,8 +199,7 @@ void uvr_future_schedule_callbacks(uvrun_future_t *fut) {
 
 static int check_settable(uvrun_future_t *fut) {
   if (fut == NULL) return uvr_fail(UVRUN_E_INVAL, "future must not be NULL");
-  if (uvr_is_task(fut))
-    return uvr_fail(UVRUN_E_INVALID_STATE, "Task does not support set_result() operation");
+  if (uvr_is_task(fut)) return uvr_fail(UVRUN_E_INVALID_STATE, "Task does not support set_result() operation");
   if (fut->state != UVR_PENDING) return uvr_fail(UVRUN_E_INVALID_STATE, "invalid state");
   return 0;
 }
@@ -359,9 +355,7 @@ int uvrun_future_remove_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, voi
 static void stop_on_done(uvrun_future_t *fut, void *ud) {
   /* An interrupt or exit already unwound the loop (R35): do not stop a
    * later run by mistake. */
-  if (fut->state == UVR_ERROR &&
-      (fut->error->code == UVRUN_E_INTERRUPTED || fut->error->code == UVRUN_E_EXIT))
-    return;
+  if (fut->state == UVR_ERROR && (fut->error->code == UVRUN_E_INTERRUPTED || fut->error->code == UVRUN_E_EXIT)) return;
   uvrun_loop_stop(ud);
 }
 
@@ -386,7 +380,6 @@ int uvrun_loop_run_until_complete(uvrun_loop_t *loop, uvrun_future_t *fut, void 
   uvrun_future_unref(fut);
   return rc;
 }
-
 
 /* ---- description ---- */
 

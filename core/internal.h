@@ -27,7 +27,7 @@ typedef struct uvr_done_cbs {
  * in three bits rather than pointing at its ops: one word less in each. */
 typedef struct uvr_future_ops {
   int (*cancel)(uvrun_future_t *fut, const char *msg); /* NULL: as a plain future */
-  void (*on_free)(uvrun_future_t *fut);                 /* NULL: nothing of its own */
+  void (*on_free)(uvrun_future_t *fut);                /* NULL: nothing of its own */
 } uvr_future_ops;
 enum { UVR_FUT_PLAIN = 0, UVR_FUT_TASK, UVR_FUT_SLEEP, UVR_FUT_GATHER, UVR_FUT_WAIT_ANY, UVR_FUT_WAIT_FOR };
 extern const uvr_future_ops uvr_task_ops, uvr_sleep_ops, uvr_gather_ops, uvr_wait_any_ops, uvr_wait_for_ops;
@@ -37,14 +37,14 @@ struct uvrun_future_s {
   uint8_t state;
   uint8_t retrieved : 1;
   uint8_t value_moved : 1;
-  uint8_t held : 1;       /* in loop->held */
-  uint8_t kind : 3;       /* UVR_FUT_* */
+  uint8_t held : 1; /* in loop->held */
+  uint8_t kind : 3; /* UVR_FUT_* */
   uvrun_loop_t *loop;
   void *value;
   uvrun_free_fn value_free;
-  uvrun_error_t *error;   /* for ERROR; for CANCELLED made with the message,
+  uvrun_error_t *error;      /* for ERROR; for CANCELLED made with the message,
                            * or on demand when there is none */
-  uvr_done_cb cb0;        /* first callback inline: no allocation; fn NULL: none */
+  uvr_done_cb cb0;           /* first callback inline: no allocation; fn NULL: none */
   struct uvr_done_cbs *more; /* the callbacks after cb0, or NULL */
   /* A plain future's links in loop->held while it is pending with callbacks
    * that hold references; a task's in loop->tasks while it is pending. */
@@ -93,8 +93,8 @@ int uvr_sleep_describe_item(const uvr_item *it, char *buf, size_t len);
 
 /* ---- report.c ---- */
 /* Calls the handler; never fails. */
-void uvr_report(uvrun_loop_t *loop, const char *message, uvrun_error_t *err,
-                uvrun_task_t *task, uvrun_future_t *fut, const char *source);
+void uvr_report(uvrun_loop_t *loop, const char *message, uvrun_error_t *err, uvrun_task_t *task, uvrun_future_t *fut,
+                const char *source);
 
 /* ---- task.c ---- */
 struct uvrun_task_s {
@@ -107,19 +107,19 @@ struct uvrun_task_s {
     uvrun_context_t *given; /* ctx_given: the context it was given */
   } ctx;                    /* where its steps run: uvr_task_ctx() */
   union {
-    uint64_t id;            /* its creation number, for "Task-<id>" */
-    char *name;             /* named: set, or made from id when asked */
+    uint64_t id;                /* its creation number, for "Task-<id>" */
+    char *name;                 /* named: set, or made from id when asked */
     struct uvr_task_info *info; /* with_info: number, name and site */
   } who;
-  uvrun_future_t *waiter;   /* what the task awaits now (reference) */
-  uvr_timer timer;          /* its own sleep: no future (uvrun_task_sleep) */
+  uvrun_future_t *waiter; /* what the task awaits now (reference) */
+  uvr_timer timer;        /* its own sleep: no future (uvrun_task_sleep) */
   int num_cancels;
   uint8_t must_cancel : 1, yielded : 1, started : 1;
-  uint8_t sleeping : 1;     /* suspended on timer, which still runs */
+  uint8_t sleeping : 1; /* suspended on timer, which still runs */
   uint8_t ctx_given : 1;
   uint8_t named : 1;
-  uint8_t with_info : 1;    /* created with a site (debug mode) */
-  uint8_t in_list : 1;      /* in loop->tasks, through fut.link_prev/next */
+  uint8_t with_info : 1;         /* created with a site (debug mode) */
+  uint8_t in_list : 1;           /* in loop->tasks, through fut.link_prev/next */
   uint8_t forwarding_cancel : 1; /* it is cancelling what it awaits, which may
                                  * come back to it (await cycles) */
   uint8_t sleep_cancelled : 1;   /* its own sleep was cancelled: the next step
@@ -195,8 +195,7 @@ void uvr_task_cache_free(uvrun_loop_t *loop);
 /* ---- executor.c ---- */
 /* Frees nothing that a late worker may still touch: workers hold their own
  * reference to the shared pool state. */
-int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud,
-                        uvrun_future_t **out);
+int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t **out);
 /* Whether jobs are out whose completion the loop will receive. */
 int uvr_executor_busy(const uvrun_loop_t *loop);
 /* Jobs queued or running (0 without an executor). */

@@ -25,10 +25,8 @@ static int parse_level(const char *s) {
   static const struct {
     const char *name;
     int level;
-  } names[] = {{"DEBUG", UVRUN_LOG_DEBUG},
-               {"INFO", UVRUN_LOG_INFO},
-               {"WARNING", UVRUN_LOG_WARNING},
-               {"ERROR", UVRUN_LOG_ERROR}};
+  } names[] = {
+      {"DEBUG", UVRUN_LOG_DEBUG}, {"INFO", UVRUN_LOG_INFO}, {"WARNING", UVRUN_LOG_WARNING}, {"ERROR", UVRUN_LOG_ERROR}};
   char *end;
   long n;
   size_t i;

@@ -60,13 +60,11 @@ int uvr_loop_check(uvrun_loop_t *loop) {
 }
 
 int uvr_loop_check_call(uvrun_loop_t *loop, uvrun_callback_fn cb, const char *what) {
-  if (loop == NULL || cb == NULL)
-    return uvr_fail(UVRUN_E_INVAL, "a callable object was expected by %s()", what);
+  if (loop == NULL || cb == NULL) return uvr_fail(UVRUN_E_INVAL, "a callable object was expected by %s()", what);
   return uvr_loop_check(loop);
 }
 
-int uvrun_loop_call_soon(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud,
-                         uvrun_handle_t **handle) {
+int uvrun_loop_call_soon(uvrun_loop_t *loop, uvrun_callback_fn cb, void *ud, uvrun_handle_t **handle) {
   uvrun_handle_t *h = NULL;
   uvr_item it = {uvr_run_callback, {cb}, ud, NULL, {NULL}, NULL};
   int rc = uvr_loop_check_call(loop, cb, "call_soon");
@@ -295,8 +293,7 @@ static void queue_due_timers(uvrun_loop_t *loop) {
 /* An item lost for lack of memory fails the run rather than leaving it
  * waiting for the item forever. */
 static void check_lost(uvrun_loop_t *loop) {
-  if (UVR_UNLIKELY(atomic_load_explicit(&loop->ts.lost, memory_order_acquire)) &&
-      atomic_exchange(&loop->ts.lost, 0))
+  if (UVR_UNLIKELY(atomic_load_explicit(&loop->ts.lost, memory_order_acquire)) && atomic_exchange(&loop->ts.lost, 0))
     uvr_loop_raise(loop, uvr_error_make(UVRUN_E_NOMEM, "out of memory: a queued callback was dropped"));
 }
 

@@ -100,19 +100,19 @@ typedef struct uvr_tsq {
   uv_mutex_t mu;
   uvr_ts_cell *cells, *spare; /* cells: appended under mu; spare: last drained */
   size_t n, cap, spare_cap;
-  uv_async_t *wake;        /* the backend's async handle; NULL once closed */
-  atomic_int pending;      /* cells is not empty */
-  atomic_int lost;         /* an item could not be queued (out of memory) */
+  uv_async_t *wake;   /* the backend's async handle; NULL once closed */
+  atomic_int pending; /* cells is not empty */
+  atomic_int lost;    /* an item could not be queued (out of memory) */
   char after[UVR_CACHE_LINE];
 } uvr_tsq;
 
 struct uvrun_loop_s {
   int refs;
-  uv_loop_t *uv;    /* &backend->uv, or a borrowed loop; NULL once closed */
+  uv_loop_t *uv; /* &backend->uv, or a borrowed loop; NULL once closed */
   uvr_backend *backend;
   uint8_t borrowed, closed, running, stopping, debug;
-  uvrun_error_t *raised;         /* an interrupt/exit unwinding the loop (R38) */
-  unsigned skip_polls;           /* iterations since the last I/O poll */
+  uvrun_error_t *raised; /* an interrupt/exit unwinding the loop (R38) */
+  unsigned skip_polls;   /* iterations since the last I/O poll */
   uvr_ring ready;
   /* the timer heap (timers.c; each slot holds a reference) */
   uvr_timer_slot *heap;
@@ -126,8 +126,8 @@ struct uvrun_loop_s {
   uvrun_future_t *held;     /* plain futures whose callbacks hold references */
   uvrun_task_t *task_cache; /* freed task memory kept for reuse (task_cache.c) */
   size_t ncached;
-  size_t cache_low;         /* the fewest cached since cache_decay_at was set */
-  uint64_t cache_decay_at;  /* when what stayed unused is freed (ns) */
+  size_t cache_low;        /* the fewest cached since cache_decay_at was set */
+  uint64_t cache_decay_at; /* when what stayed unused is freed (ns) */
   uint64_t task_counter;
   /* reports */
   uvrun_exception_handler_fn eh;

@@ -22,8 +22,8 @@ void uvrun_loop_default_exception_handler(uvrun_loop_t *loop, const uvrun_except
                        c->message && *c->message ? c->message : "Unhandled exception in event loop");
   /* Keys in sorted order, as asyncio prints them (R65). */
   if (c->asyncgen != NULL && n < sizeof out)
-    n += (size_t)snprintf(out + n, sizeof out - n, "\nasyncgen: <async_generator %s>",
-                          uvrun_asyncgen_name(c->asyncgen));
+    n +=
+        (size_t)snprintf(out + n, sizeof out - n, "\nasyncgen: <async_generator %s>", uvrun_asyncgen_name(c->asyncgen));
   if (c->future != NULL && n < sizeof out) {
     uvr_future_describe(c->future, desc, sizeof desc);
     n += (size_t)snprintf(out + n, sizeof out - n, "\nfuture: %s", desc);
@@ -54,8 +54,8 @@ void uvrun_loop_call_exception_handler(uvrun_loop_t *loop, const uvrun_exception
   }
 }
 
-void uvr_report(uvrun_loop_t *loop, const char *message, uvrun_error_t *err, uvrun_task_t *task,
-                uvrun_future_t *fut, const char *source) {
+void uvr_report(uvrun_loop_t *loop, const char *message, uvrun_error_t *err, uvrun_task_t *task, uvrun_future_t *fut,
+                const char *source) {
   uvrun_exception_context_t c;
   memset(&c, 0, sizeof c);
   c.size = sizeof c;

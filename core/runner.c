@@ -19,8 +19,8 @@ struct uvrun_runner_s {
   uvrun_context_t *context;
   uint8_t set_event_loop;
   uv_thread_t thread;
-  int interrupt_count;        /* Ctrl-Cs during this run (R33) */
-  uvrun_task_t *main_task;    /* this run's, while it runs */
+  int interrupt_count;         /* Ctrl-Cs during this run (R33) */
+  uvrun_task_t *main_task;     /* this run's, while it runs */
   uvrun_runner_t *next_zombie; /* uvrun_runner_free_v2's queue */
 };
 
@@ -184,8 +184,8 @@ static int drive(uvrun_runner_t *r, uvrun_task_t *main_task, void **result) {
       *result = value;
       main_task->fut.value_moved = 1;
     }
-  } else if (main_task->fut.state == UVR_ERROR && rc == main_task->fut.error->code &&
-             rc != UVRUN_E_INTERRUPTED && rc != UVRUN_E_EXIT) {
+  } else if (main_task->fut.state == UVR_ERROR && rc == main_task->fut.error->code && rc != UVRUN_E_INTERRUPTED &&
+             rc != UVRUN_E_EXIT) {
     rc = UVRUN_E_TASK_FAILED; /* uvrun_take_error() has the task's error */
   }
   uvrun_task_unref(main_task);
@@ -209,7 +209,7 @@ int uvrun_runner_run_task(uvrun_runner_t *r, uvrun_step_fn step, void *arg, cons
   uvrun_task_opts_init(&topts);
   if (opts != NULL) memcpy(&topts, opts, opts->size < sizeof topts ? opts->size : sizeof topts);
   if (result != NULL) *result = NULL;
-  if ((rc = check_run(r)) < 0 || step == NULL) { /* R12: checks in 3.14's order */
+  if ((rc = check_run(r)) < 0 || step == NULL) {     /* R12: checks in 3.14's order */
     if (topts.arg_free != NULL) topts.arg_free(arg); /* D1 */
     return rc < 0 ? rc : uvr_fail(UVRUN_E_INVAL, "A future, a step function or an awaitable is required");
   }
@@ -298,8 +298,7 @@ static int cancel_all_tasks(uvrun_runner_t *r) {
     rc = uvr_last_code();
     goto done;
   }
-  if (r->opts.cancel_timeout > 0)
-    uvrun_loop_call_later(loop, r->opts.cancel_timeout, stop_loop, &expired, &deadline);
+  if (r->opts.cancel_timeout > 0) uvrun_loop_call_later(loop, r->opts.cancel_timeout, stop_loop, &expired, &deadline);
   rc = uvrun_loop_run_until_complete(loop, gather, NULL); /* R49 */
   uvrun_handle_cancel(deadline);
   uvrun_handle_unref(deadline);

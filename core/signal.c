@@ -92,17 +92,11 @@ static int is_main_thread(void) {
   return main_thread_cache;
 }
 
-static int is_default(const struct sigaction *sa) {
-  return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_DFL;
-}
+static int is_default(const struct sigaction *sa) { return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_DFL; }
 
-static int is_ignored(const struct sigaction *sa) {
-  return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN;
-}
+static int is_ignored(const struct sigaction *sa) { return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN; }
 
-static int is_ours(const struct sigaction *sa) {
-  return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == on_sigint;
-}
+static int is_ours(const struct sigaction *sa) { return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == on_sigint; }
 
 /* The base's sig_async: it only wakes a sleeping loop, whose next look at
  * uvr_sigint_pending delivers the signal. */

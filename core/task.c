@@ -102,7 +102,7 @@ void uvrun_task_opts_init(uvrun_task_opts_t *opts) {
 }
 
 /* Whether an options struct of the caller's version has that field. */
-#define HAS_OPT(opts, field) ((opts)->size >= offsetof(uvrun_task_opts_t, field) + sizeof (opts)->field)
+#define HAS_OPT(opts, field) ((opts)->size >= offsetof(uvrun_task_opts_t, field) + sizeof(opts)->field)
 
 int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvrun_task_opts_t *opts,
                    uvrun_task_t **out) {
@@ -146,8 +146,8 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   task->arg = arg;
   task->arg_free = o.arg_free;
   if (schedule_step(task) < 0) {
-    task->arg_free = NULL;              /* released below, once */
-    task->fut.state = UVR_CANCELLED;    /* it never was a pending task */
+    task->arg_free = NULL;           /* released below, once */
+    task->fut.state = UVR_CANCELLED; /* it never was a pending task */
     uvrun_future_unref(&task->fut);
     goto nomem;
   }
@@ -430,7 +430,7 @@ static void task_step(uvrun_task_t *task, uvrun_future_t *from) {
   uvr_running_step = &step;
   if (from != NULL) resume_from(&step, from);
   if (task->sleeping) task->sleeping = 0; /* woken by its timer, or by a cancel */
-  take_cancelled_sleep(task); /* cancelled between steps: thrown in now */
+  take_cancelled_sleep(task);             /* cancelled between steps: thrown in now */
   run_and_handle_result(task, &step);
   uvr_running_step = outer;
   /* The step is over: what it resumed with goes (a yield or a timer's
@@ -455,7 +455,7 @@ static int one_at_a_time(void) { return uvr_fail(UVRUN_E_INVALID_STATE, "a step 
 int uvrun_task_await(uvrun_task_t *task, uvrun_future_t *fut) {
   if (fut == NULL) /* the producer's failure, when it was just now */
     return uvr_failed_in_step() && uvr_last_code() < 0 ? uvr_last_code()
-                                                        : uvr_fail(UVRUN_E_INVAL, "uvrun_task_await() needs a future");
+                                                       : uvr_fail(UVRUN_E_INVAL, "uvrun_task_await() needs a future");
   if (task == NULL) {
     uvrun_future_unref(fut);
     return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
@@ -562,9 +562,7 @@ int uvr_task_cancel(uvrun_task_t *task, const char *msg) {
   return 1;
 }
 
-static int task_cancel_hook(uvrun_future_t *fut, const char *msg) {
-  return uvr_task_cancel((uvrun_task_t *)fut, msg);
-}
+static int task_cancel_hook(uvrun_future_t *fut, const char *msg) { return uvr_task_cancel((uvrun_task_t *)fut, msg); }
 
 int uvrun_task_cancel(uvrun_task_t *task, const char *msg) { return task != NULL ? uvr_task_cancel(task, msg) : 0; }
 

@@ -115,7 +115,9 @@ void uvr_task_describe(const uvrun_task_t *task, char *buf, size_t len) {
     snprintf(waiting, sizeof waiting, " sleeping");
   }
   n = snprintf(buf, len, "<Task %s name='%s' step=%p%s%s",
-               f->state == UVR_PENDING ? "pending" : f->state == UVR_CANCELLED ? "cancelled" : "finished",
+               f->state == UVR_PENDING     ? "pending"
+               : f->state == UVR_CANCELLED ? "cancelled"
+                                           : "finished",
                uvrun_task_name(task), (void *)(uintptr_t)task->step, site ? " created at " : "", site ? site : "");
   if (n < 0 || (size_t)n >= len) return;
   if (f->state == UVR_ERROR) {

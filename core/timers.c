@@ -192,8 +192,7 @@ static double time_after(const uvrun_loop_t *loop, double delay) {
   return uvrun_loop_time(loop) + (delay > 0 ? delay : 0);
 }
 
-int uvrun_loop_call_at(uvrun_loop_t *loop, double when, uvrun_callback_fn cb, void *ud,
-                       uvrun_handle_t **handle) {
+int uvrun_loop_call_at(uvrun_loop_t *loop, double when, uvrun_callback_fn cb, void *ud, uvrun_handle_t **handle) {
   uvrun_handle_t *h;
   int rc = uvr_loop_check_call(loop, cb, "call_at");
   if (rc < 0) return rc;
@@ -210,8 +209,7 @@ int uvrun_loop_call_at(uvrun_loop_t *loop, double when, uvrun_callback_fn cb, vo
   return 0;
 }
 
-int uvrun_loop_call_later(uvrun_loop_t *loop, double delay, uvrun_callback_fn cb, void *ud,
-                          uvrun_handle_t **handle) {
+int uvrun_loop_call_later(uvrun_loop_t *loop, double delay, uvrun_callback_fn cb, void *ud, uvrun_handle_t **handle) {
   if (isnan(delay)) return uvr_fail(UVRUN_E_INVAL, "delay must be a number, not NaN");
   return uvrun_loop_call_at(loop, time_after(loop, delay), cb, ud, handle);
 }

@@ -76,9 +76,7 @@ static int fetch_step(uvrun_task_t *task, void *arg) {
     return rc;
   }
   switch (f->step++) {
-  case 0:
-    LOG(f->name, "fetching (%.1fs)", f->latency);
-    return uvrun_task_await(task, uvrun_sleep(task, f->latency));
+  case 0: LOG(f->name, "fetching (%.1fs)", f->latency); return uvrun_task_await(task, uvrun_sleep(task, f->latency));
   case 1:
     memset(f->data, f->name[5], ITEM_SIZE); /* the "response body" */
     LOG(f->name, "downloaded %d KiB", ITEM_SIZE / 1024);
@@ -109,8 +107,7 @@ static const char *const names[NFAST + 1] = {"item-1", "item-2", "item-3", "item
 static int start_cleanup(uvrun_task_t *task, job_t *job) {
   int i, n = 0;
   printf("cleanup: main task cancelled\n");
-  for (i = 0; i <= NFAST; i++)
-    n += uvrun_task_cancel(job->tasks[i], NULL); /* 0 for the finished ones */
+  for (i = 0; i <= NFAST; i++) n += uvrun_task_cancel(job->tasks[i], NULL); /* 0 for the finished ones */
   printf("cleanup: cancelled %d unfinished fetch(es)\n", n);
   printf("cleanup: flushing partial results...\n");
   job->step = M_CLEANED_UP;
@@ -149,13 +146,11 @@ static int main_step(uvrun_task_t *task, void *arg) {
     job->step = M_SLOW_DONE;
     return uvrun_task_await(task, uvrun_future_ref(job->slow));
   case M_SLOW_DONE:
-    if (rc == UVRUN_E_TIMEDOUT)
-      LOG("main", "%s timed out after 2.0s; going on without it", names[NFAST]);
-    else if (rc < 0)
-      return rc;
+    if (rc == UVRUN_E_TIMEDOUT) LOG("main", "%s timed out after 2.0s; going on without it", names[NFAST]);
+    else if (rc < 0) return rc;
     for (i = 0; i < NFAST; i++) total = total * 31u + job->items[i].checksum;
-    printf("summary: %d of %d items, %d MiB checksummed, combined checksum %08x, %.2fs\n", NFAST,
-           NFAST + 1, NFAST * ITEM_SIZE >> 20, (unsigned)total, now() - t0);
+    printf("summary: %d of %d items, %d MiB checksummed, combined checksum %08x, %.2fs\n", NFAST, NFAST + 1,
+           NFAST * ITEM_SIZE >> 20, (unsigned)total, now() - t0);
     return uvrun_task_return(task, NULL);
   default: /* M_CLEANED_UP; rc < 0 if close() cut the flush short */
     printf("cleanup: %s\n", rc < 0 ? "cut short" : "done");

@@ -14,16 +14,15 @@
 
 namespace t {
 
-uvrun_task_t *spawn(uvrun_loop_t *loop, std::function<int(uvrun_task_t *, int)> fn,
-                    const char *name, const char *site) {
+uvrun_task_t *spawn(uvrun_loop_t *loop, std::function<int(uvrun_task_t *, int)> fn, const char *name,
+                    const char *site) {
   uvrun_task_opts_t opts;
   uvrun_task_opts_init(&opts);
   opts.name = name;
   opts.site = site;
   opts.arg_free = Lambda::destroy;
   uvrun_task_t *task = nullptr;
-  if (uvrun_task_new(loop, Lambda::run, new Lambda{std::move(fn)}, &opts, &task) < 0)
-    return nullptr;
+  if (uvrun_task_new(loop, Lambda::run, new Lambda{std::move(fn)}, &opts, &task) < 0) return nullptr;
   return task;
 }
 
@@ -163,8 +162,8 @@ ChildResult in_child(std::function<int()> fn, std::function<void(int)> on_ready,
   std::string buf;
   char chunk[4096];
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now()).count();
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     if (left <= 0) break;
     struct pollfd pfd = {fds[0], POLLIN, 0};
     if (poll(&pfd, 1, (int)left) <= 0) break;

@@ -29,12 +29,11 @@ struct Lambda {
 // Spawns a task on loop running fn; the task owns the lambda. `site` is
 // its creation site (nullptr: none). Returns a task reference (release with
 // uvrun_task_unref) or nullptr.
-uvrun_task_t *spawn(uvrun_loop_t *loop, std::function<int(uvrun_task_t *, int)> fn,
-                    const char *name = nullptr, const char *site = nullptr);
+uvrun_task_t *spawn(uvrun_loop_t *loop, std::function<int(uvrun_task_t *, int)> fn, const char *name = nullptr,
+                    const char *site = nullptr);
 
 // Runs fn as uvrun_run's main task; returns uvrun_run's code.
-int run(std::function<int(uvrun_task_t *, int)> fn, const uvrun_options_t *opts = nullptr,
-        void **result = nullptr);
+int run(std::function<int(uvrun_task_t *, int)> fn, const uvrun_options_t *opts = nullptr, void **result = nullptr);
 
 // The value of an int smuggled through void*.
 inline void *iv(intptr_t v) { return reinterpret_cast<void *>(v); }
@@ -112,11 +111,11 @@ struct LogCapture {
 // An exception handler that records each report.
 struct Report {
   std::string message;
-  int code = 0;            // the error's code, 0 without error
+  int code = 0;  // the error's code, 0 without error
   std::string error_message;
-  std::string task_name;   // "" without task
+  std::string task_name;  // "" without task
   bool has_future = false;
-  std::string asyncgen;    // asyncgen name, "" without
+  std::string asyncgen;  // asyncgen name, "" without
 };
 struct Reports {
   std::vector<Report> list;
@@ -155,15 +154,14 @@ struct ChildResult {
   bool signaled = false;
   int signo = 0;
   bool timed_out = false;
-  std::string output; // the child's stdout and stderr
+  std::string output;  // the child's stdout and stderr
   bool exited_ok() const { return !timed_out && exited && code == 0; }
   bool killed_by(int sig) const { return !timed_out && signaled && signo == sig; }
   bool has(const std::string &needle) const { return output.find(needle) != std::string::npos; }
 };
 // `on_start` runs in the parent after the child wrote "ready\n" to stdout
 // (the child calls t::child_ready()), with the child's pid.
-ChildResult in_child(std::function<int()> fn, std::function<void(int pid)> on_ready = nullptr,
-                     double timeout_s = 20.0);
+ChildResult in_child(std::function<int()> fn, std::function<void(int pid)> on_ready = nullptr, double timeout_s = 20.0);
 void child_ready();
 
 // Checks that the child neither timed out nor died, and exited with 0; its

@@ -28,10 +28,8 @@ struct FrameAllocation {
   }
   static void operator delete(void *p, std::size_t n) noexcept {
     std::size_t c = n / 16;
-    if (c < kClasses)
-      free_frames[c] = new (p) FreeNode{free_frames[c]};
-    else
-      ::operator delete(p);
+    if (c < kClasses) free_frames[c] = new (p) FreeNode{free_frames[c]};
+    else ::operator delete(p);
   }
 };
 

@@ -44,16 +44,16 @@ static inline void bh_report(const char *workload, const char *impl, const doubl
   memcpy(sorted, ns_per_op, sizeof(double) * (size_t)n);
   qsort(sorted, (size_t)n, sizeof(double), bh_cmp);
   double median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  printf("{\"workload\":\"%s\",\"impl\":\"%s\",\"ns_per_op\":%.3f,\"min\":%.3f,\"max\":%.3f,"
-         "\"samples\":%d,\"ops_per_sample\":%ld,\"all\":[",
-         workload, impl, median, sorted[0], sorted[n - 1], n, ops_per_sample);
+  printf(
+      "{\"workload\":\"%s\",\"impl\":\"%s\",\"ns_per_op\":%.3f,\"min\":%.3f,\"max\":%.3f,"
+      "\"samples\":%d,\"ops_per_sample\":%ld,\"all\":[",
+      workload, impl, median, sorted[0], sorted[n - 1], n, ops_per_sample);
   for (i = 0; i < n; i++) printf("%s%.3f", i ? "," : "", ns_per_op[i]);
   printf("]}\n");
   fflush(stdout);
 }
 
-static inline void bh_measure(const char *workload, const char *impl, bh_fn fn, void *ctx,
-                              long ops_per_iter) {
+static inline void bh_measure(const char *workload, const char *impl, bh_fn fn, void *ctx, long ops_per_iter) {
   const double target = (double)bh_env("BENCH_SAMPLE_MS", 50) * 1e6;
   int samples = (int)bh_env("BENCH_SAMPLES", 7), i;
   double ns[64];
@@ -88,8 +88,8 @@ static inline long bh_peak_rss(void) {
 
 /* W4's line: one fresh process gives one sample; the driver repeats it. */
 static inline void bh_report_w4(const char *impl, long n, double wall_ns, long rss_before) {
-  printf("{\"workload\":\"W4\",\"impl\":\"%s\",\"tasks\":%ld,\"wall_ms\":%.3f,\"bytes_per_task\":%.1f}\n",
-         impl, n, wall_ns / 1e6, (double)(bh_peak_rss() - rss_before) / (double)n);
+  printf("{\"workload\":\"W4\",\"impl\":\"%s\",\"tasks\":%ld,\"wall_ms\":%.3f,\"bytes_per_task\":%.1f}\n", impl, n,
+         wall_ns / 1e6, (double)(bh_peak_rss() - rss_before) / (double)n);
   fflush(stdout);
 }
 
@@ -105,12 +105,13 @@ static inline int bh_wanted(int argc, char **argv, const char *name) {
 }
 
 #ifdef __cplusplus
-#include <utility>
+#  include <utility>
 /* C++: measure any callable taking the iteration count. */
 template <class F>
 void bh_measure_fn(const char *workload, const char *impl, long ops_per_iter, F &&f) {
-  bh_measure(workload, impl, [](void *ctx, long iters) { (*static_cast<F *>(ctx))(iters); },
-             static_cast<void *>(&f), ops_per_iter);
+  bh_measure(
+      workload, impl, [](void *ctx, long iters) { (*static_cast<F *>(ctx))(iters); }, static_cast<void *>(&f),
+      ops_per_iter);
 }
 #endif
 

@@ -51,8 +51,9 @@ extern "C" {
 #define UVRUN_VERSION_MAJOR 0
 #define UVRUN_VERSION_MINOR 1
 #define UVRUN_VERSION_PATCH 0
-#define UVRUN_VERSION_HEX \
-  ((UVRUN_VERSION_MAJOR << 16) | (UVRUN_VERSION_MINOR << 8) | UVRUN_VERSION_PATCH)
+#define UVRUN_VERSION_HEX                                     \
+  ((UVRUN_VERSION_MAJOR << 16) | (UVRUN_VERSION_MINOR << 8) | \
+   UVRUN_VERSION_PATCH)
 
 UVRUN_EXTERN unsigned int uvrun_version(void);
 UVRUN_EXTERN const char *uvrun_version_string(void);
@@ -61,37 +62,37 @@ UVRUN_EXTERN const char *uvrun_version_string(void);
  * Codes that mean what a libuv/errno code means reuse its value; the
  * runtime's own codes live in the reserved range -20000 .. -20099.
  * XX(name, value, message) -- messages keep asyncio's wording. */
-#define UVRUN_ERRNO_MAP(XX)                                                     \
-  XX(NOMEM, (-ENOMEM), "out of memory")                                         \
-  XX(INVAL, (-EINVAL), "invalid argument")                                      \
-  XX(TIMEDOUT, (-ETIMEDOUT), "timed out")                                       \
-  XX(NOTFOUND, (-ENOENT), "no value set for the context variable")              \
-  XX(CLOSED, (-20000), "Runner is closed")                                      \
-  XX(LOOP_RUNNING, (-20001), "cannot be called from a running event loop")      \
-  XX(LOOP_CLOSED, (-20002), "Event loop is closed")                             \
-  XX(LOOP_ALREADY_RUNNING, (-20003), "This event loop is already running")      \
-  XX(OTHER_LOOP_RUNNING, (-20004),                                              \
-     "Cannot run the event loop while another loop is running")                 \
-  XX(LOOP_STOPPED, (-20005), "Event loop stopped before Future completed.")     \
-  XX(INTERRUPTED, (-20006), "interrupted")                                      \
-  XX(CANCELLED, (-20007), "cancelled")                                          \
-  XX(WRONG_THREAD, (-20008),                                                    \
+#define UVRUN_ERRNO_MAP(XX)                                                    \
+  XX(NOMEM, (-ENOMEM), "out of memory")                                        \
+  XX(INVAL, (-EINVAL), "invalid argument")                                     \
+  XX(TIMEDOUT, (-ETIMEDOUT), "timed out")                                      \
+  XX(NOTFOUND, (-ENOENT), "no value set for the context variable")             \
+  XX(CLOSED, (-20000), "Runner is closed")                                     \
+  XX(LOOP_RUNNING, (-20001), "cannot be called from a running event loop")     \
+  XX(LOOP_CLOSED, (-20002), "Event loop is closed")                            \
+  XX(LOOP_ALREADY_RUNNING, (-20003), "This event loop is already running")     \
+  XX(OTHER_LOOP_RUNNING, (-20004),                                             \
+     "Cannot run the event loop while another loop is running")                \
+  XX(LOOP_STOPPED, (-20005), "Event loop stopped before Future completed.")    \
+  XX(INTERRUPTED, (-20006), "interrupted")                                     \
+  XX(CANCELLED, (-20007), "cancelled")                                         \
+  XX(WRONG_THREAD, (-20008),                                                   \
      "Non-thread-safe operation invoked on an event loop other than the "      \
-     "current one")                                                             \
-  XX(EXECUTOR_SHUTDOWN, (-20009), "Executor shutdown has been called")          \
-  XX(TASK_FAILED, (-20010), "task failed")                                      \
-  XX(INVALID_STATE, (-20011), "invalid state")                                  \
-  XX(EXIT, (-20012), "exit requested")                                          \
-  XX(CONTEXT_ENTERED, (-20013), "cannot enter context: it is already entered")  \
-  XX(TOKEN_USED, (-20014), "Token has already been used once")                  \
-  XX(TOKEN_MISMATCH, (-20015),                                                  \
+     "current one")                                                            \
+  XX(EXECUTOR_SHUTDOWN, (-20009), "Executor shutdown has been called")         \
+  XX(TASK_FAILED, (-20010), "task failed")                                     \
+  XX(INVALID_STATE, (-20011), "invalid state")                                 \
+  XX(EXIT, (-20012), "exit requested")                                         \
+  XX(CONTEXT_ENTERED, (-20013), "cannot enter context: it is already entered") \
+  XX(TOKEN_USED, (-20014), "Token has already been used once")                 \
+  XX(TOKEN_MISMATCH, (-20015),                                                 \
      "Token was created by a different ContextVar or in a different Context")
 
 typedef enum {
 #define UVRUN_XX_(name, value, msg) UVRUN_E_##name = value,
   UVRUN_ERRNO_MAP(UVRUN_XX_)
 #undef UVRUN_XX_
-  UVRUN_E_MAX_ = -20099
+      UVRUN_E_MAX_ = -20099
 } uvrun_errno_t;
 
 /* Static name ("UVRUN_E_CANCELLED") and text of a code; unknown codes too. */
@@ -154,8 +155,12 @@ UVRUN_EXTERN int uvrun_set_allocator(const uvrun_allocator_t *allocator);
  * before counting live allocations or open descriptors. */
 UVRUN_EXTERN int uvrun_release_memory(void);
 
-enum { UVRUN_LOG_DEBUG = 10, UVRUN_LOG_INFO = 20, UVRUN_LOG_WARNING = 30,
-       UVRUN_LOG_ERROR = 40 };
+enum {
+  UVRUN_LOG_DEBUG = 10,
+  UVRUN_LOG_INFO = 20,
+  UVRUN_LOG_WARNING = 30,
+  UVRUN_LOG_ERROR = 40
+};
 /* Where warnings and reports go; the default writes "uvrun: msg\n" to
  * stderr for messages at or above the log level. `fn == NULL` restores the
  * default. A sink of the host's own receives every level. */
@@ -191,12 +196,12 @@ enum { UVRUN_DEBUG_DEFAULT = -1, UVRUN_DEBUG_OFF = 0, UVRUN_DEBUG_ON = 1 };
 
 typedef struct uvrun_exception_context_s {
   uint32_t size;
-  const char *message;      /* always set */
-  uvrun_error_t *error;     /* may be NULL */
-  uvrun_task_t *task;       /* may be NULL */
-  uvrun_future_t *future;   /* may be NULL */
+  const char *message;        /* always set */
+  uvrun_error_t *error;       /* may be NULL */
+  uvrun_task_t *task;         /* may be NULL */
+  uvrun_future_t *future;     /* may be NULL */
   uvrun_asyncgen_t *asyncgen; /* may be NULL */
-  const char *source;       /* creation site (debug mode), may be NULL */
+  const char *source;         /* creation site (debug mode), may be NULL */
 } uvrun_exception_context_t;
 
 typedef void (*uvrun_exception_handler_fn)(uvrun_loop_t *loop,
@@ -239,13 +244,14 @@ UVRUN_EXTERN double uvrun_loop_time(const uvrun_loop_t *loop);
  * callers. Loop thread (or while the loop is not running). */
 typedef struct uvrun_loop_stats_s {
   uint32_t size;
-  size_t tasks;        /* pending tasks */
-  size_t ready;        /* callbacks and steps queued to run */
-  size_t timers;       /* scheduled timers, cancelled ones not yet dropped included */
+  size_t tasks;  /* pending tasks */
+  size_t ready;  /* callbacks and steps queued to run */
+  size_t timers; /* scheduled timers, cancelled ones not yet dropped included */
   size_t cached_tasks; /* finished tasks' memory kept for reuse; what stays
                           unused for a second above 1024 is freed */
 } uvrun_loop_stats_t;
-UVRUN_EXTERN int uvrun_loop_stats(const uvrun_loop_t *loop, uvrun_loop_stats_t *stats);
+UVRUN_EXTERN int uvrun_loop_stats(const uvrun_loop_t *loop,
+                                  uvrun_loop_stats_t *stats);
 
 UVRUN_EXTERN int uvrun_loop_get_debug(const uvrun_loop_t *loop);
 UVRUN_EXTERN void uvrun_loop_set_debug(uvrun_loop_t *loop, int enabled);
@@ -265,14 +271,14 @@ UVRUN_EXTERN int uvrun_loop_call_at(uvrun_loop_t *loop, double when,
                                     uvrun_handle_t **handle);
 /* Any thread. Wake-ups are coalesced; callbacks run in posting order. */
 UVRUN_EXTERN int uvrun_loop_call_soon_threadsafe(uvrun_loop_t *loop,
-                                                 uvrun_callback_fn cb, void *ud);
+                                                 uvrun_callback_fn cb,
+                                                 void *ud);
 UVRUN_EXTERN void uvrun_handle_cancel(uvrun_handle_t *handle);
 UVRUN_EXTERN int uvrun_handle_cancelled(const uvrun_handle_t *handle);
 UVRUN_EXTERN void uvrun_handle_unref(uvrun_handle_t *handle);
 
-UVRUN_EXTERN void uvrun_loop_set_exception_handler(uvrun_loop_t *loop,
-                                                   uvrun_exception_handler_fn fn,
-                                                   void *ud);
+UVRUN_EXTERN void uvrun_loop_set_exception_handler(
+    uvrun_loop_t *loop, uvrun_exception_handler_fn fn, void *ud);
 UVRUN_EXTERN void uvrun_loop_call_exception_handler(
     uvrun_loop_t *loop, const uvrun_exception_context_t *ctx);
 /* Formats ctx as asyncio's default handler does and logs it at ERROR. */
@@ -297,7 +303,8 @@ UVRUN_EXTERN uvrun_loop_t *uvrun_future_loop(const uvrun_future_t *fut);
 UVRUN_EXTERN int uvrun_future_set_result(uvrun_future_t *fut, void *value,
                                          uvrun_free_fn value_free);
 /* Takes over the caller's reference to err. */
-UVRUN_EXTERN int uvrun_future_set_error(uvrun_future_t *fut, uvrun_error_t *err);
+UVRUN_EXTERN int uvrun_future_set_error(uvrun_future_t *fut,
+                                        uvrun_error_t *err);
 UVRUN_EXTERN int uvrun_future_set_error_code(uvrun_future_t *fut, int code,
                                              const char *message);
 /* 1 if the future was pending and is now cancelled, else 0. */
@@ -322,7 +329,8 @@ UVRUN_EXTERN int uvrun_future_add_done_callback(uvrun_future_t *fut,
  * pending, or the loop closes first -- drop(ud) runs instead, so cycles of
  * futures waiting on each other are freed with the loop. */
 UVRUN_EXTERN int uvrun_future_add_done_callback_owned(uvrun_future_t *fut,
-                                                      uvrun_done_fn cb, void *ud,
+                                                      uvrun_done_fn cb,
+                                                      void *ud,
                                                       uvrun_free_fn drop);
 /* Returns how many registrations of (cb, ud) were removed (a removed owned
  * callback's drop does not run: ud is the caller's again). */
@@ -343,15 +351,16 @@ typedef int (*uvrun_step_fn)(uvrun_task_t *task, void *arg);
 
 typedef struct uvrun_task_opts_s {
   uint32_t size;
-  const char *name;          /* copied; NULL gives "Task-N" */
-  uvrun_context_t *context;  /* run in this context; NULL: copy current */
-  uvrun_free_fn arg_free;    /* runs on arg when the task is freed */
-  const char *site;          /* creation site shown in debug reports */
+  const char *name;         /* copied; NULL gives "Task-N" */
+  uvrun_context_t *context; /* run in this context; NULL: copy current */
+  uvrun_free_fn arg_free;   /* runs on arg when the task is freed */
+  const char *site;         /* creation site shown in debug reports */
 } uvrun_task_opts_t;
 #define UVRUN_STRINGIFY_(x) #x
 #define UVRUN_STRINGIFY(x) UVRUN_STRINGIFY_(x)
 #define UVRUN_SITE __FILE__ ":" UVRUN_STRINGIFY(__LINE__)
-#define UVRUN_TASK_OPTS_INIT {sizeof(uvrun_task_opts_t), NULL, NULL, NULL, UVRUN_SITE}
+#define UVRUN_TASK_OPTS_INIT \
+  { sizeof(uvrun_task_opts_t), NULL, NULL, NULL, UVRUN_SITE }
 UVRUN_EXTERN void uvrun_task_opts_init(uvrun_task_opts_t *opts);
 
 /* Schedules the first step (the task never runs inline). *out gets a
@@ -424,12 +433,13 @@ UVRUN_EXTERN uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop,
  * Cancelling the gather cancels the children. Children are borrowed
  * (referenced inside) -- keep your own references to read them. */
 UVRUN_EXTERN uvrun_future_t *uvrun_gather(uvrun_loop_t *loop,
-                                          uvrun_future_t *const *futs,
-                                          size_t n, int return_exceptions);
+                                          uvrun_future_t *const *futs, size_t n,
+                                          int return_exceptions);
 /* fut's outcome, or UVRUN_E_TIMEDOUT after `timeout` seconds, in which case
  * fut is cancelled and waited for first (asyncio.wait_for). Takes over the
  * caller's reference to fut. */
-UVRUN_EXTERN uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout);
+UVRUN_EXTERN uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut,
+                                            double timeout);
 /* Done when any of futs is done; its value is the index (as uintptr_t) of
  * the first one done. Children are borrowed. */
 UVRUN_EXTERN uvrun_future_t *uvrun_wait_any(uvrun_loop_t *loop,
@@ -490,7 +500,8 @@ UVRUN_EXTERN int uvrun_contextvar_new(const char *name, int has_default,
  * the caller's. So a value lives exactly as long as something can read it. */
 typedef void (*uvrun_ref_fn)(void *ptr);
 UVRUN_EXTERN int uvrun_contextvar_new_owned(const char *name, int has_default,
-                                            void *default_value, uvrun_ref_fn ref,
+                                            void *default_value,
+                                            uvrun_ref_fn ref,
                                             uvrun_free_fn unref,
                                             uvrun_contextvar_t **out);
 /* Frees the variable. Contexts that still hold a value for it keep it
@@ -517,7 +528,8 @@ typedef int (*uvrun_aclose_fn)(void *obj, uvrun_loop_t *loop,
  * registers. *out is owned by the loop: it stays valid until unregistered
  * or closed at shutdown. */
 UVRUN_EXTERN int uvrun_asyncgen_register(uvrun_loop_t *loop, void *obj,
-                                         const char *name, uvrun_aclose_fn aclose,
+                                         const char *name,
+                                         uvrun_aclose_fn aclose,
                                          uvrun_asyncgen_t **out);
 /* The object finished on its own: forget it. */
 UVRUN_EXTERN void uvrun_asyncgen_unregister(uvrun_asyncgen_t *gen);
@@ -553,7 +565,8 @@ typedef struct uvrun_shutdown_event_s {
   double timeout;
   double time;
 } uvrun_shutdown_event_t;
-typedef void (*uvrun_shutdown_hook_fn)(const uvrun_shutdown_event_t *event, void *ud);
+typedef void (*uvrun_shutdown_hook_fn)(const uvrun_shutdown_event_t *event,
+                                       void *ud);
 /* "cancel_tasks", "shutdown_asyncgens", "shutdown_default_executor",
  * "close_loop", or "unknown". */
 UVRUN_EXTERN const char *uvrun_shutdown_step_name(int step);
@@ -563,12 +576,12 @@ typedef struct uvrun_options_s {
   int32_t debug;                      /* UVRUN_DEBUG_DEFAULT/OFF/ON */
   uvrun_loop_factory_fn loop_factory; /* NULL: a fresh private loop */
   void *loop_factory_data;
-  double executor_shutdown_timeout;   /* seconds; default 300 */
-  int32_t executor_max_workers;       /* 0: min(32, cores + 4) */
-  int32_t handle_sigint;              /* 1 (default): Ctrl-C cancels main */
+  double executor_shutdown_timeout; /* seconds; default 300 */
+  int32_t executor_max_workers;     /* 0: min(32, cores + 4) */
+  int32_t handle_sigint;            /* 1 (default): Ctrl-C cancels main */
   uvrun_exception_handler_fn exception_handler; /* NULL: default handler */
   void *exception_handler_data;
-  double cancel_timeout;              /* <= 0 (default) waits forever */
+  double cancel_timeout; /* <= 0 (default) waits forever */
   /* Host mode: with handle_sigint, a run on the main thread takes SIGINT
    * over even from a host's own handler (Python's, say) -- not from SIG_IGN
    * -- and puts the host's sigaction back exactly when it ends. 0: default. */
@@ -577,8 +590,11 @@ typedef struct uvrun_options_s {
   uvrun_shutdown_hook_fn shutdown_hook;
   void *shutdown_hook_data;
 } uvrun_options_t;
-#define UVRUN_OPTIONS_INIT \
-  {sizeof(uvrun_options_t), UVRUN_DEBUG_DEFAULT, NULL, NULL, 300.0, 0, 1, NULL, NULL, 0.0, 0, NULL, NULL}
+#define UVRUN_OPTIONS_INIT                                                 \
+  {                                                                        \
+    sizeof(uvrun_options_t), UVRUN_DEBUG_DEFAULT, NULL, NULL, 300.0, 0, 1, \
+        NULL, NULL, 0.0, 0, NULL, NULL                                     \
+  }
 UVRUN_EXTERN void uvrun_options_init(uvrun_options_t *opts);
 
 /* asyncio.run(): a fresh loop runs step(task, arg) as the main task, then
@@ -601,8 +617,9 @@ UVRUN_EXTERN int uvrun_runner_run(uvrun_runner_t *runner, uvrun_step_fn step,
  * runner's), site, and arg_free, which runs once the main task is freed --
  * possibly after this call returns (a main task left pending by a second
  * Ctrl-C is cancelled by close) -- or at once if the call is rejected. */
-UVRUN_EXTERN int uvrun_runner_run_task(uvrun_runner_t *runner, uvrun_step_fn step,
-                                       void *arg, const uvrun_task_opts_t *opts,
+UVRUN_EXTERN int uvrun_runner_run_task(uvrun_runner_t *runner,
+                                       uvrun_step_fn step, void *arg,
+                                       const uvrun_task_opts_t *opts,
                                        void **result);
 /* Runs until fut (reference taken over) is done and returns its value. */
 UVRUN_EXTERN int uvrun_runner_run_future(uvrun_runner_t *runner,

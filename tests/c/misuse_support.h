@@ -38,22 +38,22 @@ inline void check_last(int code, const std::string &before, const char *what) {
 }
 
 // `expr` returns `code` and records a message of its own.
-#define CHECK_FAILS(code, expr)                    \
-  do {                                             \
-    std::string before_ = misuse::sentinel();              \
-    int rc_ = (expr);                              \
-    INFO(#expr);                                   \
-    CHECK(rc_ == (code));                          \
-    misuse::check_last((code), before_, #expr);    \
+#define CHECK_FAILS(code, expr)                 \
+  do {                                          \
+    std::string before_ = misuse::sentinel();   \
+    int rc_ = (expr);                           \
+    INFO(#expr);                                \
+    CHECK(rc_ == (code));                       \
+    misuse::check_last((code), before_, #expr); \
   } while (0)
 #define CHECK_INVAL(expr) CHECK_FAILS(UVRUN_E_INVAL, expr)
 // `expr` returns NULL and records an INVAL failure.
-#define CHECK_NULL_INVAL(expr)                     \
-  do {                                             \
-    std::string before_ = misuse::sentinel();              \
-    auto p_ = (expr);                              \
-    INFO(#expr);                                   \
-    CHECK(p_ == nullptr);                          \
+#define CHECK_NULL_INVAL(expr)                         \
+  do {                                                 \
+    std::string before_ = misuse::sentinel();          \
+    auto p_ = (expr);                                  \
+    INFO(#expr);                                       \
+    CHECK(p_ == nullptr);                              \
     misuse::check_last(UVRUN_E_INVAL, before_, #expr); \
   } while (0)
 

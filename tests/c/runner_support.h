@@ -157,10 +157,10 @@ struct Order {
   }
 };
 
-
 // A leftover task: step 0 awaits a long sleep; on cancellation it runs
 // `cleanup`, whose return is the step's return.
-inline uvrun_task_t *leftover(uvrun_loop_t *loop, const char *name, std::function<int(uvrun_task_t *, int rc)> cleanup) {
+inline uvrun_task_t *leftover(uvrun_loop_t *loop, const char *name,
+                              std::function<int(uvrun_task_t *, int rc)> cleanup) {
   return t::spawn(
       loop,
       [cleanup](uvrun_task_t *task, int step) {

@@ -125,25 +125,25 @@ inline int say_rc(int rc) {
 inline int sleep_then_cleanup(uvrun_task_t *task, int step, uvrun_future_t **sleep_out = nullptr) {
   void *v;
   switch (step) {
-    case 0: {
-      uvrun_future_t *f = uvrun_sleep(task, 60.0);
-      if (sleep_out) *sleep_out = uvrun_future_ref(f);
-      printf("installed=%d\n", !is_dfl());
-      t::child_ready();
-      return uvrun_task_await(task, f);
-    }
-    case 1: {
-      int rc = uvrun_task_resume(task, &v);
-      printf("resume=%s cancelling=%d\n", uvrun_err_name(rc), uvrun_task_cancelling(task));
-      if (sleep_out) printf("sleep_cancelled=%d\n", uvrun_future_cancelled(*sleep_out));
-      printf("cleanup: started\n");
-      return uvrun_task_await(task, uvrun_sleep(task, 0.05));  // cleanup can await
-    }
-    default: {
-      int rc = uvrun_task_resume(task, &v);
-      printf("cleanup: awaited rc=%d\n", rc);
-      return UVRUN_E_CANCELLED;  // a new CancelledError still counts (R42)
-    }
+  case 0: {
+    uvrun_future_t *f = uvrun_sleep(task, 60.0);
+    if (sleep_out) *sleep_out = uvrun_future_ref(f);
+    printf("installed=%d\n", !is_dfl());
+    t::child_ready();
+    return uvrun_task_await(task, f);
+  }
+  case 1: {
+    int rc = uvrun_task_resume(task, &v);
+    printf("resume=%s cancelling=%d\n", uvrun_err_name(rc), uvrun_task_cancelling(task));
+    if (sleep_out) printf("sleep_cancelled=%d\n", uvrun_future_cancelled(*sleep_out));
+    printf("cleanup: started\n");
+    return uvrun_task_await(task, uvrun_sleep(task, 0.05));  // cleanup can await
+  }
+  default: {
+    int rc = uvrun_task_resume(task, &v);
+    printf("cleanup: awaited rc=%d\n", rc);
+    return UVRUN_E_CANCELLED;  // a new CancelledError still counts (R42)
+  }
   }
 }
 

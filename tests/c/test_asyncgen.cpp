@@ -20,10 +20,10 @@ namespace {
 // as configured.
 struct Gen {
   std::string name;
-  double sleep = 0;      // the close task sleeps this long first
-  int fail_code = 0;     // then fails with this code
-  bool cancel = false;   // or ends cancelled
-  int start_rc = 0;      // aclose itself fails with this code
+  double sleep = 0;           // the close task sleeps this long first
+  int fail_code = 0;          // then fails with this code
+  bool cancel = false;        // or ends cancelled
+  int start_rc = 0;           // aclose itself fails with this code
   bool use_executor = false;  // the close task awaits a job on the executor
   std::vector<std::string> *order = nullptr;
   std::function<void(uvrun_loop_t *)> on_close;
@@ -73,9 +73,7 @@ int gen_aclose(void *obj, uvrun_loop_t *loop, uvrun_future_t **out) {
   return 0;
 }
 
-int reg(uvrun_loop_t *loop, Gen *g) {
-  return uvrun_asyncgen_register(loop, g, g->name.c_str(), gen_aclose, &g->reg);
-}
+int reg(uvrun_loop_t *loop, Gen *g) { return uvrun_asyncgen_register(loop, g, g->name.c_str(), gen_aclose, &g->reg); }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -443,7 +441,7 @@ TEST_CASE("R55 a task awaits uvrun_shutdown_asyncgens(): every live object close
   CHECK(awaited_rc == 0);
   CHECK(finished_at_resume);
   CHECK(took >= 0.1);
-  CHECK(took < 0.18);  // concurrently
+  CHECK(took < 0.18);    // concurrently
   CHECK(a.closes == 1);  // the runner's own shutdown found nothing left
   CHECK(b.closes == 1);
 }

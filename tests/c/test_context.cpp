@@ -34,9 +34,7 @@ intptr_t get(uvrun_contextvar_t *var) {
 void trampoline(void *ud) { (*static_cast<std::function<void()> *>(ud))(); }
 
 // Runs fn inside ctx; the thread's own context stays clean between tests.
-int run_in(uvrun_context_t *ctx, std::function<void()> fn) {
-  return uvrun_context_run(ctx, trampoline, &fn);
-}
+int run_in(uvrun_context_t *ctx, std::function<void()> fn) { return uvrun_context_run(ctx, trampoline, &fn); }
 
 void in_fresh_context(std::function<void()> fn) {
   uvrun_context_t *ctx = nullptr;
@@ -287,24 +285,24 @@ TEST_CASE("R31 a spawned task works on a copy: its writes do not leak back") {
   intptr_t child_saw = 0, main_after = 0;
   int rc = t::run([&](uvrun_task_t *task, int step) -> int {
     switch (step) {
-      case 0: {
-        CHECK(uvrun_contextvar_set(x, t::iv(1), nullptr) == 0);
-        uvrun_task_t *child = t::spawn(uvrun_task_loop(task), [&](uvrun_task_t *, int) -> int {
-          child_saw = get(x);
-          CHECK(uvrun_contextvar_set(x, t::iv(2), nullptr) == 0);
-          return 0;
-        });
-        CHECK(child != nullptr);
-        // Set after the spawn: the child's copy was taken before.
-        CHECK(uvrun_contextvar_set(x, t::iv(3), nullptr) == 0);
-        return uvrun_task_await(task, uvrun_task_future(child));  // takes our reference
-      }
-      default: {
-        void *value = nullptr;
-        CHECK(uvrun_task_resume(task, &value) == 0);
-        main_after = get(x);
-        return uvrun_task_return(task, nullptr);
-      }
+    case 0: {
+      CHECK(uvrun_contextvar_set(x, t::iv(1), nullptr) == 0);
+      uvrun_task_t *child = t::spawn(uvrun_task_loop(task), [&](uvrun_task_t *, int) -> int {
+        child_saw = get(x);
+        CHECK(uvrun_contextvar_set(x, t::iv(2), nullptr) == 0);
+        return 0;
+      });
+      CHECK(child != nullptr);
+      // Set after the spawn: the child's copy was taken before.
+      CHECK(uvrun_contextvar_set(x, t::iv(3), nullptr) == 0);
+      return uvrun_task_await(task, uvrun_task_future(child));  // takes our reference
+    }
+    default: {
+      void *value = nullptr;
+      CHECK(uvrun_task_resume(task, &value) == 0);
+      main_after = get(x);
+      return uvrun_task_return(task, nullptr);
+    }
     }
   });
   CHECK(rc == 0);
@@ -436,9 +434,8 @@ TEST_CASE("R31 a variable freed while a context holds its value never lends it t
   struct Set {
     uvrun_contextvar_t *var;
   } set{old_var};
-  REQUIRE(uvrun_context_run(ctx, [](void *ud) {
-    uvrun_contextvar_set(static_cast<Set *>(ud)->var, t::iv(42), nullptr);
-  }, &set) == 0);
+  REQUIRE(uvrun_context_run(
+              ctx, [](void *ud) { uvrun_contextvar_set(static_cast<Set *>(ud)->var, t::iv(42), nullptr); }, &set) == 0);
   const void *freed_at = old_var;
   uvrun_contextvar_free(old_var);
   int reused = 0;

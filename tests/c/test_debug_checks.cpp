@@ -146,8 +146,7 @@ struct Attempt {
   int rc = 1;
   std::string msg;
 };
-const char *const kWrongThread =
-    "Non-thread-safe operation invoked on an event loop other than the current one";
+const char *const kWrongThread = "Non-thread-safe operation invoked on an event loop other than the current one";
 }  // namespace
 
 TEST_CASE("R23 debug mode: call_soon/call_at/call_later from another thread fail while the loop runs") {
@@ -218,4 +217,3 @@ TEST_CASE("R23 debug mode does not check calls while the loop is not running") {
   CHECK(uvrun_loop_free(loop) == 0);  // R61: discarded, not run
   CHECK(ran == 0);
 }
-

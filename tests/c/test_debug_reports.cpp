@@ -23,7 +23,8 @@ TEST_CASE("R27 an unclosed raw libuv handle is reported and closed at loop close
     uvrun_loop_set_debug(loop, debug);
     auto *timer = new uv_timer_t;
     REQUIRE(uv_timer_init(uvrun_loop_get_uv(loop), timer) == 0);
-    REQUIRE(uv_timer_start(timer, [](uv_timer_t *) { FAIL("timer fired"); }, 60000, 0) == 0);
+    REQUIRE(uv_timer_start(
+                timer, [](uv_timer_t *) { FAIL("timer fired"); }, 60000, 0) == 0);
     CHECK(uvrun_loop_free(loop) == 0);
     auto warnings = log.at(UVRUN_LOG_WARNING);
     size_t n = 0;
@@ -67,7 +68,8 @@ TEST_CASE("R66 a task that fails and is never awaited: 'Task exception was never
   t::Options opts(reports);
   // The run returns 0: a report never changes the run's outcome.
   t::run_with_child(&opts, [](uvrun_loop_t *loop) {
-    return t::spawn(loop, [](uvrun_task_t *k, int) { return t::fail(k, UVRUN_E_INVAL, "lonely"); }, "lonely");
+    return t::spawn(
+        loop, [](uvrun_task_t *k, int) { return t::fail(k, UVRUN_E_INVAL, "lonely"); }, "lonely");
   });
   REQUIRE(reports.list.size() == 1);
   CHECK(reports.list[0].message == "Task exception was never retrieved");
@@ -182,9 +184,8 @@ TEST_CASE("R65 the default handler prints the message, then the keys in sorted o
   CHECK(rc == 0);
   INFO(text);
   CHECK(text.rfind("boom\n", 0) == 0);
-  size_t a = text.find("\nasyncgen: "), f = text.find("\nfuture: <Future pending"),
-         s = text.find("origin.c:7"), tk = text.find("\ntask: <Task pending name='Task-"),
-         e = text.find("\nUVRUN_E_INVAL: bad thing");
+  size_t a = text.find("\nasyncgen: "), f = text.find("\nfuture: <Future pending"), s = text.find("origin.c:7"),
+         tk = text.find("\ntask: <Task pending name='Task-"), e = text.find("\nUVRUN_E_INVAL: bad thing");
   REQUIRE(a != std::string::npos);
   REQUIRE(f != std::string::npos);
   REQUIRE(s != std::string::npos);
@@ -268,4 +269,3 @@ TEST_CASE("R32 a custom exception handler sees the context variables of the task
   CHECK(probe.value == &marker);
   uvrun_contextvar_free(probe.var);
 }
-

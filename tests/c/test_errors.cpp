@@ -10,9 +10,9 @@
 TEST_SUITE_BEGIN("misuse");
 
 TEST_CASE("every code has a name and a message from one table") {
-#define XX(name, value, msg)                                            \
-  CHECK(std::string(uvrun_err_name(value)) == "UVRUN_E_" #name);      \
-  CHECK(std::string(uvrun_strerror(value)) == msg);                    \
+#define XX(name, value, msg)                                     \
+  CHECK(std::string(uvrun_err_name(value)) == "UVRUN_E_" #name); \
+  CHECK(std::string(uvrun_strerror(value)) == msg);              \
   CHECK(value < 0);
   UVRUN_ERRNO_MAP(XX)
 #undef XX

@@ -102,16 +102,15 @@ TEST_CASE("D8 an earlier job's message is not reused for a later job's bare code
       [&](uvrun_task_t *task, int step) -> int {
         void *v = nullptr;
         switch (step) {
-          case 0:
-            return uvrun_task_await(task, submit(task, &fails_with_message));
-          case 1:
-            CHECK(uvrun_task_resume(task, &v) == UVRUN_E_NOTFOUND);
-            first = uvrun_error_message(uvrun_task_resume_error(task));
-            return uvrun_task_await(task, submit(task, &fails_bare));
-          default:
-            CHECK(uvrun_task_resume(task, &v) == UVRUN_E_NOTFOUND);
-            second = uvrun_error_message(uvrun_task_resume_error(task));
-            return uvrun_task_return(task, nullptr);
+        case 0: return uvrun_task_await(task, submit(task, &fails_with_message));
+        case 1:
+          CHECK(uvrun_task_resume(task, &v) == UVRUN_E_NOTFOUND);
+          first = uvrun_error_message(uvrun_task_resume_error(task));
+          return uvrun_task_await(task, submit(task, &fails_bare));
+        default:
+          CHECK(uvrun_task_resume(task, &v) == UVRUN_E_NOTFOUND);
+          second = uvrun_error_message(uvrun_task_resume_error(task));
+          return uvrun_task_return(task, nullptr);
         }
       },
       &opts);
@@ -370,18 +369,16 @@ TEST_CASE("X7 to_thread carries the caller's context into the worker") {
       [&](uvrun_task_t *task, int step) -> int {
         void *v = nullptr;
         switch (step) {
-          case 0:
-            CHECK(uvrun_contextvar_set(var, t::iv(7), &tok) == 0);
-            return uvrun_task_await(task, submit(task, &first));
-          case 1:
-            CHECK(uvrun_task_resume(task, &v) == 0);
-            CHECK(uvrun_contextvar_get(var, &v) == 0);
-            main_after = t::vi(v);
-            CHECK(uvrun_contextvar_reset(var, tok) == 0);
-            return uvrun_task_await(task, submit(task, &second));
-          default:
-            CHECK(uvrun_task_resume(task, &v) == 0);
-            return uvrun_task_return(task, nullptr);
+        case 0:
+          CHECK(uvrun_contextvar_set(var, t::iv(7), &tok) == 0);
+          return uvrun_task_await(task, submit(task, &first));
+        case 1:
+          CHECK(uvrun_task_resume(task, &v) == 0);
+          CHECK(uvrun_contextvar_get(var, &v) == 0);
+          main_after = t::vi(v);
+          CHECK(uvrun_contextvar_reset(var, tok) == 0);
+          return uvrun_task_await(task, submit(task, &second));
+        default: CHECK(uvrun_task_resume(task, &v) == 0); return uvrun_task_return(task, nullptr);
         }
       },
       &opts);

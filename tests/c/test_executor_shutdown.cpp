@@ -131,26 +131,24 @@ TEST_CASE("R58 cancelling a task that awaits the shutdown ends only its own wait
   int rc = t::run([&](uvrun_task_t *task, int step) -> int {
     uvrun_loop_t *loop = uvrun_task_loop(task);
     switch (step) {
-      case 0:
-        job.submit(task);
-        waiter = t::spawn(loop, [](uvrun_task_t *t, int s) -> int {
-          if (s == 0) return uvrun_task_await(t, uvrun_shutdown_default_executor(uvrun_task_loop(t), 5.0));
-          return uvrun_task_resume(t, nullptr);
-        });
-        REQUIRE(waiter != nullptr);
-        return uvrun_task_await(task, uvrun_sleep(task, 0.02));
-      case 1:
-        CHECK(uvrun_task_cancel(waiter, nullptr) == 1);
-        return uvrun_task_await(task, uvrun_sleep(task, 0.02));
-      case 2:
-        waiter_cancelled = uvrun_future_cancelled(uvrun_task_future(waiter));
-        uvrun_task_unref(waiter);
-        CHECK(uvrun_run_in_executor(loop, SlowJob::work, &job) == nullptr);  // still shut down
-        return uvrun_task_await(task, uvrun_shutdown_default_executor(loop, 5.0));
-      default:
-        second_rc = uvrun_task_resume(task, nullptr);
-        done_at_second = job.done.load();
-        return 0;
+    case 0:
+      job.submit(task);
+      waiter = t::spawn(loop, [](uvrun_task_t *t, int s) -> int {
+        if (s == 0) return uvrun_task_await(t, uvrun_shutdown_default_executor(uvrun_task_loop(t), 5.0));
+        return uvrun_task_resume(t, nullptr);
+      });
+      REQUIRE(waiter != nullptr);
+      return uvrun_task_await(task, uvrun_sleep(task, 0.02));
+    case 1: CHECK(uvrun_task_cancel(waiter, nullptr) == 1); return uvrun_task_await(task, uvrun_sleep(task, 0.02));
+    case 2:
+      waiter_cancelled = uvrun_future_cancelled(uvrun_task_future(waiter));
+      uvrun_task_unref(waiter);
+      CHECK(uvrun_run_in_executor(loop, SlowJob::work, &job) == nullptr);  // still shut down
+      return uvrun_task_await(task, uvrun_shutdown_default_executor(loop, 5.0));
+    default:
+      second_rc = uvrun_task_resume(task, nullptr);
+      done_at_second = job.done.load();
+      return 0;
     }
   });
   CHECK(rc == 0);
@@ -160,7 +158,8 @@ TEST_CASE("R58 cancelling a task that awaits the shutdown ends only its own wait
   CHECK(log.lines.empty());
 }
 
-TEST_CASE("R58 uvrun_loop_shutdown_default_executor() from a running task fails with ALREADY_RUNNING and starts nothing") {
+TEST_CASE(
+    "R58 uvrun_loop_shutdown_default_executor() from a running task fails with ALREADY_RUNNING and starts nothing") {
   SlowJob job{1};
   int sync_rc = 1, job_rc = 1;
   std::string message;

@@ -84,14 +84,15 @@ TEST_CASE("R35 done callbacks are queued, not run inline, and run in registratio
   static std::vector<int> order;
   order.clear();
   for (int i = 0; i < 5; i++)
-    REQUIRE(uvrun_future_add_done_callback(f, [](uvrun_future_t *, void *ud) { order.push_back((int)t::vi(ud)); },
-                                           t::iv(i)) == 0);
+    REQUIRE(uvrun_future_add_done_callback(
+                f, [](uvrun_future_t *, void *ud) { order.push_back((int)t::vi(ud)); }, t::iv(i)) == 0);
   uvrun_future_set_result(f, nullptr, nullptr);
   CHECK(order.empty());
   l.spin();
   CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
   // Added after completion: queued at once.
-  uvrun_future_add_done_callback(f, [](uvrun_future_t *, void *) { order.push_back(99); }, nullptr);
+  uvrun_future_add_done_callback(
+      f, [](uvrun_future_t *, void *) { order.push_back(99); }, nullptr);
   CHECK(order.size() == 5);
   l.spin();
   CHECK(order.back() == 99);

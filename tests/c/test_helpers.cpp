@@ -24,19 +24,21 @@ uvrun_task_t *sleeper(uvrun_loop_t *loop, double s, intptr_t value, int fail = 0
 
 TEST_CASE("sleep waits at least its time and yields its value") {
   void *r = nullptr;
-  int rc = t::run([](uvrun_task_t *task, int step) -> int {
-    static double t0;
-    uvrun_loop_t *loop = uvrun_task_loop(task);
-    if (step == 0) {
-      t0 = uvrun_loop_time(loop);
-      return uvrun_task_await(task, uvrun_sleep_value(loop, 0.05, iv(3)));
-    }
-    void *v;
-    if (int rc = uvrun_task_resume(task, &v); rc < 0) return rc;
-    CHECK(uvrun_loop_time(loop) - t0 >= 0.05);
-    CHECK(uvrun_loop_time(loop) - t0 < 0.5);
-    return uvrun_task_return(task, v);
-  }, nullptr, &r);
+  int rc = t::run(
+      [](uvrun_task_t *task, int step) -> int {
+        static double t0;
+        uvrun_loop_t *loop = uvrun_task_loop(task);
+        if (step == 0) {
+          t0 = uvrun_loop_time(loop);
+          return uvrun_task_await(task, uvrun_sleep_value(loop, 0.05, iv(3)));
+        }
+        void *v;
+        if (int rc = uvrun_task_resume(task, &v); rc < 0) return rc;
+        CHECK(uvrun_loop_time(loop) - t0 >= 0.05);
+        CHECK(uvrun_loop_time(loop) - t0 < 0.5);
+        return uvrun_task_return(task, v);
+      },
+      nullptr, &r);
   CHECK(rc == 0);
   CHECK(vi(r) == 3);
 }
@@ -95,27 +97,29 @@ TEST_CASE("R52 gather with return_exceptions: results in order, errors retrieved
   uvrun_options_t opts;
   uvrun_options_init(&opts);
   reports.install(&opts);
-  int rc = t::run([](uvrun_task_t *task, int step) -> int {
-    static uvrun_task_t *k[3];
-    uvrun_loop_t *loop = uvrun_task_loop(task);
-    if (step == 0) {
-      k[0] = sleeper(loop, 0.01, 10);
-      k[1] = sleeper(loop, 0.01, 0, -4242);
-      k[2] = sleeper(loop, 1, 0);
-      uvrun_task_cancel(k[2], "gone");
-      uvrun_future_t *f[] = {uvrun_task_future(k[0]), uvrun_task_future(k[1]), uvrun_task_future(k[2])};
-      return uvrun_task_await(task, uvrun_gather(loop, f, 3, 1));
-    }
-    CHECK(uvrun_task_resume(task, nullptr) == 0);
-    void *v;
-    CHECK(uvrun_future_result(uvrun_task_future(k[0]), &v) == 0);
-    CHECK(vi(v) == 10);
-    CHECK(uvrun_error_code(uvrun_future_error(uvrun_task_future(k[1]))) == -4242);
-    CHECK(uvrun_future_cancelled(uvrun_task_future(k[2])));
-    CHECK(std::string(uvrun_error_message(uvrun_future_error(uvrun_task_future(k[2])))) == "gone");
-    for (auto *x : k) uvrun_task_unref(x);
-    return 0;
-  }, &opts);
+  int rc = t::run(
+      [](uvrun_task_t *task, int step) -> int {
+        static uvrun_task_t *k[3];
+        uvrun_loop_t *loop = uvrun_task_loop(task);
+        if (step == 0) {
+          k[0] = sleeper(loop, 0.01, 10);
+          k[1] = sleeper(loop, 0.01, 0, -4242);
+          k[2] = sleeper(loop, 1, 0);
+          uvrun_task_cancel(k[2], "gone");
+          uvrun_future_t *f[] = {uvrun_task_future(k[0]), uvrun_task_future(k[1]), uvrun_task_future(k[2])};
+          return uvrun_task_await(task, uvrun_gather(loop, f, 3, 1));
+        }
+        CHECK(uvrun_task_resume(task, nullptr) == 0);
+        void *v;
+        CHECK(uvrun_future_result(uvrun_task_future(k[0]), &v) == 0);
+        CHECK(vi(v) == 10);
+        CHECK(uvrun_error_code(uvrun_future_error(uvrun_task_future(k[1]))) == -4242);
+        CHECK(uvrun_future_cancelled(uvrun_task_future(k[2])));
+        CHECK(std::string(uvrun_error_message(uvrun_future_error(uvrun_task_future(k[2])))) == "gone");
+        for (auto *x : k) uvrun_task_unref(x);
+        return 0;
+      },
+      &opts);
   CHECK(rc == 0);
   CHECK(reports.list.empty());  // the failed child counts as retrieved
 }
@@ -133,9 +137,7 @@ TEST_CASE("R52 a cancelled gather cancels its children and ends cancelled, even 
       g = uvrun_gather(loop, f, 2, 1);
       return uvrun_task_yield(task);
     }
-    case 1:
-      CHECK(uvrun_future_cancel(g, nullptr) == 1);
-      return uvrun_task_await(task, uvrun_future_ref(g));
+    case 1: CHECK(uvrun_future_cancel(g, nullptr) == 1); return uvrun_task_await(task, uvrun_future_ref(g));
     default:
       CHECK(uvrun_task_resume(task, nullptr) == UVRUN_E_CANCELLED);
       CHECK(uvrun_future_cancelled(g));

@@ -54,12 +54,15 @@ TEST_CASE("R35 callbacks run in FIFO order, one snapshot per iteration") {
   };
   Tag a{&order, "a"}, b{&order, "b"};
   Chain chain{l.loop, &order, {&order, "added-by-a"}};
-  REQUIRE(uvrun_loop_call_soon(l.loop, [](void *ud) {
-    auto *c = static_cast<Chain *>(ud);
-    c->order->seen.push_back("a");
-    uvrun_loop_call_soon(c->loop, record, &c->late, nullptr);
-    uvrun_loop_stop(c->loop);  // takes effect at the end of this iteration
-  }, &chain, nullptr) == 0);
+  REQUIRE(uvrun_loop_call_soon(
+              l.loop,
+              [](void *ud) {
+                auto *c = static_cast<Chain *>(ud);
+                c->order->seen.push_back("a");
+                uvrun_loop_call_soon(c->loop, record, &c->late, nullptr);
+                uvrun_loop_stop(c->loop);  // takes effect at the end of this iteration
+              },
+              &chain, nullptr) == 0);
   REQUIRE(uvrun_loop_call_soon(l.loop, record, &b, nullptr) == 0);
   uvrun_future_t *never;
   REQUIRE(uvrun_future_new(l.loop, &never) == 0);
@@ -99,26 +102,35 @@ TEST_CASE("R35 FIFO holds across items of every size while the ready queue wraps
     if (static_cast<int>(p->st->seen.size()) == kItems) uvrun_future_set_result(p->st->done, nullptr, nullptr);
   };
   std::vector<Post> posts(kItems);
-  for (int i = 0; i < 10; i++) REQUIRE(uvrun_loop_call_soon(l.loop, [](void *) {}, nullptr, nullptr) == 0);
-  REQUIRE(uvrun_loop_call_soon(l.loop, [](void *ud) {
-    auto *posts = static_cast<std::vector<Post> *>(ud);
-    State *st = (*posts)[0].st;
-    for (int i = 0; i < kItems; i++) {
-      Post *p = &(*posts)[i];
-      if (i % 3 < 2) {
-        uvrun_handle_t *h = nullptr;
-        uvrun_loop_call_soon(st->loop, [](void *ud) { note(static_cast<Post *>(ud)); }, p, i % 3 ? &h : nullptr);
-        if (h != nullptr) st->handles.push_back(h);
-      } else {
-        uvrun_task_t *t = nullptr;
-        uvrun_task_new(st->loop, [](uvrun_task_t *, void *arg) {
-          note(static_cast<Post *>(arg));
-          return 0;
-        }, p, nullptr, &t);
-        st->tasks.push_back(t);
-      }
-    }
-  }, &posts, nullptr) == 0);
+  for (int i = 0; i < 10; i++)
+    REQUIRE(uvrun_loop_call_soon(
+                l.loop, [](void *) {}, nullptr, nullptr) == 0);
+  REQUIRE(uvrun_loop_call_soon(
+              l.loop,
+              [](void *ud) {
+                auto *posts = static_cast<std::vector<Post> *>(ud);
+                State *st = (*posts)[0].st;
+                for (int i = 0; i < kItems; i++) {
+                  Post *p = &(*posts)[i];
+                  if (i % 3 < 2) {
+                    uvrun_handle_t *h = nullptr;
+                    uvrun_loop_call_soon(
+                        st->loop, [](void *ud) { note(static_cast<Post *>(ud)); }, p, i % 3 ? &h : nullptr);
+                    if (h != nullptr) st->handles.push_back(h);
+                  } else {
+                    uvrun_task_t *t = nullptr;
+                    uvrun_task_new(
+                        st->loop,
+                        [](uvrun_task_t *, void *arg) {
+                          note(static_cast<Post *>(arg));
+                          return 0;
+                        },
+                        p, nullptr, &t);
+                    st->tasks.push_back(t);
+                  }
+                }
+              },
+              &posts, nullptr) == 0);
   for (int i = 0; i < kItems; i++) posts[i] = {&st, i};
   CHECK(uvrun_loop_run_until_complete(l.loop, st.done, nullptr) == 0);
   std::vector<int> expected(kItems);
@@ -167,7 +179,8 @@ TEST_CASE("many cancelled timers do not pin memory or fire") {
   fired = 0;
   for (int i = 0; i < 10000; i++) {
     uvrun_handle_t *h;
-    REQUIRE(uvrun_loop_call_later(l.loop, 3600, [](void *) { fired++; }, nullptr, &h) == 0);
+    REQUIRE(uvrun_loop_call_later(
+                l.loop, 3600, [](void *) { fired++; }, nullptr, &h) == 0);
     uvrun_handle_cancel(h);
     uvrun_handle_unref(h);
   }
@@ -175,7 +188,9 @@ TEST_CASE("many cancelled timers do not pin memory or fire") {
   CHECK(fired == 0);
 }
 
-TEST_CASE("R31 call_soon_threadsafe from 4 threads, with and without context variables: every callback runs once, in each thread's order and its poster's context") {
+TEST_CASE(
+    "R31 call_soon_threadsafe from 4 threads, with and without context variables: every callback runs once, in each "
+    "thread's order and its poster's context") {
   Loop l;
   static constexpr int kThreads = 4, kPer = 20000;
   static int kUnset;  // the variable's default: the poster had not set it
@@ -206,15 +221,18 @@ TEST_CASE("R31 call_soon_threadsafe from 4 threads, with and without context var
         *p = {&st, th, i, (i / (1 + th)) % 2 == 1};
         uvrun_token_t *token = nullptr;
         if (p->with_context) REQUIRE(uvrun_contextvar_set(var, p, &token) == 0);
-        REQUIRE(uvrun_loop_call_soon_threadsafe(l.loop, [](void *ud) {
-          auto *p = static_cast<Post *>(ud);
-          void *seen = nullptr;
-          uvrun_contextvar_get(p->st->var, &seen);
-          if (seen != (p->with_context ? static_cast<void *>(p) : &kUnset)) p->st->context_right = false;
-          if (p->st->last[p->thread] + 1 != p->seq) p->st->in_order = false;
-          p->st->last[p->thread] = p->seq;
-          if (++p->st->count == kThreads * kPer) uvrun_future_set_result(p->st->done, nullptr, nullptr);
-        }, p) == 0);
+        REQUIRE(uvrun_loop_call_soon_threadsafe(
+                    l.loop,
+                    [](void *ud) {
+                      auto *p = static_cast<Post *>(ud);
+                      void *seen = nullptr;
+                      uvrun_contextvar_get(p->st->var, &seen);
+                      if (seen != (p->with_context ? static_cast<void *>(p) : &kUnset)) p->st->context_right = false;
+                      if (p->st->last[p->thread] + 1 != p->seq) p->st->in_order = false;
+                      p->st->last[p->thread] = p->seq;
+                      if (++p->st->count == kThreads * kPer) uvrun_future_set_result(p->st->done, nullptr, nullptr);
+                    },
+                    p) == 0);
         if (token != nullptr) REQUIRE(uvrun_contextvar_reset(var, token) == 0);
       }
     });
@@ -236,7 +254,8 @@ TEST_CASE("R61 callbacks other threads queued for a loop that closes unrun relea
   live = 0;
   int value = 0;
   uvrun_contextvar_t *var;
-  REQUIRE(uvrun_contextvar_new_owned("held", 0, nullptr, [](void *) { live++; }, [](void *) { live--; }, &var) == 0);
+  REQUIRE(uvrun_contextvar_new_owned(
+              "held", 0, nullptr, [](void *) { live++; }, [](void *) { live--; }, &var) == 0);
   static int ran;
   ran = 0;
   uvrun_loop_t *loop;
@@ -245,7 +264,8 @@ TEST_CASE("R61 callbacks other threads queued for a loop that closes unrun relea
     for (int i = 0; i < 1000; i++) {
       uvrun_token_t *token = nullptr;
       if (i % 3 == 0) REQUIRE(uvrun_contextvar_set(var, &value, &token) == 0);
-      REQUIRE(uvrun_loop_call_soon_threadsafe(loop, [](void *) { ran++; }, nullptr) == 0);
+      REQUIRE(uvrun_loop_call_soon_threadsafe(
+                  loop, [](void *) { ran++; }, nullptr) == 0);
       if (token != nullptr) REQUIRE(uvrun_contextvar_reset(var, token) == 0);
     }
   }).join();
@@ -262,11 +282,14 @@ TEST_CASE("D2 the running loop is visible only in the thread that runs it") {
   struct S {
     uvrun_loop_t *inside = nullptr, *other_thread = (uvrun_loop_t *)1;
   } s;
-  uvrun_loop_call_soon(l.loop, [](void *ud) {
-    auto *s = static_cast<S *>(ud);
-    s->inside = uvrun_get_running_loop();
-    std::thread([s] { s->other_thread = uvrun_get_running_loop(); }).join();
-  }, &s, nullptr);
+  uvrun_loop_call_soon(
+      l.loop,
+      [](void *ud) {
+        auto *s = static_cast<S *>(ud);
+        s->inside = uvrun_get_running_loop();
+        std::thread([s] { s->other_thread = uvrun_get_running_loop(); }).join();
+      },
+      &s, nullptr);
   CHECK(l.run(uvrun_sleep_value(l.loop, 0, nullptr)) == 0);
   CHECK(s.inside == l.loop);
   CHECK(s.other_thread == nullptr);
@@ -282,18 +305,21 @@ TEST_CASE("R34 run_until_complete checks: closed loop, already running, another 
     int same = 0, other = 0;
     std::string same_msg, other_msg;
   } s{a, b};
-  uvrun_loop_call_soon(a, [](void *ud) {
-    auto *s = static_cast<S *>(ud);
-    uvrun_future_t *f;
-    uvrun_future_new(s->a, &f);
-    s->same = uvrun_loop_run_until_complete(s->a, f, nullptr);
-    s->same_msg = uvrun_errmsg();
-    uvrun_future_unref(f);
-    uvrun_future_new(s->b, &f);
-    s->other = uvrun_loop_run_until_complete(s->b, f, nullptr);
-    s->other_msg = uvrun_errmsg();
-    uvrun_future_unref(f);
-  }, &s, nullptr);
+  uvrun_loop_call_soon(
+      a,
+      [](void *ud) {
+        auto *s = static_cast<S *>(ud);
+        uvrun_future_t *f;
+        uvrun_future_new(s->a, &f);
+        s->same = uvrun_loop_run_until_complete(s->a, f, nullptr);
+        s->same_msg = uvrun_errmsg();
+        uvrun_future_unref(f);
+        uvrun_future_new(s->b, &f);
+        s->other = uvrun_loop_run_until_complete(s->b, f, nullptr);
+        s->other_msg = uvrun_errmsg();
+        uvrun_future_unref(f);
+      },
+      &s, nullptr);
   uvrun_future_t *f = uvrun_sleep_value(a, 0, nullptr);
   CHECK(uvrun_loop_run_until_complete(a, f, nullptr) == 0);
   uvrun_future_unref(f);
@@ -309,8 +335,10 @@ TEST_CASE("R34 run_until_complete checks: closed loop, already running, another 
   REQUIRE(uvrun_future_new(b, &g) == 0);
   CHECK(uvrun_loop_run_until_complete(b, g, nullptr) == UVRUN_E_LOOP_CLOSED);
   CHECK(std::string(uvrun_errmsg()) == "Event loop is closed");
-  CHECK(uvrun_loop_call_soon(b, [](void *) {}, nullptr, nullptr) == UVRUN_E_LOOP_CLOSED);
-  CHECK(uvrun_loop_call_soon_threadsafe(b, [](void *) {}, nullptr) == UVRUN_E_LOOP_CLOSED);
+  CHECK(uvrun_loop_call_soon(
+            b, [](void *) {}, nullptr, nullptr) == UVRUN_E_LOOP_CLOSED);
+  CHECK(uvrun_loop_call_soon_threadsafe(
+            b, [](void *) {}, nullptr) == UVRUN_E_LOOP_CLOSED);
   uvrun_future_unref(g);
   CHECK(uvrun_loop_free(a) == 0);
   CHECK(uvrun_loop_free(b) == 0);
@@ -321,10 +349,13 @@ TEST_CASE("R61 close discards queued callbacks and timers without running them")
   REQUIRE(uvrun_loop_new(&loop) == 0);
   static int ran;
   ran = 0;
-  uvrun_loop_call_soon(loop, [](void *) { ran++; }, nullptr, nullptr);
-  uvrun_loop_call_later(loop, 0.001, [](void *) { ran++; }, nullptr, nullptr);
+  uvrun_loop_call_soon(
+      loop, [](void *) { ran++; }, nullptr, nullptr);
+  uvrun_loop_call_later(
+      loop, 0.001, [](void *) { ran++; }, nullptr, nullptr);
   uvrun_handle_t *h;
-  uvrun_loop_call_soon(loop, [](void *) { ran++; }, nullptr, &h);
+  uvrun_loop_call_soon(
+      loop, [](void *) { ran++; }, nullptr, &h);
   CHECK(uvrun_loop_close(loop) == 0);
   CHECK(ran == 0);
   uvrun_handle_cancel(h);  // harmless after close
@@ -339,11 +370,14 @@ TEST_CASE("R61 close refuses a running loop") {
     int rc = 0;
     std::string msg;
   } s{l.loop};
-  uvrun_loop_call_soon(l.loop, [](void *ud) {
-    auto *s = static_cast<S *>(ud);
-    s->rc = uvrun_loop_close(s->loop);
-    s->msg = uvrun_errmsg();
-  }, &s, nullptr);
+  uvrun_loop_call_soon(
+      l.loop,
+      [](void *ud) {
+        auto *s = static_cast<S *>(ud);
+        s->rc = uvrun_loop_close(s->loop);
+        s->msg = uvrun_errmsg();
+      },
+      &s, nullptr);
   CHECK(l.run(uvrun_sleep_value(l.loop, 0, nullptr)) == 0);
   CHECK(s.rc == UVRUN_E_LOOP_RUNNING);
   CHECK(s.msg == "Cannot close a running event loop");
@@ -375,7 +409,8 @@ TEST_CASE("raw libuv handles on uvrun_loop_get_uv run alongside tasks") {
   uv_timer_init(uvrun_loop_get_uv(l.loop), &timer);
   static uvrun_future_t *done;
   REQUIRE(uvrun_future_new(l.loop, &done) == 0);
-  uv_timer_start(&timer, [](uv_timer_t *) { uvrun_future_set_result(done, t::iv(5), nullptr); }, 5, 0);
+  uv_timer_start(
+      &timer, [](uv_timer_t *) { uvrun_future_set_result(done, t::iv(5), nullptr); }, 5, 0);
   void *v = nullptr;
   CHECK(uvrun_loop_run_until_complete(l.loop, done, &v) == 0);
   CHECK(t::vi(v) == 5);
@@ -396,7 +431,8 @@ bool needed_rescue(Loop &l, uvrun_future_t *done) {
     for (int i = 0; i < 500 && !finished; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (finished) return;
     rescued = true;
-    uvrun_loop_call_soon_threadsafe(l.loop, [](void *) {}, nullptr);
+    uvrun_loop_call_soon_threadsafe(
+        l.loop, [](void *) {}, nullptr);
   });
   void *v = nullptr;
   CHECK(uvrun_loop_run_until_complete(l.loop, done, &v) == 0);
@@ -415,8 +451,8 @@ TEST_CASE("X4 work queued by a raw libuv timer due before the poll does not wait
   REQUIRE(uvrun_future_new(l.loop, &resolved_by_raw_handle) == 0);
   uv_timer_t timer;
   uv_timer_init(uvrun_loop_get_uv(l.loop), &timer);
-  uv_timer_start(&timer, [](uv_timer_t *) { uvrun_future_set_result(resolved_by_raw_handle, t::iv(1), nullptr); },
-                 0, 0);
+  uv_timer_start(
+      &timer, [](uv_timer_t *) { uvrun_future_set_result(resolved_by_raw_handle, t::iv(1), nullptr); }, 0, 0);
   CHECK_FALSE(needed_rescue(l, resolved_by_raw_handle));
   uvrun_future_unref(resolved_by_raw_handle);
   uv_close((uv_handle_t *)&timer, nullptr);
@@ -446,11 +482,14 @@ TEST_CASE("R31 call_soon callbacks run in a copy of the context current when the
     uvrun_contextvar_t *var;
     void *seen = nullptr;
   } s{var};
-  uvrun_loop_call_soon(l.loop, [](void *ud) {
-    auto *s = static_cast<S *>(ud);
-    uvrun_contextvar_get(s->var, &s->seen);
-    uvrun_contextvar_set(s->var, t::iv(99), nullptr);  // lands in the copy
-  }, &s, nullptr);
+  uvrun_loop_call_soon(
+      l.loop,
+      [](void *ud) {
+        auto *s = static_cast<S *>(ud);
+        uvrun_contextvar_get(s->var, &s->seen);
+        uvrun_contextvar_set(s->var, t::iv(99), nullptr);  // lands in the copy
+      },
+      &s, nullptr);
   uvrun_contextvar_set(var, t::iv(2), nullptr);  // after queueing: not seen
   CHECK(l.run(uvrun_sleep_value(l.loop, 0, nullptr)) == 0);
   CHECK(t::vi(s.seen) == 1);

@@ -17,14 +17,14 @@ using namespace misuse;
 TEST_CASE("misuse: uvrun_err_name and uvrun_strerror cover every code of UVRUN_ERRNO_MAP") {
   std::set<int> values;
   size_t n = 0;
-#define XX(name, value, msg)                                                   \
-  {                                                                            \
-    CAPTURE(#name);                                                            \
-    CHECK(std::string(uvrun_err_name(value)) == "UVRUN_E_" #name);             \
-    CHECK(std::string(uvrun_strerror(value)) == msg);                          \
-    CHECK((value) < 0);                                                        \
-    values.insert(value);                                                      \
-    n++;                                                                       \
+#define XX(name, value, msg)                                       \
+  {                                                                \
+    CAPTURE(#name);                                                \
+    CHECK(std::string(uvrun_err_name(value)) == "UVRUN_E_" #name); \
+    CHECK(std::string(uvrun_strerror(value)) == msg);              \
+    CHECK((value) < 0);                                            \
+    values.insert(value);                                          \
+    n++;                                                           \
   }
   UVRUN_ERRNO_MAP(XX)
 #undef XX
@@ -46,8 +46,7 @@ TEST_CASE("misuse: uvrun_err_name and uvrun_strerror cover every code of UVRUN_E
 
 TEST_CASE("misuse: the version macros agree with uvrun_version() and uvrun_version_string()") {
   CHECK(uvrun_version() == (unsigned)UVRUN_VERSION_HEX);
-  CHECK(UVRUN_VERSION_HEX ==
-        ((UVRUN_VERSION_MAJOR << 16) | (UVRUN_VERSION_MINOR << 8) | UVRUN_VERSION_PATCH));
+  CHECK(UVRUN_VERSION_HEX == ((UVRUN_VERSION_MAJOR << 16) | (UVRUN_VERSION_MINOR << 8) | UVRUN_VERSION_PATCH));
   std::string expected = std::to_string(UVRUN_VERSION_MAJOR) + "." + std::to_string(UVRUN_VERSION_MINOR) + "." +
                          std::to_string(UVRUN_VERSION_PATCH);
   CHECK(std::string(uvrun_version_string()) == expected);

@@ -40,7 +40,8 @@ TEST_CASE("misuse: loop functions reject NULL with INVAL; NULL queries and destr
   CHECK_INVAL(uvrun_loop_call_at(loop, NAN, noop, nullptr, nullptr));
   CHECK_INVAL(uvrun_loop_call_soon_threadsafe(nullptr, noop, nullptr));
   CHECK_INVAL(uvrun_loop_call_soon_threadsafe(loop, nullptr, nullptr));
-  CHECK_INVAL(uvrun_all_tasks(nullptr, [](uvrun_task_t *, void *) {}, nullptr));
+  CHECK_INVAL(uvrun_all_tasks(
+      nullptr, [](uvrun_task_t *, void *) {}, nullptr));
   CHECK_INVAL(uvrun_all_tasks(loop, nullptr, nullptr));
 
   CHECK(uvrun_loop_free(nullptr) == 0);

@@ -57,7 +57,7 @@ namespace {
 // A loop factory that fails, or returns no loop, as told.
 struct BadFactory {
   int calls = 0;
-  int fail = 0;       // return this code
+  int fail = 0;  // return this code
   bool no_loop = false;
   static int fn(void *ud, uvrun_loop_t **out) {
     auto *f = static_cast<BadFactory *>(ud);

@@ -38,7 +38,8 @@ TEST_CASE("R3 a closed runner refuses run, run_future and get_loop with CLOSED '
   uvrun_runner_free(r);
 }
 
-TEST_CASE("R9 uvrun_run inside a running loop fails with LOOP_RUNNING; the outer run reports it as the main task's error") {
+TEST_CASE(
+    "R9 uvrun_run inside a running loop fails with LOOP_RUNNING; the outer run reports it as the main task's error") {
   int inner_ran = 0, inner_rc = 1;
   std::string inner_msg;
   int rc = t::run([&](uvrun_task_t *, int) {

@@ -78,9 +78,8 @@ t::TakenError main_failure(std::function<int(uvrun_task_t *, int)> fn) {
 TEST_CASE("misuse: awaiting a future of another loop fails the task with INVAL") {
   uvrun_loop_t *other = t::new_loop();
   int freed = 0;
-  auto failure = main_failure([&](uvrun_task_t *task, int) {
-    return uvrun_task_await(task, counted_future(other, &freed));
-  });
+  auto failure =
+      main_failure([&](uvrun_task_t *task, int) { return uvrun_task_await(task, counted_future(other, &freed)); });
   CHECK(failure.code == UVRUN_E_INVAL);
   CHECK(failure.message == "Task got Future attached to a different loop");
   CHECK(freed == 1);  // the foreign future was released
@@ -88,9 +87,8 @@ TEST_CASE("misuse: awaiting a future of another loop fails the task with INVAL")
 }
 
 TEST_CASE("misuse: a task awaiting itself fails with INVAL") {
-  auto failure = main_failure([&](uvrun_task_t *task, int) {
-    return uvrun_task_await(task, uvrun_future_ref(uvrun_task_future(task)));
-  });
+  auto failure = main_failure(
+      [&](uvrun_task_t *task, int) { return uvrun_task_await(task, uvrun_future_ref(uvrun_task_future(task))); });
   CHECK(failure.code == UVRUN_E_INVAL);
   CHECK(failure.message.rfind("Task cannot await on itself", 0) == 0);
 }

@@ -111,7 +111,8 @@ TEST_CASE("R6 close on a never-initialized runner does nothing and keeps it usab
   CHECK(uvrun_runner_close(r) == 0);
   CHECK(fx.calls == 0);
   void *result = nullptr;
-  CHECK(runner_run(r, [](uvrun_task_t *task, int) { return uvrun_task_return(task, t::iv(5)); }, &result) == 0);
+  CHECK(runner_run(
+            r, [](uvrun_task_t *task, int) { return uvrun_task_return(task, t::iv(5)); }, &result) == 0);
   CHECK(t::vi(result) == 5);
   CHECK(fx.made == 1);
   CHECK(uvrun_runner_close(r) == 0);
@@ -189,7 +190,8 @@ TEST_CASE("R13 uvrun_run with a NULL step still builds the loop and shuts it dow
   bool soon_ran = false;
   fx.on_loop = [&](uvrun_loop_t *loop) {
     gen.reg(loop, "sentinel");
-    uvrun_loop_call_soon(loop, [](void *ud) { *static_cast<bool *>(ud) = true; }, &soon_ran, nullptr);
+    uvrun_loop_call_soon(
+        loop, [](void *ud) { *static_cast<bool *>(ud) = true; }, &soon_ran, nullptr);
   };
   t::Options opts(fx);
   CHECK(uvrun_run(nullptr, nullptr, &opts, nullptr) == UVRUN_E_INVAL);
@@ -251,7 +253,7 @@ TEST_CASE("R17 a failing loop factory leaves the runner CREATED and a later call
   CHECK(uvrun_runner_get_loop(r, &loop) == -EMFILE);
   CHECK(loop == nullptr);
   CHECK(fx.made == 0);
-  CHECK(uvrun_runner_close(r) == 0);  // still CREATED: close is a no-op
+  CHECK(uvrun_runner_close(r) == 0);            // still CREATED: close is a no-op
   CHECK(uvrun_runner_get_loop(r, &loop) == 0);  // and it is not CLOSED
   CHECK(fx.calls == 2);
   CHECK(loop == fx.loop);

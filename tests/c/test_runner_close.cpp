@@ -66,8 +66,7 @@ TEST_CASE("R47 close order: leftover tasks, then async generators, then the exec
   CHECK(uvrun_runner_close(r) == 0);
   st.order.add("closed");
   CHECK(fx.loop_closed());
-  CHECK(st.order.v ==
-        std::vector<std::string>{"task cleanup", "asyncgen (task done)", "executor job done", "closed"});
+  CHECK(st.order.v == std::vector<std::string>{"task cleanup", "asyncgen (task done)", "executor job done", "closed"});
   CHECK_FALSE(log.contains("did not finishing"));
   uvrun_task_unref(lo);
   uvrun_runner_free(r);
@@ -143,7 +142,8 @@ TEST_CASE("R49 R50 every leftover task is waited for; only those that failed are
                     return uvrun_task_raise(t2, new_error(UVRUN_E_CANCELLED, ""));
                   },
                   "slow");
-              swallows = leftover(loop, "swallows", [](uvrun_task_t *t2, int) { return uvrun_task_return(t2, t::iv(1)); });
+              swallows =
+                  leftover(loop, "swallows", [](uvrun_task_t *t2, int) { return uvrun_task_return(t2, t::iv(1)); });
               plain = leftover(loop, "plain", [](uvrun_task_t *, int rc) { return rc; });
               return finish(task);
             },
@@ -162,7 +162,8 @@ TEST_CASE("R49 R50 every leftover task is waited for; only those that failed are
   for (uvrun_task_t *tk : {slow, fails, swallows, plain}) uvrun_task_unref(tk);
 }
 
-TEST_CASE("R49 R7 a leftover task raising UVRUN_E_INTERRUPTED in cleanup makes close() return it and skips the later steps") {
+TEST_CASE(
+    "R49 R7 a leftover task raising UVRUN_E_INTERRUPTED in cleanup makes close() return it and skips the later steps") {
   Factory fx;
   Gen gen;
   t::Reports reports;
@@ -174,7 +175,7 @@ TEST_CASE("R49 R7 a leftover task raising UVRUN_E_INTERRUPTED in cleanup makes c
           return finish(task);
         }) == 0);
   CHECK(uvrun_runner_close(r) == UVRUN_E_INTERRUPTED);
-  CHECK(gen.closes == 0);  // shutdown_asyncgens skipped
+  CHECK(gen.closes == 0);   // shutdown_asyncgens skipped
   CHECK(fx.loop_closed());  // the finally part ran
   CHECK(reports.list.empty());
   uvrun_loop_t *loop = nullptr;
@@ -272,20 +273,22 @@ TEST_CASE("R61 after close the loop is closed: call_soon, tasks and run_until_co
   t::Options opts(fx);
   CHECK(t::run(
             [&](uvrun_task_t *task, int) {
-              uvrun_loop_call_later(uvrun_task_loop(task), 30, [](void *ud) { *static_cast<bool *>(ud) = true; },
-                                    &later_ran, nullptr);
+              uvrun_loop_call_later(
+                  uvrun_task_loop(task), 30, [](void *ud) { *static_cast<bool *>(ud) = true; }, &later_ran, nullptr);
               return finish(task);
             },
             &opts) == 0);
   REQUIRE(fx.loop_closed());
   uvrun_loop_t *loop = uvrun_future_loop(fx.keep);
   CHECK_FALSE(later_ran);  // discarded, not run
-  CHECK(uvrun_loop_call_soon(loop, [](void *) {}, nullptr, nullptr) == UVRUN_E_LOOP_CLOSED);
+  CHECK(uvrun_loop_call_soon(
+            loop, [](void *) {}, nullptr, nullptr) == UVRUN_E_LOOP_CLOSED);
   CHECK(std::string(uvrun_errmsg()) == "Event loop is closed");
-  CHECK(uvrun_loop_call_soon_threadsafe(loop, [](void *) {}, nullptr) == UVRUN_E_LOOP_CLOSED);
+  CHECK(uvrun_loop_call_soon_threadsafe(
+            loop, [](void *) {}, nullptr) == UVRUN_E_LOOP_CLOSED);
   uvrun_task_t *task = nullptr;
-  CHECK(uvrun_task_new(loop, [](uvrun_task_t *, void *) { return 0; }, nullptr, nullptr, &task) ==
-        UVRUN_E_LOOP_CLOSED);
+  CHECK(uvrun_task_new(
+            loop, [](uvrun_task_t *, void *) { return 0; }, nullptr, nullptr, &task) == UVRUN_E_LOOP_CLOSED);
   CHECK(task == nullptr);
   CHECK(uvrun_loop_run_until_complete(loop, fx.keep, nullptr) == UVRUN_E_LOOP_CLOSED);
   CHECK(std::string(uvrun_errmsg()) == "Event loop is closed");
@@ -481,10 +484,12 @@ TEST_CASE("R68 a child forked from inside a running task can call uvrun_run") {
             if (uvrun_get_running_loop() != nullptr) return 2;
             if (uvrun_get_current_loop() != nullptr) return 3;
             void *result = nullptr;
-            int rc = t::run([](uvrun_task_t *t2, int step) {
-              if (step == 0) return uvrun_task_await(t2, uvrun_sleep(t2, 0.001));
-              return uvrun_task_return(t2, t::iv(42));
-            }, nullptr, &result);
+            int rc = t::run(
+                [](uvrun_task_t *t2, int step) {
+                  if (step == 0) return uvrun_task_await(t2, uvrun_sleep(t2, 0.001));
+                  return uvrun_task_return(t2, t::iv(42));
+                },
+                nullptr, &result);
             if (rc != 0) return 4;
             return t::vi(result) == 42 ? 0 : 5;
           });

@@ -29,7 +29,8 @@ TEST_CASE("R30 the main task gets an automatic Task-N name and never runs inline
   bool in_loop = false;
   CHECK(t::run([&](uvrun_task_t *task, int) {
           name = uvrun_task_name(task);
-          in_loop = uvrun_get_running_loop() == uvrun_task_loop(task) && uvrun_current_task(uvrun_task_loop(task)) == task;
+          in_loop =
+              uvrun_get_running_loop() == uvrun_task_loop(task) && uvrun_current_task(uvrun_task_loop(task)) == task;
           return finish(task);
         }) == 0);
   CHECK(name.rfind("Task-", 0) == 0);
@@ -106,7 +107,7 @@ TEST_CASE("R31 tasks spawned by main run in a copy: their writes do not leak bac
               uvrun_contextvar_set(var, t::iv(2), nullptr);
               return finish(c);
             });
-            uvrun_contextvar_set(var, t::iv(3), nullptr);  // after the copy: not seen by child
+            uvrun_contextvar_set(var, t::iv(3), nullptr);             // after the copy: not seen by child
             return uvrun_task_await(task, uvrun_task_future(child));  // takes the reference
           }
           uvrun_contextvar_get(var, &main_after);
@@ -156,8 +157,8 @@ TEST_CASE("R35 a task whose first step was queued before main finished runs it b
             if (step == 0) {
               started = true;
               // Queued during the extra iteration: not run before run() returns.
-              uvrun_loop_call_soon(uvrun_task_loop(lo), [](void *ud) { *static_cast<bool *>(ud) = true; },
-                                   &soon_ran, nullptr);
+              uvrun_loop_call_soon(
+                  uvrun_task_loop(lo), [](void *ud) { *static_cast<bool *>(ud) = true; }, &soon_ran, nullptr);
               return uvrun_task_await(lo, uvrun_sleep(lo, 30));
             }
             cleanup_rc = uvrun_task_resume(lo, nullptr);
@@ -246,8 +247,7 @@ TEST_CASE("R37 errors of other tasks never change run()'s outcome") {
               if (step == 0) {
                 uvrun_task_unref(t::spawn(
                     uvrun_task_loop(task),
-                    [](uvrun_task_t *s, int) { return uvrun_task_raise(s, new_error(-EDOM, "sibling")); },
-                    "sibling"));
+                    [](uvrun_task_t *s, int) { return uvrun_task_raise(s, new_error(-EDOM, "sibling")); }, "sibling"));
                 return uvrun_task_await(task, uvrun_sleep(task, 0.01));
               }
               return uvrun_task_return(task, t::iv(7));
@@ -284,8 +284,7 @@ TEST_CASE("R38 an interrupt or exit raised by the main task comes out as itself,
   for (int code : {(int)UVRUN_E_INTERRUPTED, (int)UVRUN_E_EXIT}) {
     CAPTURE(code);
     t::LogCapture log;
-    CHECK(t::run([code](uvrun_task_t *task, int) { return uvrun_task_raise(task, new_error(code, "bye")); }) ==
-          code);
+    CHECK(t::run([code](uvrun_task_t *task, int) { return uvrun_task_raise(task, new_error(code, "bye")); }) == code);
     // run() consumed it (asyncio's run_until_complete does): no leak report.
     INFO(log.all());
     CHECK_FALSE(log.contains("never retrieved"));

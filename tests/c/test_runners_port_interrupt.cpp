@@ -49,7 +49,7 @@ TEST_CASE("A25 test_interrupt_call_soon (R41, R42)") {
     int rc = runner_run(r, [&](uvrun_task_t *task, int step) {
       if (step == 0) t::child_ready();
       else if (uvrun_task_resume(task, nullptr) == UVRUN_E_CANCELLED) {
-        saw_cancel = true;  // with assertRaises(CancelledError): ...
+        saw_cancel = true;                                                // with assertRaises(CancelledError): ...
         return uvrun_task_raise(task, new_error(UVRUN_E_CANCELLED, ""));  // raise CancelledError()
       }
       return uvrun_task_yield(task);
@@ -99,7 +99,7 @@ TEST_CASE("A27 test_interrupt_cancelled_task (R42)") {
         uvrun_task_t *sub = t::spawn(uvrun_task_loop(task), [task, &cancels_seen](uvrun_task_t *s, int n) {
           if (n == 0) t::child_ready();
           if (uvrun_task_cancelling(task) >= 1) {  // Ctrl-C got through
-            uvrun_task_cancel(task, nullptr);         // task.cancel()
+            uvrun_task_cancel(task, nullptr);      // task.cancel()
             cancels_seen = uvrun_task_cancelling(task);
             return uvrun_task_return(s, nullptr);
           }

@@ -209,8 +209,8 @@ TEST_CASE("A8 test_asyncio_run_closes_gens_after_hanging_tasks_errors (R47, R55)
           if (step == 0) {
             // async for ...: the first iteration registers the generator,
             // which yields 1 and then awaits sleep(1) inside its frame.
-            REQUIRE(uvrun_asyncgen_register(uvrun_task_loop(spin), &spinner, "fidget", fidget_aclose,
-                                            &spinner.gen) == 0);
+            REQUIRE(uvrun_asyncgen_register(uvrun_task_loop(spin), &spinner, "fidget", fidget_aclose, &spinner.gen) ==
+                    0);
             spinner.frame_alive = true;
             spinner.running = true;
             return uvrun_task_await(spin, uvrun_sleep(spin, 1.0));

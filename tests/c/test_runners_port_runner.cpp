@@ -90,9 +90,8 @@ TEST_CASE("A19 test_run_awaitable (R11)") {
   static const char done[] = "done";
   uvrun_runner_t *r = new_runner();
   uvrun_loop_t *loop = loop_of(r);
-  uvrun_task_t *inner = t::spawn(loop, [](uvrun_task_t *task, int) {
-    return uvrun_task_return(task, const_cast<char *>(done));
-  });
+  uvrun_task_t *inner =
+      t::spawn(loop, [](uvrun_task_t *task, int) { return uvrun_task_return(task, const_cast<char *>(done)); });
   REQUIRE(inner != nullptr);
   void *result = nullptr;
   CHECK(uvrun_runner_run_future(r, uvrun_task_future(inner), &result) == 0);

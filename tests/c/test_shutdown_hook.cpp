@@ -62,11 +62,10 @@ TEST_CASE("X9 a clean close announces the four steps in order, each begun and en
   t::Options opts(trace);
   CHECK(t::run([](uvrun_task_t *task, int) { return uvrun_task_return(task, nullptr); }, &opts) == 0);
   INFO(trace.joined());
-  CHECK(trace.lines() == std::vector<std::string>{
-                             "cancel_tasks:begin(0)", "cancel_tasks:end(0,0)",
-                             "shutdown_asyncgens:begin(0)", "shutdown_asyncgens:end(0,0)",
-                             "shutdown_default_executor:begin(0)", "shutdown_default_executor:end(0,0)",
-                             "close_loop:begin(0)", "close_loop:end(0,0)"});
+  CHECK(trace.lines() ==
+        std::vector<std::string>{"cancel_tasks:begin(0)", "cancel_tasks:end(0,0)", "shutdown_asyncgens:begin(0)",
+                                 "shutdown_asyncgens:end(0,0)", "shutdown_default_executor:begin(0)",
+                                 "shutdown_default_executor:end(0,0)", "close_loop:begin(0)", "close_loop:end(0,0)"});
   REQUIRE(trace.events.size() == 8);
   for (auto &e : trace.events) CHECK(e.size == sizeof(uvrun_shutdown_event_t));
   CHECK(trace.events[0].timeout == 0);      // cancel_timeout 0: no bound
@@ -123,7 +122,8 @@ TEST_CASE("X9 a failing step ends the shutdown there; the loop still closes") {
             [](uvrun_task_t *task, int) {
               uvrun_task_unref(t::spawn(uvrun_task_loop(task), [](uvrun_task_t *lo, int step) {
                 if (step == 0) return uvrun_task_await(lo, uvrun_sleep(lo, 30));
-                return uvrun_task_raise(lo, uvrun_error_new(UVRUN_E_INTERRUPTED, "KeyboardInterrupt", nullptr, nullptr));
+                return uvrun_task_raise(lo,
+                                        uvrun_error_new(UVRUN_E_INTERRUPTED, "KeyboardInterrupt", nullptr, nullptr));
               }));
               return uvrun_task_return(task, nullptr);
             },

@@ -11,7 +11,8 @@ TEST_SUITE_BEGIN("signals");
 
 using namespace sig;
 
-TEST_CASE("R41 R42 R46 one Ctrl-C while main sleeps: sleep cancelled, cleanup awaits, run returns UVRUN_E_INTERRUPTED") {
+TEST_CASE(
+    "R41 R42 R46 one Ctrl-C while main sleeps: sleep cancelled, cleanup awaits, run returns UVRUN_E_INTERRUPTED") {
   auto res = scenario([] {
     uvrun_future_t *sleep = nullptr;
     auto t0 = Clock::now();
@@ -42,7 +43,9 @@ TEST_CASE("R43 main swallows the Ctrl-C cancellation and returns a value: run re
   check_exited_ok(res, {"resume=UVRUN_E_CANCELLED\n", "cancelling=1\n", "rc=0 value=42\n"});
 }
 
-TEST_CASE("R43 R44 R53 main catches Ctrl-C and keeps running; a second Ctrl-C interrupts with main pending; close cancels it") {
+TEST_CASE(
+    "R43 R44 R53 main catches Ctrl-C and keeps running; a second Ctrl-C interrupts with main pending; close cancels "
+    "it") {
   Marks marks;
   auto res = scenario(
       [&marks] {
@@ -50,19 +53,15 @@ TEST_CASE("R43 R44 R53 main catches Ctrl-C and keeps running; a second Ctrl-C in
         uvrun_task_t *main_task = nullptr;
         t::Lambda main{[&](uvrun_task_t *task, int step) -> int {
           switch (step) {
-            case 0:
-              main_task = uvrun_task_ref(task);
-              return ready_then_sleep(task);
-            case 1:
-              resume_and_say(task, "first=");
-              marks.mark();  // caught; carry on working
-              return uvrun_task_await(task, uvrun_sleep(task, 60.0));
-            case 2:  // only close() gets here
-              resume_and_say(task, "main cleanup on close: ");
-              return uvrun_task_await(task, uvrun_sleep(task, 0.05));
-            default:
-              printf("main cleanup done\n");
-              return UVRUN_E_CANCELLED;
+          case 0: main_task = uvrun_task_ref(task); return ready_then_sleep(task);
+          case 1:
+            resume_and_say(task, "first=");
+            marks.mark();  // caught; carry on working
+            return uvrun_task_await(task, uvrun_sleep(task, 60.0));
+          case 2:  // only close() gets here
+            resume_and_say(task, "main cleanup on close: ");
+            return uvrun_task_await(task, uvrun_sleep(task, 0.05));
+          default: printf("main cleanup done\n"); return UVRUN_E_CANCELLED;
           }
         }};
         uvrun_runner_new(nullptr, &runner);
@@ -76,9 +75,9 @@ TEST_CASE("R43 R44 R53 main catches Ctrl-C and keeps running; a second Ctrl-C in
         return 0;
       },
       ctrl_c_then_at_mark(marks));
-  check_exited_ok(res, {"first=UVRUN_E_CANCELLED\n", "rc=UVRUN_E_INTERRUPTED\n", "main_pending_after_run=1\n",
-                        "dfl_after_run=1\n", "main cleanup on close: UVRUN_E_CANCELLED\n", "main cleanup done\n",
-                        "close=0 main_cancelled=1\n"});
+  check_exited_ok(
+      res, {"first=UVRUN_E_CANCELLED\n", "rc=UVRUN_E_INTERRUPTED\n", "main_pending_after_run=1\n", "dfl_after_run=1\n",
+            "main cleanup on close: UVRUN_E_CANCELLED\n", "main cleanup done\n", "close=0 main_cancelled=1\n"});
   INFO("child output:\n" << res.output);
   // The cleanup ran inside close(), after run() had returned.
   CHECK(res.output.find("rc=UVRUN_E_INTERRUPTED") < res.output.find("main cleanup on close"));
@@ -90,22 +89,22 @@ TEST_CASE("R42 main cancelled by a subtask and by Ctrl-C: uncancel() leaves 1, r
       void *v;
       int r;
       switch (step) {
-        case 0: {
-          uvrun_task_t *sub = t::spawn(uvrun_task_loop(task), [task](uvrun_task_t *, int) {
-            uvrun_task_cancel(task, nullptr);
-            return 0;
-          });
-          uvrun_task_unref(sub);
-          return uvrun_task_await(task, uvrun_sleep(task, 60.0));
-        }
-        case 1:  // the subtask's cancel; caught, carry on
-          r = uvrun_task_resume(task, &v);
-          printf("by_subtask=%s cancelling=%d\n", uvrun_err_name(r), uvrun_task_cancelling(task));
-          return ready_then_sleep(task);
-        default:  // Ctrl-C's
-          r = uvrun_task_resume(task, &v);
-          printf("by_ctrl_c=%s cancelling=%d\n", uvrun_err_name(r), uvrun_task_cancelling(task));
-          return r;
+      case 0: {
+        uvrun_task_t *sub = t::spawn(uvrun_task_loop(task), [task](uvrun_task_t *, int) {
+          uvrun_task_cancel(task, nullptr);
+          return 0;
+        });
+        uvrun_task_unref(sub);
+        return uvrun_task_await(task, uvrun_sleep(task, 60.0));
+      }
+      case 1:  // the subtask's cancel; caught, carry on
+        r = uvrun_task_resume(task, &v);
+        printf("by_subtask=%s cancelling=%d\n", uvrun_err_name(r), uvrun_task_cancelling(task));
+        return ready_then_sleep(task);
+      default:  // Ctrl-C's
+        r = uvrun_task_resume(task, &v);
+        printf("by_ctrl_c=%s cancelling=%d\n", uvrun_err_name(r), uvrun_task_cancelling(task));
+        return r;
       }
     }));
   });
@@ -113,23 +112,23 @@ TEST_CASE("R42 main cancelled by a subtask and by Ctrl-C: uncancel() leaves 1, r
                         "rc=UVRUN_E_CANCELLED\n"});
 }
 
-TEST_CASE("R44 D3 second Ctrl-C during a slow cleanup: run stops driving the loop at once and returns UVRUN_E_INTERRUPTED") {
+TEST_CASE(
+    "R44 D3 second Ctrl-C during a slow cleanup: run stops driving the loop at once and returns UVRUN_E_INTERRUPTED") {
   Marks marks;
   auto res = scenario(
       [&marks] {
         Clock::time_point t1;
         int rc = t::run([&](uvrun_task_t *task, int step) -> int {
           switch (step) {
-            case 0:
-              return ready_then_sleep(task);
-            case 1:
-              resume_and_say(task, "first=");
-              printf("cleanup: slow (30 s)\n");
-              t1 = Clock::now();
-              marks.mark();
-              return uvrun_task_await(task, uvrun_sleep(task, 30.0));
-            default:  // close() cancels the slow cleanup
-              return resume_and_say(task, "cleanup cut short: ");
+          case 0: return ready_then_sleep(task);
+          case 1:
+            resume_and_say(task, "first=");
+            printf("cleanup: slow (30 s)\n");
+            t1 = Clock::now();
+            marks.mark();
+            return uvrun_task_await(task, uvrun_sleep(task, 30.0));
+          default:  // close() cancels the slow cleanup
+            return resume_and_say(task, "cleanup cut short: ");
           }
         });
         double dt = since(t1);
@@ -183,7 +182,8 @@ TEST_CASE("R33 interrupts do not carry over: a Runner's next run() starts from z
                         "run2 rc=0 value=5\n", "run3 rc=0 value=6\n", "close=0 dfl=1\n"});
 }
 
-TEST_CASE("R41 D3 exit status convention: re-raising SIGINT after UVRUN_E_INTERRUPTED is seen as killed by SIGINT (130)") {
+TEST_CASE(
+    "R41 D3 exit status convention: re-raising SIGINT after UVRUN_E_INTERRUPTED is seen as killed by SIGINT (130)") {
   auto res = scenario([] {
     int rc = run_sleep_then_cleanup();
     say_rc(rc);

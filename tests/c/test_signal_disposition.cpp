@@ -71,10 +71,8 @@ TEST_CASE("R40 a host SIGINT handler: uvrun does not install, Ctrl-C runs the ho
   for (int siginfo : {0, 1}) {
     CAPTURE(siginfo);
     auto res = scenario([siginfo] {
-      if (siginfo)
-        t::sigint_handler(t::host_sigint_siginfo_handler, SA_RESTART);
-      else
-        t::sigint_handler(t::host_sigint_handler, SA_RESTART);
+      if (siginfo) t::sigint_handler(t::host_sigint_siginfo_handler, SA_RESTART);
+      else t::sigint_handler(t::host_sigint_handler, SA_RESTART);
       struct sigaction before = t::sigint_now();
       void *result = nullptr;
       auto t0 = Clock::now();
@@ -132,10 +130,8 @@ TEST_CASE("R40 SIG_IGN or a host handler: a flood of SIGINTs across many short r
     CAPTURE(host);
     auto res = scenario(
         [host] {
-          if (host)
-            t::sigint_handler(t::host_sigint_handler, SA_RESTART);
-          else
-            signal(SIGINT, SIG_IGN);
+          if (host) t::sigint_handler(t::host_sigint_handler, SA_RESTART);
+          else signal(SIGINT, SIG_IGN);
           uvrun_runner_t *runner = nullptr;
           uvrun_runner_new(nullptr, &runner);
           t::Lambda quick{[](uvrun_task_t *, int) { return 0; }};
@@ -153,8 +149,7 @@ TEST_CASE("R40 SIG_IGN or a host handler: a flood of SIGINTs across many short r
         },
         [](int pid) {
           auto t0 = Clock::now();
-          while (since(t0) < 1.8 && kill(pid, SIGINT) == 0)
-            std::this_thread::sleep_for(std::chrono::microseconds(20));
+          while (since(t0) < 1.8 && kill(pid, SIGINT) == 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
         });
     INFO("child output:\n" << res.output);
     CHECK(!res.signaled);

@@ -43,17 +43,16 @@ TEST_CASE("R41 a Ctrl-C during a busy step cancels the main task at its next yie
 TEST_CASE("R41 R42 a task cancelled once and then interrupted in the same step sees cancelling() == 2") {
   auto res = scenario(
       [] {
-        int rc = t::run(
-            [](uvrun_task_t *task, int step) -> int {
-              if (step == 0) {
-                uvrun_task_cancel(task, nullptr);
-                kill(getpid(), SIGINT);
-                return uvrun_task_yield(task);
-              }
-              int resumed = uvrun_task_resume(task, nullptr);
-              printf("resume=%s cancelling=%d\n", uvrun_err_name(resumed), uvrun_task_cancelling(task));
-              return resumed;
-            });
+        int rc = t::run([](uvrun_task_t *task, int step) -> int {
+          if (step == 0) {
+            uvrun_task_cancel(task, nullptr);
+            kill(getpid(), SIGINT);
+            return uvrun_task_yield(task);
+          }
+          int resumed = uvrun_task_resume(task, nullptr);
+          printf("resume=%s cancelling=%d\n", uvrun_err_name(resumed), uvrun_task_cancelling(task));
+          return resumed;
+        });
         // uncancel() leaves 1: somebody else cancelled too, so CancelledError.
         printf("rc=%s\n", uvrun_err_name(rc));
         return 0;

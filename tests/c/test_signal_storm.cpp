@@ -86,10 +86,13 @@ TEST_CASE("D3 X1 a storm of SIGINTs with executor threads alive: handlers on oth
             if (step == 0) {
               uvrun_future_t *jobs[4];
               for (auto &j : jobs)
-                j = uvrun_run_in_executor(uvrun_task_loop(task), [](void *, void **) {
-                  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                  return 0;
-                }, nullptr);
+                j = uvrun_run_in_executor(
+                    uvrun_task_loop(task),
+                    [](void *, void **) {
+                      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                      return 0;
+                    },
+                    nullptr);
               uvrun_future_t *all = uvrun_gather(uvrun_task_loop(task), jobs, 4, 0);
               for (auto &j : jobs) uvrun_future_unref(j);
               return uvrun_task_await(task, all);

@@ -80,8 +80,13 @@ TEST_CASE("R14 D1 a rejected main task's state is released at once, never run") 
   uvrun_task_opts_t o;
   uvrun_task_opts_init(&o);
   o.arg_free = [](void *) { freed++; };
-  CHECK(uvrun_runner_run_task(r, [](uvrun_task_t *, void *) { ran++; return 0; }, nullptr, &o, nullptr) ==
-        UVRUN_E_CLOSED);
+  CHECK(uvrun_runner_run_task(
+            r,
+            [](uvrun_task_t *, void *) {
+              ran++;
+              return 0;
+            },
+            nullptr, &o, nullptr) == UVRUN_E_CLOSED);
   CHECK(freed == 1);
   CHECK(ran == 0);
   uvrun_runner_free(r);
@@ -108,7 +113,8 @@ TEST_CASE("R21 debug mode turned on while the loop runs applies from the next ca
   REQUIRE(uvrun_loop_new(&loop) == 0);
   uvrun_loop_set_debug(loop, 0);
   uvrun_loop_set_slow_callback_duration(loop, 0.0);
-  uvrun_loop_call_soon(loop, [](void *l) { uvrun_loop_set_debug(static_cast<uvrun_loop_t *>(l), 1); }, loop, nullptr);
+  uvrun_loop_call_soon(
+      loop, [](void *l) { uvrun_loop_set_debug(static_cast<uvrun_loop_t *>(l), 1); }, loop, nullptr);
   uvrun_future_t *f = uvrun_sleep_value(loop, 0.001, nullptr);
   CHECK(uvrun_loop_run_until_complete(loop, f, nullptr) == 0);
   uvrun_future_unref(f);
@@ -146,12 +152,14 @@ TEST_CASE("R28 R29 debug mode at a glance: slow callbacks, thread checks, creati
           if (step == 0) {
             uvrun_loop_set_slow_callback_duration(loop, 0.005);
             std::thread([&] {
-              wrong_thread = uvrun_loop_call_soon(loop, [](void *) {}, nullptr, nullptr);
+              wrong_thread = uvrun_loop_call_soon(
+                  loop, [](void *) {}, nullptr, nullptr);
             }).join();
             uvrun_task_opts_t o = UVRUN_TASK_OPTS_INIT;
             o.name = "failing";
             uvrun_task_t *child;
-            uvrun_task_new(loop, [](uvrun_task_t *, void *) -> int { return UVRUN_E_TIMEDOUT; }, nullptr, &o, &child);
+            uvrun_task_new(
+                loop, [](uvrun_task_t *, void *) -> int { return UVRUN_E_TIMEDOUT; }, nullptr, &o, &child);
             uvrun_task_unref(child);  // never awaited: reported with its site
             auto t0 = std::chrono::steady_clock::now();
             while (since(t0) < 0.01) {
@@ -182,15 +190,15 @@ TEST_CASE("R60 each loop has its own executor: shutting one down leaves the othe
             if (step > 0 && uvrun_task_resume(task, nullptr) < 0) return -1;
             if (step > 0) other_jobs++;
             if (first_closed && step > 3) return finish(task);
-            return uvrun_task_await(task, uvrun_run_in_executor(uvrun_task_loop(task),
-                                                                [](void *, void **) { return 0; }, nullptr));
+            return uvrun_task_await(task, uvrun_run_in_executor(
+                                              uvrun_task_loop(task), [](void *, void **) { return 0; }, nullptr));
           }) == 0);
     uvrun_runner_free(r);
   });
   CHECK(t::run([](uvrun_task_t *task, int step) {
           if (step == 0)
-            return uvrun_task_await(task, uvrun_run_in_executor(uvrun_task_loop(task),
-                                                                [](void *, void **) { return 0; }, nullptr));
+            return uvrun_task_await(task, uvrun_run_in_executor(
+                                              uvrun_task_loop(task), [](void *, void **) { return 0; }, nullptr));
           return uvrun_task_resume(task, nullptr);
         }) == 0);
   first_closed = true;  // its executor is shut down and gone

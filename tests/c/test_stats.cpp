@@ -55,7 +55,8 @@ TEST_CASE("loop stats count pending tasks, queued steps and timers") {
       uvrun_task_t *kids[3];
       for (auto &kid : kids) kid = t::spawn(loop, [](uvrun_task_t *c, int) { return rt::finish(c); });
       uvrun_handle_t *timer = nullptr;
-      REQUIRE(uvrun_loop_call_later(loop, 10.0, [](void *) {}, nullptr, &timer) == 0);
+      REQUIRE(uvrun_loop_call_later(
+                  loop, 10.0, [](void *) {}, nullptr, &timer) == 0);
       uvrun_loop_stats_t s = stats_of(loop);
       CHECK(s.tasks == 4);  // the main task and its three children
       CHECK(s.ready == 3);  // the children's first steps
@@ -117,10 +118,10 @@ TEST_CASE("the task cache keeps a burst's memory for reuse, and frees what stays
   // A loop asleep in a 2.5 s sleep still wakes to free the unused part: at
   // most two decay periods after the cache was last drawn on.
   REQUIRE(rt::runner_run(r, [](uvrun_task_t *task, int step) -> int {
-    if (step == 0) return uvrun_task_await(task, uvrun_sleep(task, 2.5));
-    CHECK(stats_of(uvrun_task_loop(task)).cached_tasks <= kCacheFloor);
-    return rt::finish(task);
-  }) == 0);
+            if (step == 0) return uvrun_task_await(task, uvrun_sleep(task, 2.5));
+            CHECK(stats_of(uvrun_task_loop(task)).cached_tasks <= kCacheFloor);
+            return rt::finish(task);
+          }) == 0);
   CHECK(uvrun_runner_close(r) == 0);
   uvrun_runner_free(r);
 }

@@ -20,21 +20,23 @@ int resume_or(uvrun_task_t *task, void **value) { return uvrun_task_resume(task,
 
 TEST_CASE("a task awaits a child task and gets its result") {
   void *result = nullptr;
-  int rc = t::run([](uvrun_task_t *task, int step) -> int {
-    void *v;
-    switch (step) {
-    case 0: {
-      uvrun_task_t *child = t::spawn(uvrun_task_loop(task), [](uvrun_task_t *c, int s) -> int {
-        if (s == 0) return uvrun_task_await(c, uvrun_sleep(c, 0.01));
-        return uvrun_task_return(c, iv(21));
-      });
-      return uvrun_task_await(task, uvrun_task_future(child));  // our reference moves in
-    }
-    default:
-      if (int rc = resume_or(task, &v); rc < 0) return rc;
-      return uvrun_task_return(task, iv(vi(v) * 2));
-    }
-  }, nullptr, &result);
+  int rc = t::run(
+      [](uvrun_task_t *task, int step) -> int {
+        void *v;
+        switch (step) {
+        case 0: {
+          uvrun_task_t *child = t::spawn(uvrun_task_loop(task), [](uvrun_task_t *c, int s) -> int {
+            if (s == 0) return uvrun_task_await(c, uvrun_sleep(c, 0.01));
+            return uvrun_task_return(c, iv(21));
+          });
+          return uvrun_task_await(task, uvrun_task_future(child));  // our reference moves in
+        }
+        default:
+          if (int rc = resume_or(task, &v); rc < 0) return rc;
+          return uvrun_task_return(task, iv(vi(v) * 2));
+        }
+      },
+      nullptr, &result);
   CHECK(rc == 0);
   CHECK(vi(result) == 42);
 }
@@ -134,9 +136,7 @@ TEST_CASE("R51 a second cancel before the task wakes keeps the first CancelledEr
       CHECK(uvrun_task_cancel(child, "stop") == 1);   // cancels the sleep future
       CHECK(uvrun_task_cancel(child, "again") == 1);  // the future is done: must_cancel
       return uvrun_task_await(task, uvrun_future_ref(uvrun_task_future(child)));
-    default:
-      uvrun_task_unref(child);
-      return uvrun_task_resume(task, nullptr) == UVRUN_E_CANCELLED ? 0 : -1;
+    default: uvrun_task_unref(child); return uvrun_task_resume(task, nullptr) == UVRUN_E_CANCELLED ? 0 : -1;
     }
   });
   CHECK(rc == 0);
@@ -187,15 +187,17 @@ TEST_CASE("R51 a task cancelled before its first step never runs its body") {
 
 TEST_CASE("R43 a task that swallows its cancellation finishes normally, cancelling() stays 1") {
   void *result = nullptr;
-  int rc = t::run([](uvrun_task_t *task, int step) -> int {
-    switch (step) {
-    case 0: uvrun_task_cancel(task, nullptr); return uvrun_task_await(task, uvrun_sleep(task, 5));
-    default:
-      CHECK(uvrun_task_resume(task, nullptr) == UVRUN_E_CANCELLED);
-      CHECK(uvrun_task_cancelling(task) == 1);
-      return uvrun_task_return(task, iv(7));  // swallow
-    }
-  }, nullptr, &result);
+  int rc = t::run(
+      [](uvrun_task_t *task, int step) -> int {
+        switch (step) {
+        case 0: uvrun_task_cancel(task, nullptr); return uvrun_task_await(task, uvrun_sleep(task, 5));
+        default:
+          CHECK(uvrun_task_resume(task, nullptr) == UVRUN_E_CANCELLED);
+          CHECK(uvrun_task_cancelling(task) == 1);
+          return uvrun_task_return(task, iv(7));  // swallow
+        }
+      },
+      nullptr, &result);
   CHECK(rc == 0);
   CHECK(vi(result) == 7);
 }
@@ -231,7 +233,8 @@ TEST_CASE("awaiting a done future does not suspend") {
     if (step == 0) {
       iterations = 0;
       // Counts loop iterations while we await done futures.
-      uvrun_loop_call_soon(loop, [](void *) { iterations++; }, nullptr, nullptr);
+      uvrun_loop_call_soon(
+          loop, [](void *) { iterations++; }, nullptr, nullptr);
     }
     if (step < 100) {
       uvrun_future_t *f;
@@ -271,17 +274,17 @@ TEST_CASE("names, current_task and all_tasks") {
     if (step == 0) {
       CHECK(uvrun_current_task(loop) == task);
       CHECK(std::string(uvrun_task_name(task)).rfind("Task-", 0) == 0);
-      a = t::spawn(loop, [](uvrun_task_t *c, int s) -> int {
-        return s == 0 ? uvrun_task_await(c, uvrun_sleep(c, 0.01)) : 0;
-      }, "worker-a");
-      b = t::spawn(loop, [](uvrun_task_t *c, int s) -> int {
-        return s == 0 ? uvrun_task_await(c, uvrun_sleep(c, 0.01)) : 0;
-      });
+      a = t::spawn(
+          loop, [](uvrun_task_t *c, int s) -> int { return s == 0 ? uvrun_task_await(c, uvrun_sleep(c, 0.01)) : 0; },
+          "worker-a");
+      b = t::spawn(
+          loop, [](uvrun_task_t *c, int s) -> int { return s == 0 ? uvrun_task_await(c, uvrun_sleep(c, 0.01)) : 0; });
       CHECK(uvrun_task_set_name(b, "worker-b") == 0);
       std::vector<std::string> names;
-      uvrun_all_tasks(loop, [](uvrun_task_t *t, void *ud) {
-        static_cast<std::vector<std::string> *>(ud)->push_back(uvrun_task_name(t));
-      }, &names);
+      uvrun_all_tasks(
+          loop,
+          [](uvrun_task_t *t, void *ud) { static_cast<std::vector<std::string> *>(ud)->push_back(uvrun_task_name(t)); },
+          &names);
       CHECK(names.size() == 3);
       CHECK(names[1] == "worker-a");
       CHECK(names[2] == "worker-b");
@@ -290,7 +293,8 @@ TEST_CASE("names, current_task and all_tasks") {
     }
     CHECK(uvrun_current_task(loop) == task);
     int pending = 0;
-    uvrun_all_tasks(loop, [](uvrun_task_t *, void *ud) { ++*static_cast<int *>(ud); }, &pending);
+    uvrun_all_tasks(
+        loop, [](uvrun_task_t *, void *ud) { ++*static_cast<int *>(ud); }, &pending);
     CHECK(pending == 1);  // only this one
     uvrun_task_unref(a);
     uvrun_task_unref(b);
@@ -309,8 +313,8 @@ TEST_CASE("D1 arg_free runs exactly once: after the task, or at once when it is 
     opts.arg_free = [](void *) { freed++; };
     uvrun_task_t *child = nullptr;
     if (step == 0) {
-      CHECK(uvrun_task_new(uvrun_task_loop(task), [](uvrun_task_t *, void *) { return 0; }, nullptr, &opts,
-                           &child) == 0);
+      CHECK(uvrun_task_new(
+                uvrun_task_loop(task), [](uvrun_task_t *, void *) { return 0; }, nullptr, &opts, &child) == 0);
       CHECK(freed == 0);
       CHECK(uvrun_task_new(uvrun_task_loop(task), nullptr, nullptr, &opts, nullptr) == UVRUN_E_INVAL);
       CHECK(freed == 1);
@@ -331,16 +335,24 @@ TEST_CASE("uvrun_task_return_owned hands the value over with its destructor") {
   } arg{value};
   // Result taken: the caller owns it, the destructor does not run.
   void *result = nullptr;
-  int rc = t::run([&arg](uvrun_task_t *task, int) -> int {
-    return uvrun_task_return_owned(task, arg.value, [](void *p) { delete static_cast<int *>(p); freed++; });
-  }, nullptr, &result);
+  int rc = t::run(
+      [&arg](uvrun_task_t *task, int) -> int {
+        return uvrun_task_return_owned(task, arg.value, [](void *p) {
+          delete static_cast<int *>(p);
+          freed++;
+        });
+      },
+      nullptr, &result);
   CHECK(rc == 0);
   CHECK(result == value);
   CHECK(freed == 0);
   delete value;
   // Result not taken: the destructor runs with the task.
   rc = t::run([](uvrun_task_t *task, int) -> int {
-    return uvrun_task_return_owned(task, new int(6), [](void *p) { delete static_cast<int *>(p); freed++; });
+    return uvrun_task_return_owned(task, new int(6), [](void *p) {
+      delete static_cast<int *>(p);
+      freed++;
+    });
   });
   CHECK(rc == 0);
   CHECK(freed == 1);

@@ -158,7 +158,8 @@ TEST_CASE("R51 a task that swallows a cancelled sleep can sleep again and wakes 
     uvrun_loop_t *loop = uvrun_task_loop(task);
     switch (step) {
     case 0:
-      REQUIRE(uvrun_loop_call_later(loop, 0.01, [](void *) {}, nullptr, nullptr) == 0);
+      REQUIRE(uvrun_loop_call_later(
+                  loop, 0.01, [](void *) {}, nullptr, nullptr) == 0);
       uvrun_task_cancel(task, nullptr);
       return uvrun_task_sleep(task, 0.05);
     case 1:
@@ -170,8 +171,7 @@ TEST_CASE("R51 a task that swallows a cancelled sleep can sleep again and wakes 
       second = uvrun_loop_time(loop) - start;
       CHECK(uvrun_task_resume(task, nullptr) == 0);
       return uvrun_task_sleep(task, 0.001);  // and a third, after a normal wake-up
-    default:
-      return uvrun_task_resume(task, nullptr);
+    default: return uvrun_task_resume(task, nullptr);
     }
   });
   CHECK(rc == 0);
@@ -212,12 +212,11 @@ TEST_CASE("uvrun_task_sleep misuse: NULL, NaN, a second wait in one step, finish
         uvrun_future_t *f = nullptr;
         REQUIRE(uvrun_future_new(uvrun_task_loop(c), &f) == 0);
         CHECK(uvrun_task_await(c, f) == UVRUN_E_INVALID_STATE);  // f released
-        return 0;  // finishes instead of suspending: the sleep is dropped
+        return 0;                                                // finishes instead of suspending: the sleep is dropped
       });
       return uvrun_task_await(task, uvrun_task_future(child));
     }
-    case 1:
-      return uvrun_task_yield(task);  // the cancelled timer leaves the heap
+    case 1: return uvrun_task_yield(task);  // the cancelled timer leaves the heap
     default:
       REQUIRE(uvrun_loop_stats(uvrun_task_loop(task), &stats) == 0);
       CHECK(stats.timers == 0);

@@ -28,7 +28,8 @@ int open_fds() {
 
 int count_handles(uv_loop_t *uv) {
   int n = 0;
-  uv_walk(uv, [](uv_handle_t *, void *arg) { ++*static_cast<int *>(arg); }, &n);
+  uv_walk(
+      uv, [](uv_handle_t *, void *arg) { ++*static_cast<int *>(arg); }, &n);
   return n;
 }
 
@@ -41,9 +42,8 @@ int sleep_and_wake(uvrun_task_t *task, int step) {
     uvrun_future_t *f;
     if (uvrun_future_new(loop, &f) != 0) return -1;
     std::thread([loop, f] {
-      uvrun_loop_call_soon_threadsafe(loop, [](void *ud) {
-        uvrun_future_set_result(static_cast<uvrun_future_t *>(ud), t::iv(7), nullptr);
-      }, f);
+      uvrun_loop_call_soon_threadsafe(
+          loop, [](void *ud) { uvrun_future_set_result(static_cast<uvrun_future_t *>(ud), t::iv(7), nullptr); }, f);
     }).detach();
     return uvrun_task_await(task, f);
   }
@@ -83,7 +83,8 @@ TEST_CASE("R27 handles a closed loop reports are closed, never handed to the nex
   int own = count_handles(uvrun_loop_get_uv(a));
   uv_timer_t timer;
   uv_timer_init(uvrun_loop_get_uv(a), &timer);
-  uv_timer_start(&timer, [](uv_timer_t *) {}, 60000, 0);
+  uv_timer_start(
+      &timer, [](uv_timer_t *) {}, 60000, 0);
   {
     t::LogCapture log;
     CHECK(uvrun_loop_free(a) == 0);

@@ -153,7 +153,7 @@ TEST_CASE("R56 a generator destroyed while suspended is closed by the loop's fin
     {
       auto gen = ticks(10, "dropped");
       first = (co_await gen.next())->value;
-    }  // suspended at its co_yield: the loop closes it in a task
+    }                                 // suspended at its co_yield: the loop closes it in a task
     CHECK(t::Counted::alive() == 2);  // its frame lives: a local, the co_yield temporary
     co_await uvrun::sleep(50ms);
     co_return first;

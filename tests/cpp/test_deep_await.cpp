@@ -16,11 +16,11 @@ constexpr std::size_t kSmallStack = 256 * 1024;
 // a plain build, 2 GB under ASan, but 6.2 GB under TSan, whose builds go a
 // tenth as deep (still far past what a stack could hold as calls).
 #if defined(__SANITIZE_THREAD__)
-#define UVRUN_TEST_TSAN 1
+#  define UVRUN_TEST_TSAN 1
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UVRUN_TEST_TSAN 1
-#endif
+#  if __has_feature(thread_sanitizer)
+#    define UVRUN_TEST_TSAN 1
+#  endif
 #endif
 #ifdef UVRUN_TEST_TSAN
 constexpr long kDeepest = 1000000;

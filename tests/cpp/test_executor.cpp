@@ -19,8 +19,8 @@ using namespace std::chrono_literals;
 TEST_CASE("D8 to_thread runs the callable on a worker thread and gives its result") {
   auto main = []() -> uvrun::Task<bool> {
     std::thread::id loop_thread = std::this_thread::get_id();
-    auto [id, sum] = co_await uvrun::to_thread([](int a, int b) { return std::pair(std::this_thread::get_id(), a + b); },
-                                               40, 2);
+    auto [id, sum] =
+        co_await uvrun::to_thread([](int a, int b) { return std::pair(std::this_thread::get_id(), a + b); }, 40, 2);
     CHECK(sum == 42);
     co_return id != loop_thread;
   };

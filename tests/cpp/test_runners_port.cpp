@@ -75,7 +75,6 @@ struct Fixture {
   ~Fixture() { uvrun_future_unref(keep); }
 };
 
-
 struct Spam : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -85,9 +84,13 @@ struct FancyExit : std::runtime_error {
 
 // R11: only awaitables run; anything else does not compile.
 template <class A>
-concept Runnable = requires(A a) { uvrun::run(std::move(a)); };
+concept Runnable = requires(A a) {
+  uvrun::run(std::move(a));
+};
 template <class A>
-concept RunnerRunnable = requires(uvrun::Runner &r, A a) { r.run(std::move(a)); };
+concept RunnerRunnable = requires(uvrun::Runner &r, A a) {
+  r.run(std::move(a));
+};
 
 }  // namespace
 

@@ -16,8 +16,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string line(const uvrun_shutdown_event_t &e) {
-  return std::string(uvrun_shutdown_step_name(e.step)) + (e.end ? ":end(" : ":begin(") +
-         std::to_string(e.count) + ")";
+  return std::string(uvrun_shutdown_step_name(e.step)) + (e.end ? ":end(" : ":begin(") + std::to_string(e.count) + ")";
 }
 
 uvrun::Task<void> sleep_long() { co_await uvrun::sleep(30s); }
@@ -33,10 +32,10 @@ TEST_CASE("X9 C++: Options::shutdown_hook sees the four steps of run()'s close, 
     co_return 3;
   };
   CHECK(uvrun::run(main(), opts) == 3);
-  CHECK(seen == std::vector<std::string>{"cancel_tasks:begin(1)", "cancel_tasks:end(0)",
-                                         "shutdown_asyncgens:begin(0)", "shutdown_asyncgens:end(0)",
-                                         "shutdown_default_executor:begin(0)", "shutdown_default_executor:end(0)",
-                                         "close_loop:begin(0)", "close_loop:end(0)"});
+  CHECK(seen == std::vector<std::string>{"cancel_tasks:begin(1)", "cancel_tasks:end(0)", "shutdown_asyncgens:begin(0)",
+                                         "shutdown_asyncgens:end(0)", "shutdown_default_executor:begin(0)",
+                                         "shutdown_default_executor:end(0)", "close_loop:begin(0)",
+                                         "close_loop:end(0)"});
 }
 
 TEST_CASE("X9 C++: a Runner announces its close once; a throwing hook is logged and the close goes on") {

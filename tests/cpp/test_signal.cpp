@@ -71,7 +71,8 @@ TEST_CASE("X5 SIGTERM mapped to cancelling the main task: cleanup awaits, then i
 TEST_CASE("X5 a cancelled wait_for_signal closes its handle and restores the default") {
   t::LogCapture log;
   auto main = []() -> uvrun::Task<std::string> {
-    auto waiter = uvrun::create_task([]() -> uvrun::Task<int> { co_return co_await uvrun::wait_for_signal(SIGUSR2); }());
+    auto waiter =
+        uvrun::create_task([]() -> uvrun::Task<int> { co_return co_await uvrun::wait_for_signal(SIGUSR2); }());
     co_await uvrun::sleep(1ms);
     CHECK_FALSE(disposition_is_default(SIGUSR2));  // libuv watches it
     waiter.cancel();

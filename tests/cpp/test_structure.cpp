@@ -90,8 +90,8 @@ TEST_CASE("asyncio.gather moves results of the tasks it starts") {
 TEST_CASE("asyncio.gather raises the first failure; the other children keep running") {
   auto main = []() -> Task<void> {
     auto slow = uvrun::create_task(after(50ms, 1));
-    CHECK_THROWS_WITH_AS(co_await uvrun::gather(fail_after(1ms, "first"), slow, fail_after(2ms, "second")),
-                         "first", std::runtime_error);
+    CHECK_THROWS_WITH_AS(co_await uvrun::gather(fail_after(1ms, "first"), slow, fail_after(2ms, "second")), "first",
+                         std::runtime_error);
     CHECK_FALSE(slow.done());
     CHECK(co_await slow == 1);
   };
@@ -138,15 +138,14 @@ TEST_CASE("R52 cancelling a gather cancels its children and raises CancelledErro
 TEST_CASE("asyncio.shield cancelling the awaiter does not cancel the inner task") {
   auto main = []() -> Task<int> {
     auto inner = uvrun::create_task(after(50ms, 11));
-    auto outer = uvrun::create_task([](uvrun::TaskHandle<int> inner) -> Task<int> {
-      co_return co_await uvrun::shield(inner);
-    }(inner));
+    auto outer = uvrun::create_task(
+        [](uvrun::TaskHandle<int> inner) -> Task<int> { co_return co_await uvrun::shield(inner); }(inner));
     co_await uvrun::sleep(1ms);
     outer.cancel();
     CHECK_THROWS_AS(co_await outer, uvrun::CancelledError);
     CHECK_FALSE(inner.done());
     CHECK(co_await uvrun::shield(inner) == 11);  // not cancelled: result goes through
-    co_return co_await uvrun::shield(inner);      // already done
+    co_return co_await uvrun::shield(inner);     // already done
   };
   CHECK(uvrun::run(main()) == 11);
 }
@@ -287,9 +286,8 @@ TEST_CASE("asyncio.timeout nested: the inner expiry is the inner's TimeoutError 
 
 TEST_CASE("asyncio.timeout an outside cancellation during expiry is not swallowed") {
   auto main = []() -> Task<void> {
-    auto t = uvrun::create_task([]() -> Task<void> {
-      co_await uvrun::timeout_at(uvrun::loop_time()).run(uvrun::sleep(10s));
-    }());
+    auto t = uvrun::create_task(
+        []() -> Task<void> { co_await uvrun::timeout_at(uvrun::loop_time()).run(uvrun::sleep(10s)); }());
     co_await uvrun::yield();  // t is waiting; its timeout is queued
     t.cancel();               // a second, outside cancellation
     CHECK_THROWS_AS(co_await t, uvrun::CancelledError);
@@ -358,7 +356,7 @@ TEST_CASE("asyncio.TaskGroup a failing child cancels siblings and the body; erro
     CHECK(sibling);
     CHECK(body_cancelled);
     CHECK(uvrun::current_task().cancelling() == 0);  // the group's cancel was taken back
-    co_await uvrun::sleep(1ms);                        // and the task goes on
+    co_await uvrun::sleep(1ms);                      // and the task goes on
   };
   uvrun::run(main());
 }

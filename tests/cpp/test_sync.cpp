@@ -210,7 +210,7 @@ TEST_CASE("asyncio.Lock a newcomer does not jump a woken waiter") {
     co_await lock.acquire();
     auto t1 = uvrun::create_task(locker(lock, order, 1));
     co_await uvrun::yield();
-    lock.release();                                         // t1 woken
+    lock.release();                                        // t1 woken
     auto t2 = uvrun::create_task(locker(lock, order, 2));  // arrives first
     co_await t1;
     co_await t2;

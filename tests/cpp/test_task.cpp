@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 namespace {
 uvrun::Task<int> square(int i) {
   co_await uvrun::sleep(1ms * i);
-  co_return i * i;
+  co_return i *i;
 }
 uvrun::Task<int> add_squares() {
   int a = co_await square(2);

@@ -52,8 +52,8 @@ void expect(bool ok, const char *what) {
 constexpr double kTick = 0.0001;
 
 // Error codes a step or a job may fail with.
-const int kCodes[] = {UVRUN_E_TIMEDOUT, UVRUN_E_INVAL, UVRUN_E_CANCELLED, UVRUN_E_NOTFOUND,
-                      UVRUN_E_INVALID_STATE, UVRUN_E_EXIT, UVRUN_E_INTERRUPTED, UVRUN_E_LOOP_STOPPED};
+const int kCodes[] = {UVRUN_E_TIMEDOUT,      UVRUN_E_INVAL, UVRUN_E_CANCELLED,   UVRUN_E_NOTFOUND,
+                      UVRUN_E_INVALID_STATE, UVRUN_E_EXIT,  UVRUN_E_INTERRUPTED, UVRUN_E_LOOP_STOPPED};
 
 struct State {
   const uint8_t *data = nullptr;
@@ -217,8 +217,8 @@ int fuzz_step(uvrun_task_t *task, void *) {
     }
     case 4: {
       uvrun_future_t *f = to_future(b & ~1);
-      if (f != nullptr) check_code(uvrun_future_set_result(f, reinterpret_cast<void *>(uintptr_t(b)), nullptr),
-                                   "set_result");
+      if (f != nullptr)
+        check_code(uvrun_future_set_result(f, reinterpret_cast<void *>(uintptr_t(b)), nullptr), "set_result");
       break;
     }
     case 5: {
@@ -237,7 +237,10 @@ int fuzz_step(uvrun_task_t *task, void *) {
       break;
     }
     case 8: return await_kept(task, uvrun_sleep(task, (b % 4) * kTick));
-    case 9: rc = uvrun_task_yield(task); check_code(rc, "yield"); return rc < 0 ? 0 : rc;
+    case 9:
+      rc = uvrun_task_yield(task);
+      check_code(rc, "yield");
+      return rc < 0 ? 0 : rc;
     case 10: {
       uvrun_handle_t *h = nullptr;
       if (b & 1) rc = uvrun_loop_call_soon(loop, noop_cb, nullptr, (b & 2) ? &h : nullptr);
@@ -277,11 +280,14 @@ int fuzz_step(uvrun_task_t *task, void *) {
       // Nested runs and closes from inside a running loop are refused.
       uvrun_runner_t *r = nullptr;
       switch (b % 6) {
-      case 0: expect(uvrun_run(fuzz_step, nullptr, nullptr, nullptr) == UVRUN_E_LOOP_RUNNING, "nested uvrun_run"); break;
+      case 0:
+        expect(uvrun_run(fuzz_step, nullptr, nullptr, nullptr) == UVRUN_E_LOOP_RUNNING, "nested uvrun_run");
+        break;
       case 1:
         expect(uvrun_runner_new(nullptr, &r) == 0 || r == nullptr, "runner_new");
         if (r != nullptr) {
-          expect(uvrun_runner_run(r, fuzz_step, nullptr, nullptr, nullptr) == UVRUN_E_LOOP_RUNNING, "nested runner_run");
+          expect(uvrun_runner_run(r, fuzz_step, nullptr, nullptr, nullptr) == UVRUN_E_LOOP_RUNNING,
+                 "nested runner_run");
           uvrun_runner_free(r);
         }
         break;
@@ -353,9 +359,7 @@ int fuzz_step(uvrun_task_t *task, void *) {
       }
       break;
     }
-    case 26:
-      check_code(uvrun_loop_call_soon_threadsafe(loop, noop_cb, nullptr), "call_soon_threadsafe");
-      break;
+    case 26: check_code(uvrun_loop_call_soon_threadsafe(loop, noop_cb, nullptr), "call_soon_threadsafe"); break;
     case 27: {
       uvrun_future_t *f = to_future(b);
       if (f == nullptr) break;
@@ -444,8 +448,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       check_code(rc, "runner_run");
       if (i == 0 && (mode & 0x40)) {  // close early: later runs are refused
         check_code(uvrun_runner_close(st.runner), "runner_close");
-        expect(uvrun_runner_run(st.runner, fuzz_step, nullptr, nullptr, nullptr) == UVRUN_E_CLOSED,
-               "run after close");
+        expect(uvrun_runner_run(st.runner, fuzz_step, nullptr, nullptr, nullptr) == UVRUN_E_CLOSED, "run after close");
         break;
       }
     }

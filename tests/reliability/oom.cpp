@@ -121,8 +121,7 @@ int run_point(const std::function<Outcome()> &scenario, long n, bool persistent,
         bool reached = n > 0 && s.allocations >= n;
         bool no_leak = wait_no_live(1.0);
         printf("point=%ld reached=%d rc=%d (%s) error=%s ok=%d what=%s live=%ld\n", n, reached ? 1 : 0, o.rc,
-               uvrun_err_name(o.rc), uvrun_err_name(o.error_code), o.ok ? 1 : 0, o.what.c_str(),
-               stats().live);
+               uvrun_err_name(o.rc), uvrun_err_name(o.error_code), o.ok ? 1 : 0, o.what.c_str(), stats().live);
         bool lsan_leak = &__lsan_do_recoverable_leak_check != nullptr && __lsan_do_recoverable_leak_check() != 0;
         if (!no_leak || lsan_leak) return 4;
         if (!reached) return (o.rc == 0 && o.ok) ? 3 : 1;

@@ -44,7 +44,7 @@ struct Outcome {
   int rc = 0;
   int error_code = 0;  // for UVRUN_E_TASK_FAILED: the error's code
   bool ok = true;
-  std::string what;    // why not ok
+  std::string what;  // why not ok
 };
 
 // An outcome is acceptable under injection when it succeeded with the right

@@ -16,22 +16,22 @@ std::string bad;
 
 // Inside a step: a failed check fails the task with a code no injected
 // failure produces.
-#define VERIFY(c)                                                     \
-  do {                                                                \
-    if (!(c)) {                                                       \
+#define VERIFY(c)                                                               \
+  do {                                                                          \
+    if (!(c)) {                                                                 \
       if (bad.empty()) bad = std::string(#c) + " @" + std::to_string(__LINE__); \
-      return UVRUN_E_INVALID_STATE;                                   \
-    }                                                                 \
+      return UVRUN_E_INVALID_STATE;                                             \
+    }                                                                           \
   } while (0)
 // A call that returned NULL: its code (uvrun_task_await reports it).
-#define TRY_PTR(p)                                                    \
-  do {                                                                \
-    if ((p) == nullptr) return uvrun_task_await(task, nullptr);       \
+#define TRY_PTR(p)                                              \
+  do {                                                          \
+    if ((p) == nullptr) return uvrun_task_await(task, nullptr); \
   } while (0)
-#define TRY(rc_expr)                                                  \
-  do {                                                                \
-    int rc_ = (rc_expr);                                              \
-    if (rc_ < 0) return rc_;                                          \
+#define TRY(rc_expr)         \
+  do {                       \
+    int rc_ = (rc_expr);     \
+    if (rc_ < 0) return rc_; \
   } while (0)
 
 // A value or an injected failure.
@@ -152,8 +152,7 @@ oom::Outcome tasks() {
       // c1 may have failed already (its sleep could not be allocated).
       VERIFY(uvrun_task_cancel(st->c[1], "stop") == 1 || uvrun_future_done(uvrun_task_future(st->c[1])));
       VERIFY(uvrun_future_set_result(st->f, t::iv(20), nullptr) == 0);
-      uvrun_future_t *kids[] = {uvrun_task_future(st->c[1]), uvrun_task_future(st->c[2]),
-                                uvrun_task_future(st->c[3])};
+      uvrun_future_t *kids[] = {uvrun_task_future(st->c[1]), uvrun_task_future(st->c[2]), uvrun_task_future(st->c[3])};
       uvrun_future_t *g = uvrun_gather(loop, kids, 3, 1);
       if (g == nullptr) delete st;
       TRY_PTR(g);
@@ -304,8 +303,8 @@ oom::Outcome contextvars() {
       child = nullptr;
       TRY(r);
       VERIFY(v == t::iv(5));
-      jobf = uvrun_run_in_executor(loop, [](void *, void **res) -> int { return uvrun_contextvar_get(cvar, res); },
-                                   nullptr);
+      jobf = uvrun_run_in_executor(
+          loop, [](void *, void **res) -> int { return uvrun_contextvar_get(cvar, res); }, nullptr);
       TRY_PTR(jobf);
       return uvrun_task_await(task, uvrun_future_ref(jobf));
     }

@@ -55,9 +55,7 @@ bool is_nomem(const std::exception_ptr &e) {
 // What a scenario passes up unchanged: an injected failure, or the
 // cancellation of a main task whose run failed for one (the shutdown that
 // follows cancels it).
-bool passes_up(const std::exception_ptr &e) {
-  return is_nomem(e) || uvrun::detail::holds<uvrun::CancelledError>(e);
-}
+bool passes_up(const std::exception_ptr &e) { return is_nomem(e) || uvrun::detail::holds<uvrun::CancelledError>(e); }
 
 // e must be the std::runtime_error(message) a scenario threw on purpose;
 // what passes up in its place is rethrown.

@@ -39,7 +39,8 @@ long sweep(const scn::Scenario &s, bool cpp, bool persistent) {
     int code = oom::run_point(s.second, n, persistent, cpp, &log);
     if (code == 3) break;
     if (code != 0) {
-      const char *why = code == 5 ? "hang (child timed out)" : code == 6 ? "crash (child killed by a signal)"
+      const char *why = code == 5   ? "hang (child timed out)"
+                        : code == 6 ? "crash (child killed by a signal)"
                         : code == 4 ? "leak"
                                     : "unacceptable outcome";
       std::string msg = std::string(s.first) + (persistent ? " [persistent]" : " [transient]") +
@@ -53,8 +54,7 @@ long sweep(const scn::Scenario &s, bool cpp, bool persistent) {
     }
   }
   long points = n - 1;
-  printf("oom-figures: scenario=\"%s\" mode=%s points=%ld\n", s.first, persistent ? "persistent" : "transient",
-         points);
+  printf("oom-figures: scenario=\"%s\" mode=%s points=%ld\n", s.first, persistent ? "persistent" : "transient", points);
   fflush(stdout);
   total_points += points;
   if (cpp) cpp_points += points;
@@ -81,8 +81,6 @@ TEST_CASE("OOM transient: every failing allocation ends in UVRUN_E_NOMEM or a de
 TEST_CASE("OOM persistent: every failing allocation and all after it end in UVRUN_E_NOMEM") {
   for (auto &suite : suites)
     for (auto &s : suite.scenarios) CHECK(sweep(s, suite.cpp, true) > 0);
-  printf("oom-figures: total points=%ld (C API %ld, C++ %ld)\n", total_points, total_points - cpp_points,
-         cpp_points);
+  printf("oom-figures: total points=%ld (C API %ld, C++ %ld)\n", total_points, total_points - cpp_points, cpp_points);
   fflush(stdout);
 }
-

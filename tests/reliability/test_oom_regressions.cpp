@@ -115,7 +115,8 @@ Task<void> set_flag(bool &flag) {
 void arm_next_new_failure(void *loop) {
   oom::fail_next_new();
   // Queued behind the done callbacks already waiting: they run armed.
-  uvrun_loop_call_soon(static_cast<uvrun_loop_t *>(loop), [](void *) { oom::disarm(); }, nullptr, nullptr);
+  uvrun_loop_call_soon(
+      static_cast<uvrun_loop_t *>(loop), [](void *) { oom::disarm(); }, nullptr, nullptr);
 }
 
 Task<void> fail_with_next_new_armed() {

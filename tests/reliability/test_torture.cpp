@@ -163,8 +163,8 @@ TEST_CASE("torture: 8 threads post 1M call_soon_threadsafe callbacks while the l
 
   CHECK(posted.load() == kThreads * kPerThread);
   CHECK(other.load() == 0);
-  CHECK(ts_after_close.load() == 0);                        // none ran after close
-  CHECK(ts_ran.load() >= accepted_before_close.load());     // none lost before close began
+  CHECK(ts_after_close.load() == 0);                     // none ran after close
+  CHECK(ts_ran.load() >= accepted_before_close.load());  // none lost before close began
   CHECK(ts_ran.load() <= accepted.load());
   CHECK(accepted.load() + refused.load() == posted.load());
   figure("threadsafe_posts", posted.load());
@@ -210,8 +210,7 @@ TEST_CASE("torture: executor jobs outlive the shutdown timeout and finish after 
         &opts);
     CHECK(rc == 0);
     CHECK(finished.load() < kJobs);  // run() returned before them
-    for (int i = 0; i < 200 && finished.load() < kJobs; i++)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 200 && finished.load() < kJobs; i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(finished.load() == kJobs);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let the workers exit
     uvrun_contextvar_free(var);
@@ -354,7 +353,11 @@ TEST_CASE("torture: four runners on four threads at once with signals arriving")
                 case 0: return uvrun_task_await(task, uvrun_sleep(task, 0.001));
                 case 1:
                   return uvrun_task_await(task, uvrun_run_in_executor(
-                                                    loop, [](void *, void **r) -> int { *r = t::iv(3); return 0; },
+                                                    loop,
+                                                    [](void *, void **r) -> int {
+                                                      *r = t::iv(3);
+                                                      return 0;
+                                                    },
                                                     nullptr));
                 default: {
                   void *v;

@@ -20,7 +20,8 @@ using SourceLocation = std::source_location;
 // default arguments they too name the caller.
 class SourceLocation {
  public:
-  static constexpr SourceLocation current(const char *file = __builtin_FILE(), const char *function = __builtin_FUNCTION(),
+  static constexpr SourceLocation current(const char *file = __builtin_FILE(),
+                                          const char *function = __builtin_FUNCTION(),
                                           std::uint_least32_t line = __builtin_LINE()) noexcept {
     SourceLocation loc;
     loc.file_ = file;

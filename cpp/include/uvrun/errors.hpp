@@ -78,8 +78,7 @@ class TimeoutError : public Error {
 
 class InvalidStateError : public Error {
  public:
-  explicit InvalidStateError(const std::string &message = "invalid state")
-      : Error(UVRUN_E_INVALID_STATE, message) {}
+  explicit InvalidStateError(const std::string &message = "invalid state") : Error(UVRUN_E_INVALID_STATE, message) {}
 };
 
 namespace detail {

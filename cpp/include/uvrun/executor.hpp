@@ -56,8 +56,7 @@ struct ExecutorJob : JobOutcome<R> {
 template <class R>
 class ExecutorAwaiter : public FutureAwaiter {
  public:
-  ExecutorAwaiter(uvrun_future_t *fut, std::shared_ptr<JobOutcome<R>> job)
-      : FutureAwaiter(fut), job_(std::move(job)) {}
+  ExecutorAwaiter(uvrun_future_t *fut, std::shared_ptr<JobOutcome<R>> job) : FutureAwaiter(fut), job_(std::move(job)) {}
 
   R await_resume() {
     try {

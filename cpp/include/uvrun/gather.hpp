@@ -46,8 +46,7 @@ namespace detail {
 template <bool Settled, class... T>
 class GatherAwaiter {
  public:
-  explicit GatherAwaiter(Child<T>... children)
-      : children_(std::move(children)...), await_(start(children_)) {}
+  explicit GatherAwaiter(Child<T>... children) : children_(std::move(children)...), await_(start(children_)) {}
 
   bool await_ready() const noexcept { return await_.await_ready(); }
   void await_suspend(std::coroutine_handle<> h) { await_.await_suspend(h); }

@@ -73,9 +73,7 @@ class Queue {
       T item;
       detail::Detour<void> wait;
       bool await_ready() const noexcept { return !q.full() || q.shutdown_; }
-      bool await_suspend(std::coroutine_handle<> h) {
-        return wait.start(q.wait_while(&Queue::full, q.putters_), h);
-      }
+      bool await_suspend(std::coroutine_handle<> h) { return wait.start(q.wait_while(&Queue::full, q.putters_), h); }
       void await_resume() {
         if (wait.started()) wait.result();
         q.put_nowait(std::move(item));
@@ -89,9 +87,7 @@ class Queue {
       Queue &q;
       detail::Detour<void> wait;
       bool await_ready() const noexcept { return !q.empty() || q.shutdown_; }
-      bool await_suspend(std::coroutine_handle<> h) {
-        return wait.start(q.wait_while(&Queue::empty, q.getters_), h);
-      }
+      bool await_suspend(std::coroutine_handle<> h) { return wait.start(q.wait_while(&Queue::empty, q.getters_), h); }
       T await_resume() {
         if (wait.started()) wait.result();
         return q.get_nowait();

@@ -230,11 +230,10 @@ inline TaskHandle<> current_task() {
 
 inline std::vector<TaskHandle<>> all_tasks() {
   std::vector<TaskHandle<>> out;
-  uvrun_all_tasks(running_loop(),
-                  [](uvrun_task_t *t, void *ud) {
-                    static_cast<std::vector<TaskHandle<>> *>(ud)->emplace_back(uvrun_task_ref(t));
-                  },
-                  &out);
+  uvrun_all_tasks(
+      running_loop(),
+      [](uvrun_task_t *t, void *ud) { static_cast<std::vector<TaskHandle<>> *>(ud)->emplace_back(uvrun_task_ref(t)); },
+      &out);
   return out;
 }
 

@@ -144,10 +144,8 @@ struct PromiseBase {
 
   explicit PromiseBase(detail::SourceLocation w) noexcept : where(w) {}
   ~PromiseBase() {
-    if (started())
-      exception.~exception_ptr();
-    else
-      warn_never_awaited(where);
+    if (started()) exception.~exception_ptr();
+    else warn_never_awaited(where);
   }
   // Marks the frame as running where it is resumed (an inline await, or
   // each step of a task), linked to `next`: `where` is of no use from then

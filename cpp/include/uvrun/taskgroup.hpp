@@ -71,9 +71,7 @@ inline void report(uvrun_loop_t *loop, const char *message, const std::exception
   uvrun_error_unref(ctx.error);
 }
 
-inline bool is_base_error(const std::exception_ptr &e) {
-  return holds<KeyboardInterrupt>(e) || holds<SystemExit>(e);
-}
+inline bool is_base_error(const std::exception_ptr &e) { return holds<KeyboardInterrupt>(e) || holds<SystemExit>(e); }
 
 // The group's state lives on the heap: a child's done callback may already
 // be queued when the TaskGroup object goes away. Each registered callback
@@ -88,12 +86,12 @@ struct GroupState {
   // outlives it, and a reference would keep a parent abandoned pending at
   // loop close alive through its own frame (parent -> frame -> group).
   uvrun_task_t *parent = nullptr;
-  std::vector<TaskHandle<>> tasks;  // children not done yet
+  std::vector<TaskHandle<>> tasks;         // children not done yet
   std::vector<std::exception_ptr> errors;  // with room for one per child in `tasks`
-  std::exception_ptr base_error;  // KeyboardInterrupt/SystemExit: re-raised alone
+  std::exception_ptr base_error;           // KeyboardInterrupt/SystemExit: re-raised alone
   uvrun_future_t *on_completed = nullptr;  // the exit's wake-up, made with the group
-  std::exception_ptr propagate_cancel;  // the exit re-raises the parent's cancellation
-  Task<void> waiter;  // wait_children(), made up front
+  std::exception_ptr propagate_cancel;     // the exit re-raises the parent's cancellation
+  Task<void> waiter;                       // wait_children(), made up front
 
   ~GroupState() {
     uvrun_future_unref(on_completed);
@@ -137,8 +135,7 @@ struct GroupState {
     errors.push_back(e);
     if (is_base_error(e) && !base_error) base_error = e;
     if (uvrun_future_done(uvrun_task_future(parent))) {
-      report(uvrun_task_loop(parent), "Task has errored out but its parent task is already completed", e,
-             child.capi());
+      report(uvrun_task_loop(parent), "Task has errored out but its parent task is already completed", e, child.capi());
       return;
     }
     if (!aborting && !parent_cancel_requested) {
@@ -249,8 +246,7 @@ class TaskGroup {
     }
     if (loop_open)
       for (auto &e : s_->errors)
-        detail::report(uvrun_task_loop(s_->parent), "TaskGroup destroyed before its errors were raised", e,
-                       nullptr);
+        detail::report(uvrun_task_loop(s_->parent), "TaskGroup destroyed before its errors were raised", e, nullptr);
     s_->orphaned = true;
     s_->release();
   }

@@ -31,18 +31,16 @@ namespace uvrun {
 namespace detail {
 
 template <class A>
-concept HasCoAwait = requires(A &a) { a.operator co_await(); };
+concept HasCoAwait = requires(A &a) {
+  a.operator co_await();
+};
 
 // An awaitable kept with the awaiter it gives, so a wrapper can drive it
 // inline: ready/suspend/resume as if the caller awaited it directly.
 template <class A>
 class Inline {
   static auto &awaiter_of(A &a) { return a; }
-  static auto awaiter_of(A &a)
-    requires HasCoAwait<A>
-  {
-    return a.operator co_await();
-  }
+  static auto awaiter_of(A &a) requires HasCoAwait<A> { return a.operator co_await(); }
 
  public:
   template <class U>
@@ -86,9 +84,9 @@ class Timeout {
   // Moves the deadline (nullopt: none) while the body runs.
   void reschedule(std::optional<double> when) {
     if (state_ != State::entered) {
-      throw RuntimeError(UVRUN_E_INVALID_STATE, state_ == State::created
-                                                    ? "Timeout has not been entered"
-                                                    : std::string("Cannot change state of ") + state_name() + " Timeout");
+      throw RuntimeError(UVRUN_E_INVALID_STATE,
+                         state_ == State::created ? "Timeout has not been entered"
+                                                  : std::string("Cannot change state of ") + state_name() + " Timeout");
     }
     when_ = when;
     cancel_timer();

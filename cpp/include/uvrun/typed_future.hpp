@@ -74,8 +74,7 @@ class Future {
 
   // InvalidStateError when already done.
   template <class U = T>
-    requires(!std::is_void_v<U>)
-  void set_result(std::type_identity_t<U> value) {
+  requires(!std::is_void_v<U>) void set_result(std::type_identity_t<U> value) {
     uvrun_future_t *f = checked();
     auto *box = new T(std::move(value));
     int rc = uvrun_future_set_result(f, box, detail::delete_value<T>);
@@ -84,11 +83,7 @@ class Future {
       detail::throw_last(rc);
     }
   }
-  void set_result()
-    requires std::is_void_v<T>
-  {
-    detail::check(uvrun_future_set_result(checked(), nullptr, nullptr));
-  }
+  void set_result() requires std::is_void_v<T> { detail::check(uvrun_future_set_result(checked(), nullptr, nullptr)); }
   void set_exception(std::exception_ptr e) {
     uvrun_future_t *f = checked();
     uvrun_error_t *err = detail::error_from(std::move(e));

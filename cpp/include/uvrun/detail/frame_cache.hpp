@@ -57,8 +57,9 @@ struct FrameCache {
     for (std::size_t c = 0; c < kClasses; c++) most = std::max(most, count[c]);
   }
   [[gnu::noinline]] void decay() noexcept {
-    std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::steady_clock::now().time_since_epoch()).count();
+    std::int64_t now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
     if (now >= decay_at) {
       for (std::size_t c = 0; c < kClasses; c++) {
         if (low[c] > kFloor) free_top(c, low[c] - kFloor);
