@@ -9,7 +9,7 @@
  * wait; uvrun_release_memory() closes them. */
 #include <pthread.h>
 
-#include "internal.h"
+#include "loop.h"
 
 #define POOL_SIZE 2
 
