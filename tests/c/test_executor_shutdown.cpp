@@ -12,6 +12,8 @@
 
 #include "support.h"
 
+TEST_SUITE_BEGIN("executor");
+
 namespace {
 
 // A job that sleeps `ms`, then counts itself done.

@@ -8,6 +8,8 @@
 #include <functional>
 #include <optional>
 
+TEST_SUITE_BEGIN("cpp");
+
 namespace {
 
 constexpr std::size_t kSmallStack = 256 * 1024;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <utility>
 
+TEST_SUITE_BEGIN("cpp");
+
 namespace {
 
 uvrun::Task<int> seven() { co_return 7; }
