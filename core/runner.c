@@ -344,8 +344,13 @@ int uvrun_loop_shutdown_asyncgens(uvrun_loop_t *loop) {
   return rc < 0 ? rc : run_to_end(loop, uvrun_shutdown_asyncgens(loop));
 }
 
-/* Tells the host's hook that a shutdown step begins or ended (X9). */
-static void announce(const uvrun_runner_t *r, int step, int end, int status, size_t count, double timeout) {
+typedef size_t (*count_fn)(const uvrun_loop_t *loop);
+
+static size_t pending_tasks(const uvrun_loop_t *loop) { return loop->ntasks; }
+
+/* Tells the host's hook that a shutdown step begins or ended (X9). What the
+ * step counts is counted only for a hook; NULL counts nothing. */
+static void announce(const uvrun_runner_t *r, int step, int end, int status, count_fn count, double timeout) {
   uvrun_shutdown_event_t ev;
   if (r->opts.shutdown_hook == NULL) return;
   memset(&ev, 0, sizeof ev);
@@ -353,9 +358,9 @@ static void announce(const uvrun_runner_t *r, int step, int end, int status, siz
   ev.step = step;
   ev.end = end;
   ev.status = status;
-  ev.count = count;
+  ev.count = count != NULL ? count(r->loop) : 0;
   ev.timeout = timeout;
-  ev.time = uvrun_loop_time(r->loop);
+  ev.time = r->loop != NULL ? uvrun_loop_time(r->loop) : 0;
   r->opts.shutdown_hook(&ev, r->opts.shutdown_hook_data);
 }
 
@@ -365,33 +370,30 @@ static int shut_down(uvrun_runner_t *r) {
   double cancel_timeout = r->opts.cancel_timeout > 0 ? r->opts.cancel_timeout : 0;
   double executor_timeout = r->opts.executor_shutdown_timeout;
   int rc;
-  announce(r, UVRUN_SHUTDOWN_CANCEL_TASKS, 0, 0, loop->ntasks, cancel_timeout);
+  announce(r, UVRUN_SHUTDOWN_CANCEL_TASKS, 0, 0, pending_tasks, cancel_timeout);
   rc = cancel_all_tasks(r);
-  announce(r, UVRUN_SHUTDOWN_CANCEL_TASKS, 1, rc, loop->ntasks, cancel_timeout);
+  announce(r, UVRUN_SHUTDOWN_CANCEL_TASKS, 1, rc, pending_tasks, cancel_timeout);
   if (rc < 0) return rc;
-  announce(r, UVRUN_SHUTDOWN_ASYNCGENS, 0, 0, uvr_asyncgen_count(loop), 0);
+  announce(r, UVRUN_SHUTDOWN_ASYNCGENS, 0, 0, uvr_asyncgen_count, 0);
   rc = uvrun_loop_shutdown_asyncgens(loop);
-  announce(r, UVRUN_SHUTDOWN_ASYNCGENS, 1, rc, uvr_asyncgen_count(loop), 0);
+  announce(r, UVRUN_SHUTDOWN_ASYNCGENS, 1, rc, uvr_asyncgen_count, 0);
   if (rc < 0) return rc;
-  announce(r, UVRUN_SHUTDOWN_EXECUTOR, 0, 0, uvr_executor_jobs(loop), executor_timeout);
+  announce(r, UVRUN_SHUTDOWN_EXECUTOR, 0, 0, uvr_executor_jobs, executor_timeout);
   rc = uvrun_loop_shutdown_default_executor(loop, executor_timeout);
-  announce(r, UVRUN_SHUTDOWN_EXECUTOR, 1, rc, uvr_executor_jobs(loop), executor_timeout);
+  announce(r, UVRUN_SHUTDOWN_EXECUTOR, 1, rc, uvr_executor_jobs, executor_timeout);
   return rc;
 }
 
 /* What follows a shutdown always happens (R47 "finally", R7). */
 static void close_loop(uvrun_runner_t *r) {
-  announce(r, UVRUN_SHUTDOWN_CLOSE_LOOP, 0, 0, 0, 0);
+  announce(r, UVRUN_SHUTDOWN_CLOSE_LOOP, 0, 0, NULL, 0);
   if (r->set_event_loop && uvr_current_loop == r->loop) uvr_current_loop = NULL;
   uvrun_loop_free(r->loop);
   r->loop = NULL;
   uvrun_context_free(r->context); /* R8 */
   r->context = NULL;
   r->state = CLOSED;
-  if (r->opts.shutdown_hook != NULL) {
-    uvrun_shutdown_event_t ev = {sizeof ev, UVRUN_SHUTDOWN_CLOSE_LOOP, 1, 0, 0, 0, 0};
-    r->opts.shutdown_hook(&ev, r->opts.shutdown_hook_data);
-  }
+  announce(r, UVRUN_SHUTDOWN_CLOSE_LOOP, 1, 0, NULL, 0);
 }
 
 /* 0 when the runner may close now, else the error; 1 when there is nothing
