@@ -222,6 +222,16 @@ void uvr_timers_free(uvrun_loop_t *loop);
 int uvr_timers_describe_item(const uvr_item *it, char *buf, size_t len);
 
 /* ---- threadsafe.c: what other threads post ---- */
+/* Wakes the loop behind `async` for work stored just before (a flag the loop
+ * reads after libuv clears the handle's pending mark). uv_async_send() skips
+ * its eventfd write when it reads the handle still pending, with a plain
+ * load; without a full fence that load can pass the store of the work, the
+ * loop clear the mark and find no work, and neither side wakes the other: a
+ * lost wake-up. Async-signal-safe. */
+static inline void uvr_wake(uv_async_t *async) {
+  atomic_thread_fence(memory_order_seq_cst);
+  uv_async_send(async);
+}
 /* Queue from any thread. Returns LOOP_CLOSED after close. */
 int uvr_loop_push_threadsafe(uvrun_loop_t *loop, uvr_run_fn run, void *a);
 /* The queue's lock (loop setup); 0 or a libuv error code. */

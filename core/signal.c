@@ -62,7 +62,7 @@ static void on_sigint(int signo) {
     raise(signo); /* delivered as soon as this handler returns */
   } else {
     atomic_store_explicit(&uvr_sigint_pending, 1, memory_order_relaxed);
-    uv_async_send(&loop->backend->sig_async);
+    uvr_wake(&loop->backend->sig_async);
   }
   errno = saved_errno;
 }

@@ -35,7 +35,7 @@ static int ts_post(uvrun_loop_t *loop, const uvr_ts_cell *cells, size_t k) {
   if (loop->ts.n == k) {
     atomic_store_explicit(&loop->ts.pending, 1, memory_order_release);
     /* Under the lock: close() takes it before it gives the backend up. */
-    uv_async_send(loop->ts.wake);
+    uvr_wake(loop->ts.wake);
   }
   uv_mutex_unlock(&loop->ts.mu);
   return 0;
@@ -54,7 +54,7 @@ void uvr_loop_lost(uvrun_loop_t *loop) {
   uvr_logf(UVRUN_LOG_ERROR, "out of memory: a queued callback was dropped; the loop's run fails");
   atomic_store_explicit(&loop->ts.lost, 1, memory_order_release);
   uv_mutex_lock(&loop->ts.mu);
-  if (loop->ts.wake != NULL) uv_async_send(loop->ts.wake); /* wake a waiting loop */
+  if (loop->ts.wake != NULL) uvr_wake(loop->ts.wake); /* wake a waiting loop */
   uv_mutex_unlock(&loop->ts.mu);
 }
 

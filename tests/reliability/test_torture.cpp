@@ -172,6 +172,74 @@ TEST_CASE("torture: 8 threads post 1M call_soon_threadsafe callbacks while the l
   figure("threadsafe_refused_after_close", refused.load());
 }
 
+// ---- wake-ups from another thread ----
+
+// A post that turns the queue non-empty must wake a loop about to sleep,
+// however its store and the loop's last look interleave. A lost wake-up
+// leaves the loop asleep with posts queued: the watchdog then ends the
+// process with a message (the loop cannot be woken from outside).
+TEST_CASE("torture: a producer's posts always wake a loop that goes to sleep between bursts") {
+  struct Shared {
+    std::atomic<long> seen{0};
+    long want = 0;
+    uvrun_future_t *done = nullptr;
+  } sh;
+  uvrun_loop_t *loop = nullptr;
+  REQUIRE(uvrun_loop_new(&loop) == 0);
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    long last = -1;
+    int still = 0;
+    while (!finished.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      long now = sh.seen.load();
+      still = now == last ? still + 1 : 0;
+      last = now;
+      if (still >= 50) {
+        fprintf(stderr, "lost wake-up: the loop sleeps with %ld of %ld posts run\n", now, sh.want);
+        _exit(3);
+      }
+    }
+  });
+  // One producer posts in bursts with pauses of a few microseconds: the
+  // loop runs dry and goes to sleep hundreds of thousands of times.
+  long rounds = 0, posts = 0;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(4);
+  while (std::chrono::steady_clock::now() < until) {
+    constexpr int kPosts = 200000;
+    REQUIRE(uvrun_future_new(loop, &sh.done) == 0);
+    sh.seen = 0;
+    sh.want = kPosts;
+    std::thread producer([&] {
+      std::mt19937 rng(42);
+      for (int i = 0; i < kPosts; i++) {
+        if (rng() % 8 == 0) {
+          auto pause = std::chrono::steady_clock::now() + std::chrono::nanoseconds(rng() % 4000);
+          while (std::chrono::steady_clock::now() < pause) {
+          }
+        }
+        uvrun_loop_call_soon_threadsafe(
+            loop,
+            [](void *ud) {
+              auto *s = static_cast<Shared *>(ud);
+              if (++s->seen == s->want) uvrun_future_set_result(s->done, nullptr, nullptr);
+            },
+            &sh);
+      }
+    });
+    CHECK(uvrun_loop_run_until_complete(loop, sh.done, nullptr) == 0);
+    producer.join();
+    uvrun_future_unref(sh.done);
+    rounds++;
+    posts += kPosts;
+  }
+  finished = true;
+  watchdog.join();
+  uvrun_loop_free(loop);
+  figure("wakeup_rounds", rounds);
+  figure("wakeup_posts", posts);
+}
+
 // ---- executor jobs outliving the shutdown timeout ----
 
 TEST_CASE("torture: executor jobs outlive the shutdown timeout and finish after the loop is gone") {
