@@ -26,7 +26,7 @@ static void multi_free(uvrun_future_t *fut) {
   size_t i;
   for (i = 0; i < s->n; i++) uvrun_future_unref(s->children[i]);
 }
-const uvr_future_ops uvr_wait_any_ops = {NULL, multi_free};
+const uvr_future_ops uvr_wait_any_ops = {NULL, multi_free, NULL};
 
 static uvrun_future_t *multi_new(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, uvrun_done_fn cb,
                                  int kind) {
@@ -105,7 +105,7 @@ static int gather_cancel(uvrun_future_t *fut, const char *msg) {
   if (any) s->cancel_requested = 1; /* the gather ends cancelled (R52) */
   return any;
 }
-const uvr_future_ops uvr_gather_ops = {gather_cancel, multi_free};
+const uvr_future_ops uvr_gather_ops = {gather_cancel, multi_free, NULL};
 
 uvrun_future_t *uvrun_gather(uvrun_loop_t *loop, uvrun_future_t *const *futs, size_t n, int return_exceptions) {
   uvrun_future_t *fut = multi_new(loop, futs, n, gather_child_done, UVR_FUT_GATHER);
@@ -188,7 +188,7 @@ static void wait_for_free(uvrun_future_t *outer) {
   uvrun_handle_unref(s->timer);
   uvrun_future_unref(s->inner);
 }
-const uvr_future_ops uvr_wait_for_ops = {wait_for_cancel, wait_for_free};
+const uvr_future_ops uvr_wait_for_ops = {wait_for_cancel, wait_for_free, NULL};
 
 uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
   uvrun_future_t *outer;

@@ -2,7 +2,31 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <uv.h>
+
 #include "base.h"
+
+/* libuv's own codes (I/O errors pass through unchanged): a switch rather
+ * than uv_err_name(), which allocates a string for a code it does not know. */
+static const char *uv_code_name(int code) {
+  switch (code) {
+#define XX(name, msg) \
+  case UV_##name: return #name;
+    UV_ERRNO_MAP(XX)
+#undef XX
+  }
+  return "UVRUN_E_UNKNOWN";
+}
+
+static const char *uv_code_message(int code) {
+  switch (code) {
+#define XX(name, msg) \
+  case UV_##name: return msg;
+    UV_ERRNO_MAP(XX)
+#undef XX
+  }
+  return "unknown error";
+}
 
 const char *uvrun_err_name(int code) {
   switch (code) {
@@ -11,7 +35,7 @@ const char *uvrun_err_name(int code) {
     UVRUN_ERRNO_MAP(XX)
 #undef XX
   }
-  return "UVRUN_E_UNKNOWN";
+  return uv_code_name(code);
 }
 
 const char *uvrun_strerror(int code) {
@@ -22,7 +46,7 @@ const char *uvrun_strerror(int code) {
 #undef XX
   }
   if (code == 0) return "success";
-  return "unknown error";
+  return uv_code_message(code);
 }
 
 unsigned int uvrun_version(void) { return UVRUN_VERSION_HEX; }

@@ -50,13 +50,14 @@ uvrun_future_t *uvrun_future_ref(uvrun_future_t *fut) {
 }
 
 /* A plain future does everything the plain way. */
-static const uvr_future_ops plain_ops = {NULL, NULL};
+static const uvr_future_ops plain_ops = {NULL, NULL, NULL};
 
 static const uvr_future_ops *ops_of(const uvrun_future_t *fut) {
   static const uvr_future_ops *const kinds[] = {
       [UVR_FUT_PLAIN] = &plain_ops,           [UVR_FUT_TASK] = &uvr_task_ops,
       [UVR_FUT_SLEEP] = &uvr_sleep_ops,       [UVR_FUT_GATHER] = &uvr_gather_ops,
       [UVR_FUT_WAIT_ANY] = &uvr_wait_any_ops, [UVR_FUT_WAIT_FOR] = &uvr_wait_for_ops,
+      [UVR_FUT_IO] = &uvr_io_future_ops,
   };
   return kinds[fut->kind];
 }
@@ -253,8 +254,15 @@ void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src) {
     src->retrieved = 1;
     uvrun_future_set_error(dst, uvrun_error_ref(src->error));
     break;
-  case UVR_RESULT: uvrun_future_set_result(dst, src->value, NULL); break;
+  case UVR_RESULT:
+    uvr_future_take(src);
+    uvrun_future_set_result(dst, src->value, NULL);
+    break;
   }
+}
+
+void uvr_future_take(uvrun_future_t *fut) {
+  if (fut->state == UVR_RESULT && ops_of(fut)->take != NULL) ops_of(fut)->take(fut);
 }
 
 /* ---- queries ---- */
@@ -275,6 +283,7 @@ int uvrun_future_result(uvrun_future_t *fut, void **value) {
   case UVR_CANCELLED: return uvr_fail(UVRUN_E_CANCELLED, "%s", uvr_future_cancelled_error(fut)->message);
   case UVR_ERROR: fut->retrieved = 1; return uvr_fail(fut->error->code, "%s", fut->error->message);
   }
+  uvr_future_take(fut);
   if (value != NULL) *value = fut->value;
   return 0;
 }

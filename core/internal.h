@@ -28,9 +28,13 @@ typedef struct uvr_done_cbs {
 typedef struct uvr_future_ops {
   int (*cancel)(uvrun_future_t *fut, const char *msg); /* NULL: as a plain future */
   void (*on_free)(uvrun_future_t *fut);                /* NULL: nothing of its own */
+  /* A result being taken (uvrun_task_resume, uvrun_future_result): an I/O
+   * read consumes its bytes only then. NULL: nothing to do. */
+  void (*take)(uvrun_future_t *fut);
 } uvr_future_ops;
-enum { UVR_FUT_PLAIN = 0, UVR_FUT_TASK, UVR_FUT_SLEEP, UVR_FUT_GATHER, UVR_FUT_WAIT_ANY, UVR_FUT_WAIT_FOR };
-extern const uvr_future_ops uvr_task_ops, uvr_sleep_ops, uvr_gather_ops, uvr_wait_any_ops, uvr_wait_for_ops;
+enum { UVR_FUT_PLAIN = 0, UVR_FUT_TASK, UVR_FUT_SLEEP, UVR_FUT_GATHER, UVR_FUT_WAIT_ANY, UVR_FUT_WAIT_FOR, UVR_FUT_IO };
+extern const uvr_future_ops uvr_task_ops, uvr_sleep_ops, uvr_gather_ops, uvr_wait_any_ops, uvr_wait_for_ops,
+    uvr_io_future_ops;
 
 struct uvrun_future_s {
   int refs;
@@ -54,6 +58,8 @@ struct uvrun_future_s {
 static inline int uvr_is_task(const uvrun_future_t *fut) { return fut->kind == UVR_FUT_TASK; }
 
 void uvr_future_init(uvrun_future_t *fut, uvrun_loop_t *loop);
+/* A done future's result is being taken: lets an I/O future commit. */
+void uvr_future_take(uvrun_future_t *fut);
 /* A future of `kind` whose state (state_size bytes) shares its block and is
  * freed with it, at UVR_FUTURE_STATE_AT, aligned; NULL on failure
  * (recorded). */

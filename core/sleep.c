@@ -38,7 +38,7 @@ static int sleep_cancel(uvrun_future_t *fut, const char *msg) {
   uvr_timer_cancel(fut->loop, &s->timer); /* as asyncio.sleep cancels its handle */
   return 1;
 }
-const uvr_future_ops uvr_sleep_ops = {sleep_cancel, NULL};
+const uvr_future_ops uvr_sleep_ops = {sleep_cancel, NULL, NULL};
 
 uvrun_future_t *uvrun_sleep_value(uvrun_loop_t *loop, double seconds, void *value) {
   uvrun_future_t *fut;

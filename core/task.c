@@ -93,7 +93,7 @@ static void task_free(uvrun_future_t *fut) {
   if (!task->ctx_given) uvr_map_unref(task->ctx.own.map);
   if (task->arg_free != NULL) task->arg_free(task->arg);
 }
-const uvr_future_ops uvr_task_ops = {task_cancel_hook, task_free};
+const uvr_future_ops uvr_task_ops = {task_cancel_hook, task_free, NULL};
 
 void uvrun_task_opts_init(uvrun_task_opts_t *opts) {
   if (opts == NULL) return;
@@ -505,7 +505,10 @@ int uvrun_task_resume(uvrun_task_t *task, void **value) {
   if (task == NULL) return uvr_fail(UVRUN_E_INVAL, "task must not be NULL");
   if ((step = step_of(task)) == NULL) return 0;
   if (step->thrown != NULL) return uvr_fail(step->thrown->code, "%s", step->thrown->message);
-  if (value != NULL && step->from != NULL) *value = step->from->value;
+  if (step->from != NULL) {
+    uvr_future_take(step->from);
+    if (value != NULL) *value = step->from->value;
+  }
   return 0;
 }
 

@@ -86,7 +86,14 @@ UVRUN_EXTERN const char *uvrun_version_string(void);
   XX(CONTEXT_ENTERED, (-20013), "cannot enter context: it is already entered") \
   XX(TOKEN_USED, (-20014), "Token has already been used once")                 \
   XX(TOKEN_MISMATCH, (-20015),                                                 \
-     "Token was created by a different ContextVar or in a different Context")
+     "Token was created by a different ContextVar or in a different Context")  \
+  XX(STREAM_CLOSED, (-20016), "the stream is closed")                          \
+  XX(READ_BUSY, (-20017),                                                      \
+     "read() called while another coroutine is already waiting for incoming "  \
+     "data")                                                                   \
+  XX(INCOMPLETE_READ, (-20018), "the stream ended before the expected bytes")  \
+  XX(LIMIT_OVERRUN, (-20019),                                                  \
+     "Separator is not found, and chunk exceed the limit")
 
 typedef enum {
 #define UVRUN_XX_(name, value, msg) UVRUN_E_##name = value,
@@ -95,7 +102,8 @@ typedef enum {
       UVRUN_E_MAX_ = -20099
 } uvrun_errno_t;
 
-/* Static name ("UVRUN_E_CANCELLED") and text of a code; unknown codes too. */
+/* Static name ("UVRUN_E_CANCELLED") and text of a code; libuv's codes
+ * (-ECONNRESET, UV_EAI_NONAME) get libuv's name and text; unknown codes too. */
 UVRUN_EXTERN const char *uvrun_err_name(int code);
 UVRUN_EXTERN const char *uvrun_strerror(int code);
 /* The message of this thread's last failing call (exact asyncio wording
@@ -644,4 +652,6 @@ UVRUN_EXTERN void uvrun_runner_free_v2(uvrun_runner_t *runner);
 #ifdef __cplusplus
 }
 #endif
+
+#include "uvrun_io.h"
 #endif /* UVRUN_H */

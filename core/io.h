@@ -1,0 +1,44 @@
+/* io.h -- what the I/O files share: streams, servers, connects, lookups.
+ * Nothing here is API (that is uvrun_io.h). */
+#ifndef UVRUN_IO_INTERNAL_H
+#define UVRUN_IO_INTERNAL_H
+
+#include "internal.h"
+#include "uvrun_io.h"
+
+/* ---- io_future.c: futures whose kind is an I/O operation ----
+ * A future of kind UVR_FUT_IO carries the operation's state after a pointer
+ * to its uvr_io_kind, which says how it is cancelled, freed and taken. */
+typedef struct uvr_io_kind {
+  const char *name;                                    /* in reports: "read" */
+  int (*cancel)(uvrun_future_t *fut, const char *msg); /* NULL: as a plain future */
+  void (*on_free)(uvrun_future_t *fut);                /* NULL: nothing to release */
+  void (*take)(uvrun_future_t *fut);                   /* NULL: nothing to commit */
+} uvr_io_kind;
+/* NULL on failure (recorded). The state (state_size bytes) is zeroed. */
+uvrun_future_t *uvr_io_future_new(uvrun_loop_t *loop, const uvr_io_kind *kind, size_t state_size);
+void *uvr_io_future_state(const uvrun_future_t *fut);
+const uvr_io_kind *uvr_io_future_kind(const uvrun_future_t *fut);
+
+/* ---- stream.c: a stream's life ---- */
+/* A stream with an initialized, unconnected handle of `type` (UV_TCP or
+ * UV_NAMED_PIPE), registered with its loop; NULL on failure (recorded). */
+uvrun_stream_t *uvr_stream_new(uvrun_loop_t *loop, uv_handle_type type, const uvrun_stream_opts_t *opts);
+uv_stream_t *uvr_stream_handle(uvrun_stream_t *stream);
+/* The handle is connected (connect or accept): the options apply. 0 or a
+ * negative code (recorded). */
+int uvr_stream_connected(uvrun_stream_t *stream);
+/* Loop close (L1): aborts every stream still open; 1 if any was. */
+int uvr_streams_abort_all(uvrun_loop_t *loop);
+/* Fills opts from `given` (NULL: defaults), checking it. */
+int uvr_stream_opts_from(const uvrun_stream_opts_t *given, uvrun_stream_opts_t *opts);
+
+/* ---- server.c ---- */
+/* Runner close (L1): every server of loop stops listening. */
+void uvr_servers_close_all(uvrun_loop_t *loop);
+
+/* ---- sigpipe.c ---- */
+/* The first stream or server of the process ignores SIGPIPE (L4). */
+void uvr_io_sigpipe_once(void);
+
+#endif /* UVRUN_IO_INTERNAL_H */

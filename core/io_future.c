@@ -1,0 +1,38 @@
+/* io_future.c -- futures for I/O operations: a read, a drain, a connect.
+ *
+ * An operation keeps its state in the future's own block, after a pointer to
+ * its kind; the kind says how it is cancelled (a connect closes its sockets),
+ * freed, and taken (a read consumes its bytes only when its result is taken,
+ * so that a read cancelled after its bytes arrived consumed none). */
+#include "io.h"
+
+#define IO_STATE_AT ((sizeof(const uvr_io_kind *) + 15) & ~(size_t)15)
+
+static const uvr_io_kind **kind_slot(const uvrun_future_t *fut) { return uvr_future_state(fut); }
+
+uvrun_future_t *uvr_io_future_new(uvrun_loop_t *loop, const uvr_io_kind *kind, size_t state_size) {
+  uvrun_future_t *fut = uvr_future_new_with_state(loop, IO_STATE_AT + state_size, UVR_FUT_IO);
+  if (fut != NULL) *kind_slot(fut) = kind;
+  return fut;
+}
+
+void *uvr_io_future_state(const uvrun_future_t *fut) { return (char *)uvr_future_state(fut) + IO_STATE_AT; }
+
+const uvr_io_kind *uvr_io_future_kind(const uvrun_future_t *fut) { return *kind_slot(fut); }
+
+static int io_cancel(uvrun_future_t *fut, const char *msg) {
+  const uvr_io_kind *kind = uvr_io_future_kind(fut);
+  return kind->cancel != NULL ? kind->cancel(fut, msg) : uvr_future_cancel_plain(fut, msg);
+}
+
+static void io_free(uvrun_future_t *fut) {
+  const uvr_io_kind *kind = uvr_io_future_kind(fut);
+  if (kind->on_free != NULL) kind->on_free(fut);
+}
+
+static void io_take(uvrun_future_t *fut) {
+  const uvr_io_kind *kind = uvr_io_future_kind(fut);
+  if (kind->take != NULL) kind->take(fut);
+}
+
+const uvr_future_ops uvr_io_future_ops = {io_cancel, io_free, io_take};
