@@ -5,9 +5,9 @@
 // the same interpreter: each of its steps reads the next ops from the shared
 // byte stream -- spawn, await, cancel, futures, sleeps, callbacks and timers,
 // context variables and tokens, executor jobs, gather/wait_for/wait_any,
-// async finalizers, nested run attempts, loop stop and close from inside --
-// until one suspends. So the loop's scheduling decides who reads which byte,
-// deterministically.
+// async finalizers, nested run attempts, loop stop and close from inside,
+// the shutdown steps awaited from a task -- until one suspends. So the
+// loop's scheduling decides who reads which byte, deterministically.
 //
 // A "ticker" callback reposts itself every iteration; once the input is used
 // up, or nothing has read a byte for a while (everyone awaits something that
@@ -310,9 +310,11 @@ int fuzz_step(uvrun_task_t *task, void *) {
       if (S->threads_before < 0) S->threads_before = thread_count();
       return await_kept(task, uvrun_run_in_executor(loop, job, reinterpret_cast<void *>(uintptr_t(b))));
     case 16: {
-      // Nested runs and closes from inside a running loop are refused.
+      // Nested runs and closes from inside a running loop are refused; the
+      // shutdown steps may be awaited instead (the executor's with a
+      // timeout of 0-2 ticks, which often expires and abandons the workers).
       uvrun_runner_t *r = nullptr;
-      switch (b % 6) {
+      switch (b % 8) {
       case 0:
         expect(uvrun_run(fuzz_step, nullptr, nullptr, nullptr) == UVRUN_E_LOOP_RUNNING, "nested uvrun_run");
         break;
@@ -336,9 +338,12 @@ int fuzz_step(uvrun_task_t *task, void *) {
                  "run_until_complete from inside");
         break;
       }
-      default:
+      case 5:
         expect(uvrun_loop_shutdown_default_executor(loop, 10 * kTick) == UVRUN_E_LOOP_ALREADY_RUNNING,
                "shutdown_default_executor from inside");
+        break;
+      case 6: return await_kept(task, uvrun_shutdown_default_executor(loop, (b >> 3) % 3 * kTick));
+      default: return await_kept(task, uvrun_shutdown_asyncgens(loop));
       }
       break;
     }
