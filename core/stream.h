@@ -45,9 +45,9 @@ struct uvrun_stream_s {
   int nodelay, keepalive;
   void *data;
   uvrun_free_fn data_free;
-  char *origin; /* debug mode: who made it, for the unclosed report */
-  uint8_t closing;  /* close() or abort() was called */
-  uint8_t closed;   /* the handle's close callback ran */
+  char *origin;    /* debug mode: who made it, for the unclosed report */
+  uint8_t closing; /* close() or abort() was called */
+  uint8_t closed;  /* the handle's close callback ran */
   uint8_t is_tcp;
   uint8_t reading;  /* uv_read_start is on */
   uint8_t at_eof;   /* the peer ended its side */
