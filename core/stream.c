@@ -197,8 +197,9 @@ static void stream_abort(uvrun_stream_t *stream);
 static void report_unclosed(uvrun_stream_t *stream, const char *when) {
   uvrun_stream_info_t info;
   char where[160] = "";
+  memset(&info, 0, sizeof info);
   info.size = sizeof info;
-  uvrun_stream_info(stream, &info);
+  if (uvrun_stream_info(stream, &info) < 0) info.fd = -1;
   if (info.peer_host[0] != '\0') snprintf(where, sizeof where, " peer=%s:%d", info.peer_host, (int)info.peer_port);
   uvr_logf(UVRUN_LOG_WARNING, "unclosed stream <Stream fd=%d%s>%s, aborted %s", (int)info.fd, where,
            stream->origin != NULL ? stream->origin : "", when);

@@ -1,4 +1,4 @@
-// A stream's life (S9, S10, S12, S13, L1, L3, L4, E): closing and
+// A stream's life (S9, S10, S12, S13, L1-L4, E): closing and
 // aborting, what works after, info, debug mode's checks and reports, and
 // what a run leaves behind.
 #include <doctest/doctest.h>
@@ -228,7 +228,7 @@ TEST_CASE("S12: info gives the fd, the numeric local and peer addresses, and the
   uvrun_loop_free(loop);
 }
 
-TEST_CASE("S13: in debug mode a stream dropped open is aborted and reported with the task that made it") {
+TEST_CASE("S13 L1: in debug mode a stream dropped open or left open at loop close is aborted and reported") {
   t::LogCapture log;
   uvrun_loop_t *loop = t::new_loop();
   uvrun_loop_set_debug(loop, 1);
@@ -305,8 +305,8 @@ TEST_CASE("S13: in debug mode a stream used from another thread fails with WRONG
   uvrun_loop_free(loop);
 }
 
-TEST_CASE("L3: a run that opened and dropped streams leaves no fd behind, whatever they were doing") {
-  uvrun_release_memory();  // the idle libuv loops kept for reuse (L2)
+TEST_CASE("L2 L3: a run that opened and dropped streams leaves no fd behind, whatever they were doing") {
+  uvrun_release_memory();  // the idle libuv loops kept for reuse
   int before = open_fds();
   uvrun_stream_t *kept = nullptr;
   char buf[16];
