@@ -20,11 +20,6 @@ TEST_SUITE_BEGIN("streams");
 
 namespace {
 
-int released = 0;
-void count_release(void *) { released++; }
-
-const size_t kBig = 4 * 1024 * 1024;
-
 // Open file descriptors of this process.
 int open_fds() {
   int n = 0;
@@ -66,7 +61,7 @@ TEST_CASE("S9: close sends what is queued, then closes; wait_closed completes wh
   uvrun_loop_t *loop = t::new_loop();
   uvrun_stream_t *a, *b;
   st::pair(loop, &a, &b);
-  std::string data = st::pattern(kBig);
+  std::string data = st::pattern(st::kBig);
   REQUIRE(uvrun_stream_write(a, data.data(), data.size()) == 0);
   int fd = st::info(a).fd;
   REQUIRE(uvrun_stream_close(a) == 0);
@@ -88,19 +83,19 @@ TEST_CASE("S9: abort drops the queue, releasing owned buffers, and closes at onc
   uvrun_loop_t *loop = t::new_loop();
   uvrun_stream_t *a, *b;
   st::pair(loop, &a, &b);
-  released = 0;
-  std::string data = st::pattern(kBig);
+  st::released = 0;
+  std::string data = st::pattern(st::kBig);
   static char owned[] = "owned";
   REQUIRE(uvrun_stream_write(a, data.data(), data.size()) == 0);
-  REQUIRE(uvrun_stream_write_owned(a, owned, 5, count_release) == 0);
+  REQUIRE(uvrun_stream_write_owned(a, owned, 5, st::count_release) == 0);
   uvrun_future_t *drain = uvrun_stream_drain(a);
-  CHECK(released == 0);
+  CHECK(st::released == 0);
   REQUIRE(uvrun_stream_abort(a) == 0);
-  CHECK(released == 1);
+  CHECK(st::released == 1);
   CHECK(st::info(a).write_queued == 0);
   CHECK(st::await(loop, drain) == UVRUN_E_STREAM_CLOSED);
   CHECK(st::await(loop, uvrun_stream_wait_closed(a)) == 0);
-  CHECK(st::read_to_eof(loop, b).size() < kBig);
+  CHECK(st::read_to_eof(loop, b).size() < st::kBig);
   st::close_all(loop, a, b);
   uvrun_loop_free(loop);
 }
@@ -120,7 +115,7 @@ TEST_CASE("S9: close and abort are idempotent, and abort cuts short a close stil
   uvrun_loop_t *loop = t::new_loop();
   uvrun_stream_t *a, *b;
   st::pair(loop, &a, &b);
-  std::string data = st::pattern(kBig);
+  std::string data = st::pattern(st::kBig);
   REQUIRE(uvrun_stream_write(a, data.data(), data.size()) == 0);
   CHECK(uvrun_stream_close(a) == 0);
   CHECK(uvrun_stream_close(a) == 0);
@@ -131,7 +126,7 @@ TEST_CASE("S9: close and abort are idempotent, and abort cuts short a close stil
   CHECK(st::await(loop, closed) == 0);
   CHECK(uvrun_stream_abort(a) == 0);
   CHECK(uvrun_stream_close(a) == 0);
-  CHECK(st::read_to_eof(loop, b).size() < kBig);
+  CHECK(st::read_to_eof(loop, b).size() < st::kBig);
   st::close_all(loop, a, b);
   uvrun_loop_free(loop);
 }
@@ -160,7 +155,7 @@ TEST_CASE("S10 E: after close or abort every operation fails with STREAM_CLOSED,
     CHECK(st::info(a).closed == 1);
   }
   char buf[8];
-  released = 0;
+  st::released = 0;
   CHECK(uvrun_stream_read(a, buf, sizeof buf) == nullptr);
   t::TakenError e = t::take_error();
   CHECK(e.code == UVRUN_E_STREAM_CLOSED);
@@ -172,8 +167,8 @@ TEST_CASE("S10 E: after close or abort every operation fails with STREAM_CLOSED,
   CHECK(t::take_error().code == UVRUN_E_STREAM_CLOSED);
   CHECK(uvrun_stream_write(a, "x", 1) == UVRUN_E_STREAM_CLOSED);
   CHECK(uvrun_stream_write(a, "x", 0) == UVRUN_E_STREAM_CLOSED);
-  CHECK(uvrun_stream_write_owned(a, buf, 1, count_release) == UVRUN_E_STREAM_CLOSED);
-  CHECK(released == 1);
+  CHECK(uvrun_stream_write_owned(a, buf, 1, st::count_release) == UVRUN_E_STREAM_CLOSED);
+  CHECK(st::released == 1);
   CHECK(uvrun_stream_close(a) == 0);
   CHECK(uvrun_stream_abort(a) == 0);
   CHECK(st::info(a).closed == 1);
@@ -315,7 +310,7 @@ TEST_CASE("L2 L3: a run that opened and dropped streams leaves no fd behind, wha
     uvrun_loop_t *loop = uvrun_task_loop(task);
     uvrun_stream_t *a, *b, *c;
     st::pair(loop, &a, &b);
-    std::string data = st::pattern(kBig);
+    std::string data = st::pattern(st::kBig);
     REQUIRE(uvrun_stream_write(a, data.data(), data.size()) == 0);
     uvrun_stream_unref(a);                                      // dropped with a write out
     uvrun_future_unref(uvrun_stream_read(b, buf, sizeof buf));  // and a read dropped waiting

@@ -18,12 +18,6 @@ TEST_SUITE_BEGIN("streams");
 
 namespace {
 
-int released = 0;
-void count_release(void *) { released++; }
-
-// More than a socketpair's kernel buffers take: most of it queues.
-const size_t kBig = 4 * 1024 * 1024;
-
 // The resident set of this process, in bytes.
 size_t resident() {
   long pages = 0, rss = 0;
@@ -40,13 +34,13 @@ TEST_CASE("S6: a write never waits: the socket takes what it can and the rest is
   uvrun_loop_t *loop = t::new_loop();
   uvrun_stream_t *a, *b;
   st::pair(loop, &a, &b);
-  std::string data = st::pattern(kBig);
+  std::string data = st::pattern(st::kBig);
   CHECK(uvrun_stream_write(a, data.data(), data.size()) == 0);
   uint64_t queued = st::info(a).write_queued;
   CHECK(queued > 0);
-  CHECK(queued < kBig);
+  CHECK(queued < st::kBig);
   data[0] ^= 1;  // the queue has its own copy
-  std::string got = st::read_n(loop, b, kBig);
+  std::string got = st::read_n(loop, b, st::kBig);
   data[0] ^= 1;
   CHECK(got == data);
   CHECK(st::info(a).write_queued == 0);
@@ -58,22 +52,22 @@ TEST_CASE("S6: bytes leave in call order, copied or owned, queued or not") {
   uvrun_loop_t *loop = t::new_loop();
   uvrun_stream_t *a, *b;
   st::pair(loop, &a, &b);
-  released = 0;
-  std::string big = st::pattern(kBig);
+  st::released = 0;
+  std::string big = st::pattern(st::kBig);
   static char owned_small[] = "owned";
-  char *owned_big = static_cast<char *>(malloc(kBig));
-  memcpy(owned_big, big.data(), kBig);
+  char *owned_big = static_cast<char *>(malloc(st::kBig));
+  memcpy(owned_big, big.data(), st::kBig);
   REQUIRE(uvrun_stream_write(a, "one", 3) == 0);
-  REQUIRE(uvrun_stream_write_owned(a, owned_small, 5, count_release) == 0);
-  CHECK(released == 1);  // the socket took it at once
+  REQUIRE(uvrun_stream_write_owned(a, owned_small, 5, st::count_release) == 0);
+  CHECK(st::released == 1);  // the socket took it at once
   REQUIRE(uvrun_stream_write(a, big.data(), big.size()) == 0);
-  REQUIRE(uvrun_stream_write_owned(a, owned_big, kBig, free) == 0);
-  REQUIRE(uvrun_stream_write_owned(a, owned_small, 5, count_release) == 0);
-  CHECK(released == 1);  // queued behind the rest
+  REQUIRE(uvrun_stream_write_owned(a, owned_big, st::kBig, free) == 0);
+  REQUIRE(uvrun_stream_write_owned(a, owned_small, 5, st::count_release) == 0);
+  CHECK(st::released == 1);  // queued behind the rest
   REQUIRE(uvrun_stream_write(a, "last", 4) == 0);
   std::string expect = "one" + std::string("owned") + big + big + "owned" + "last";
   CHECK(st::read_n(loop, b, expect.size()) == expect);
-  CHECK(released == 2);
+  CHECK(st::released == 2);
   st::close_all(loop, a, b);
   uvrun_loop_free(loop);
 }
@@ -112,7 +106,7 @@ TEST_CASE("S7: drains wait until the queue is down to the low-water mark; any nu
   REQUIRE(idle != nullptr);
   CHECK(uvrun_future_done(idle));  // nothing queued: nothing to wait for
   uvrun_future_unref(idle);
-  std::string data = st::pattern(kBig);
+  std::string data = st::pattern(st::kBig);
   REQUIRE(uvrun_stream_write(a, data.data(), data.size()) == 0);
   uvrun_future_t *d1 = uvrun_stream_drain(a), *d2 = uvrun_stream_drain(a);
   REQUIRE(d1 != nullptr);
@@ -120,7 +114,7 @@ TEST_CASE("S7: drains wait until the queue is down to the low-water mark; any nu
   st::spin(loop, 0.02);
   CHECK_FALSE(uvrun_future_done(d1));
   CHECK_FALSE(uvrun_future_done(d2));
-  CHECK(st::read_n(loop, b, kBig) == data);
+  CHECK(st::read_n(loop, b, st::kBig) == data);
   CHECK(st::await(loop, d1) == 0);
   CHECK(st::await(loop, d2) == 0);
   st::close_all(loop, a, b);
@@ -131,12 +125,12 @@ TEST_CASE("S7: a cancelled drain leaves the queued bytes queued") {
   uvrun_loop_t *loop = t::new_loop();
   uvrun_stream_t *a, *b;
   st::pair(loop, &a, &b);
-  std::string data = st::pattern(kBig);
+  std::string data = st::pattern(st::kBig);
   REQUIRE(uvrun_stream_write(a, data.data(), data.size()) == 0);
   uint64_t queued = st::info(a).write_queued;
   CHECK(st::await(loop, uvrun_wait_for(uvrun_stream_drain(a), 0.02)) == UVRUN_E_TIMEDOUT);
   CHECK(st::info(a).write_queued == queued);
-  CHECK(st::read_n(loop, b, kBig) == data);
+  CHECK(st::read_n(loop, b, st::kBig) == data);
   CHECK(st::await(loop, uvrun_stream_drain(a)) == 0);
   st::close_all(loop, a, b);
   uvrun_loop_free(loop);
@@ -146,7 +140,7 @@ TEST_CASE("S8: shutdown sends the queue, then the end; the other end sees it and
   uvrun_loop_t *loop = t::new_loop();
   uvrun_stream_t *a, *b;
   st::pair(loop, &a, &b);
-  std::string data = st::pattern(kBig);
+  std::string data = st::pattern(st::kBig);
   REQUIRE(uvrun_stream_write(a, data.data(), data.size()) == 0);
   uvrun_future_t *down = uvrun_stream_shutdown(a);
   REQUIRE(down != nullptr);
@@ -165,7 +159,7 @@ TEST_CASE("S11: writes to a closed peer fail with EPIPE or ECONNRESET, remembere
   uvrun_stream_t *a, *b;
   SUBCASE("over a socketpair") { st::pair(loop, &a, &b); }
   SUBCASE("over TCP, the peer resetting") { st::tcp_pair(loop, &a, &b); }
-  std::string data = st::pattern(kBig);
+  std::string data = st::pattern(st::kBig);
   REQUIRE(uvrun_stream_write(a, data.data(), data.size()) == 0);  // queued: fails in flight
   REQUIRE(uvrun_stream_abort(b) == 0);
   uvrun_future_t *drain = uvrun_future_ref(uvrun_stream_drain(a));
@@ -181,17 +175,17 @@ TEST_CASE("S11: writes to a closed peer fail with EPIPE or ECONNRESET, remembere
   uvrun_loop_free(loop);
 }
 
-TEST_CASE("E: a zero-length write is a no-op; a NULL buffer with bytes is refused, an owned one released") {
+TEST_CASE("E: a zero-length write is a no-op; a NULL buffer with bytes is refused, an owned one st::released") {
   uvrun_loop_t *loop = t::new_loop();
   uvrun_stream_t *a, *b;
   st::pair(loop, &a, &b);
-  released = 0;
+  st::released = 0;
   CHECK(uvrun_stream_write(a, nullptr, 0) == 0);
   CHECK(uvrun_stream_write(a, "x", 0) == 0);
   CHECK(uvrun_stream_write(a, nullptr, 5) == UVRUN_E_INVAL);
   CHECK(t::take_error().message == "data must not be NULL");
-  CHECK(uvrun_stream_write_owned(a, nullptr, 5, count_release) == UVRUN_E_INVAL);
-  CHECK(released == 1);
+  CHECK(uvrun_stream_write_owned(a, nullptr, 5, st::count_release) == UVRUN_E_INVAL);
+  CHECK(st::released == 1);
   CHECK(uvrun_stream_write(nullptr, "x", 1) == UVRUN_E_INVAL);
   CHECK(uvrun_stream_drain(nullptr) == nullptr);
   CHECK(uvrun_stream_shutdown(nullptr) == nullptr);
