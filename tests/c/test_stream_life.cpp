@@ -5,6 +5,7 @@
 #include <uvrun.h>
 
 #include <dirent.h>
+#include <netinet/tcp.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -331,6 +332,60 @@ TEST_CASE("L2 L3: a run that opened and dropped streams leaves no fd behind, wha
   uvrun_stream_unref(kept);
   uvrun_release_memory();
   CHECK(open_fds() == before);
+}
+
+TEST_CASE("T2: an adopted TCP socket gets TCP_NODELAY by default and keepalive when asked") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_stream_t *a, *b;
+  st::tcp_pair(loop, &a, &b);
+  int on = -1, keep = -1, idle = -1;
+  socklen_t len = sizeof on;
+  REQUIRE(getsockopt(st::info(a).fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0);
+  CHECK(on == 1);
+  REQUIRE(getsockopt(st::info(a).fd, SOL_SOCKET, SO_KEEPALIVE, &keep, &len) == 0);
+  CHECK(keep == 0);
+  st::close_all(loop, a, b);
+
+  uvrun_stream_opts_t opts;
+  uvrun_stream_opts_init(&opts);
+  opts.nodelay = 0;
+  opts.keepalive = 30;
+  uvrun_stream_t *s = nullptr;
+  st::tcp_pair(loop, &a, &b);
+  int cfd = dup(st::info(a).fd);  // the same socket, adopted with options
+  REQUIRE(uvrun_stream_open(loop, cfd, &opts, &s) == 0);
+  REQUIRE(getsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0);
+  CHECK(on == 0);
+  REQUIRE(getsockopt(cfd, SOL_SOCKET, SO_KEEPALIVE, &keep, &len) == 0);
+  CHECK(keep == 1);
+  REQUIRE(getsockopt(cfd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &len) == 0);
+  CHECK(idle == 30);
+  uvrun_stream_close(s);
+  uvrun_stream_unref(s);
+  st::close_all(loop, a, b);
+  uvrun_loop_free(loop);
+}
+
+TEST_CASE("L3: a stream's data is the caller's until the stream is freed, after its close") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_stream_t *a, *b;
+  st::pair(loop, &a, &b);
+  static int freed_one, freed_two;
+  freed_one = freed_two = 0;
+  int one = 1, two = 2;
+  CHECK(uvrun_stream_loop(a) == loop);
+  CHECK(uvrun_stream_data(a) == nullptr);
+  uvrun_stream_set_data(a, &one, [](void *) { freed_one++; });
+  uvrun_stream_set_data(a, &two, [](void *) { freed_two++; });
+  CHECK(freed_one == 1);  // replaced
+  CHECK(uvrun_stream_data(a) == &two);
+  uvrun_stream_ref(a);
+  st::close_all(loop, a, b);
+  CHECK(freed_two == 0);  // closed, still referenced
+  CHECK(uvrun_stream_data(a) == &two);
+  uvrun_stream_unref(a);
+  CHECK(freed_two == 1);
+  uvrun_loop_free(loop);
 }
 
 TEST_CASE("L4: the first stream ignores SIGPIPE at its default, so writes to a gone peer fail with EPIPE") {
