@@ -33,6 +33,10 @@ int uvr_streams_abort_all(uvrun_loop_t *loop);
 /* Fills opts from `given` (NULL: defaults), checking it. */
 int uvr_stream_opts_from(const uvrun_stream_opts_t *given, uvrun_stream_opts_t *opts);
 
+/* ---- stream_read.c ---- */
+/* Loop close: frees the buffer the loop's streams read into. */
+void uvr_streams_free_scratch(uvrun_loop_t *loop);
+
 /* ---- server.c ---- */
 /* Runner close (L1): every server of loop stops listening. */
 void uvr_servers_close_all(uvrun_loop_t *loop);
