@@ -33,6 +33,16 @@ int uvr_streams_abort_all(uvrun_loop_t *loop);
 /* Fills opts from `given` (NULL: defaults), checking it. */
 int uvr_stream_opts_from(const uvrun_stream_opts_t *given, uvrun_stream_opts_t *opts);
 
+/* ---- dns.c ---- */
+/* uvrun_getaddrinfo with getaddrinfo's AI_* flags, unchecked. */
+uvrun_future_t *uvr_getaddrinfo(uvrun_loop_t *loop, const char *host, const char *service, int family, int socktype,
+                                int flags);
+/* The socket address of an entry of a getaddrinfo result. */
+const struct sockaddr *uvr_address_sockaddr(const uvrun_address_t *a);
+/* A numeric IPv4 or IPv6 address (with an IPv6 "%scope"), and port: 0, or
+ * UV_EINVAL when host is not one. */
+int uvr_parse_ip(const char *host, int port, struct sockaddr_storage *sa);
+
 /* ---- server.c ---- */
 /* Runner close (L1): every server of loop stops listening. */
 void uvr_servers_close_all(uvrun_loop_t *loop);

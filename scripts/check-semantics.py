@@ -15,10 +15,11 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 DOC = "docs/semantics.md"
 TEST_DIRS = ["tests", "bindings/python/tests", "bindings/node/test"]
 TEST_SUFFIXES = (".c", ".cpp", ".h", ".hpp", ".py", ".js", ".mjs", ".sh")
-# R, D, X: the runner's items; A: the ported CPython tests. The I/O groups
-# (S T U V N P F G H L E) join when their items are written down.
-ID = re.compile(r"\b([RDXA])([0-9]{1,3})\b")
-ITEM = re.compile(r"^- \*\*([RDXA][0-9]{1,3})\b")
+# R, D, X: the runner's items; A: the ported CPython tests; N, T, U, V, L:
+# the I/O groups written down so far (names, TCP, Unix sockets, servers, life
+# cycle). The others (S P F G H) join when their items are.
+ID = re.compile(r"\b([RDXANTUVL])([0-9]{1,3})\b")
+ITEM = re.compile(r"^- \*\*([RDXANTUVL][0-9]{1,3})\b")
 LISTED = re.compile(r"`((?:tests|bindings)/[^`]+)`")
 
 

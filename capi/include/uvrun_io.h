@@ -51,9 +51,8 @@ UVRUN_EXTERN uvrun_future_t *uvrun_tcp_connect(uvrun_loop_t *loop,
                                                const uvrun_stream_opts_t *opts);
 /* A Unix-domain socket; a path starting with '@' names an abstract socket
  * (Linux). */
-UVRUN_EXTERN uvrun_future_t *uvrun_unix_connect(uvrun_loop_t *loop,
-                                                const char *path,
-                                                const uvrun_stream_opts_t *opts);
+UVRUN_EXTERN uvrun_future_t *uvrun_unix_connect(
+    uvrun_loop_t *loop, const char *path, const uvrun_stream_opts_t *opts);
 /* Adopts a connected socket or a pipe the caller has: the stream owns fd
  * from now on (closes it), also when this fails. */
 UVRUN_EXTERN int uvrun_stream_open(uvrun_loop_t *loop, int fd,
@@ -123,12 +122,12 @@ UVRUN_EXTERN uvrun_future_t *uvrun_stream_wait_closed(uvrun_stream_t *stream);
 
 typedef struct uvrun_stream_info_s {
   uint32_t size;
-  int32_t fd;            /* -1 once closed */
-  int32_t closed;        /* close or abort was called */
-  int32_t at_eof;        /* the peer ended its side */
+  int32_t fd;             /* -1 once closed */
+  int32_t closed;         /* close or abort was called */
+  int32_t at_eof;         /* the peer ended its side */
   uint64_t read_buffered; /* bytes received, not yet read */
   uint64_t write_queued;  /* bytes queued, not yet sent */
-  char local_host[64];   /* numeric; "" for none (a pipe) */
+  char local_host[64];    /* numeric; "" for none (a pipe) */
   int32_t local_port;
   char peer_host[64];
   int32_t peer_port;
@@ -139,9 +138,9 @@ UVRUN_EXTERN int uvrun_stream_info(const uvrun_stream_t *stream,
 /* ---- Servers ---------------------------------------------------------------- */
 typedef struct uvrun_server_opts_s {
   uint32_t size;
-  int32_t backlog;       /* 0: 511 */
-  int32_t reuse_address; /* SO_REUSEADDR: 1 (default) or 0 */
-  int32_t reuse_port;    /* SO_REUSEPORT (one server per thread): 0 or 1 */
+  int32_t backlog;            /* 0: 511 */
+  int32_t reuse_address;      /* SO_REUSEADDR: 1 (default) or 0 */
+  int32_t reuse_port;         /* SO_REUSEPORT (one server per thread): 0 or 1 */
   uvrun_stream_opts_t stream; /* for the connections accepted */
 } uvrun_server_opts_t;
 UVRUN_EXTERN void uvrun_server_opts_init(uvrun_server_opts_t *opts);
@@ -208,8 +207,8 @@ typedef struct uvrun_address_s {
  * `family`, `socktype`: 0 for any. */
 UVRUN_EXTERN uvrun_future_t *uvrun_getaddrinfo(uvrun_loop_t *loop,
                                                const char *host,
-                                               const char *service,
-                                               int family, int socktype);
+                                               const char *service, int family,
+                                               int socktype);
 /* The value is a string "host\0service" owned by the future. */
 UVRUN_EXTERN uvrun_future_t *uvrun_getnameinfo(uvrun_loop_t *loop,
                                                const char *host, int port,
