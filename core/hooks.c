@@ -1,19 +1,26 @@
 /* hooks.c -- how the layers above the engine plug into it: tasks (their
  * steps, their own sleeps, their memory cache), sleep futures, the
- * executor, async generators and futures that hold references. The engine
- * (loop.c, timers.c) calls them through uvr_hooks only, so its files name
- * nothing of these layers. */
-#include "internal.h"
+ * executor, async generators, futures that hold references, and streams.
+ * The engine (loop.c, timers.c) calls them through uvr_hooks only, so its
+ * files name nothing of these layers. */
+#include "io.h"
 
 /* Executor completions arrive from other threads until it is detached. */
 static void detach_executor(uvrun_loop_t *loop) { uvr_executor_detach(loop); }
 
-/* Nothing can run now: what holds references through callbacks (a gather
- * awaiting a task, a task awaiting itself through a gather) lets go. */
+/* Nothing can run now: streams still open are aborted (L1), and what
+ * holds references through callbacks (a gather awaiting a task, a task
+ * awaiting itself through a gather) lets go. */
 static void drop_references(uvrun_loop_t *loop) {
+  uvr_streams_abort_all(loop);
   uvr_asyncgen_detach_all(loop);
   uvr_task_drop_all(loop);
   uvr_future_drop_all_held(loop);
+}
+
+static void free_kept_memory(uvrun_loop_t *loop) {
+  uvr_task_cache_free(loop);
+  uvr_streams_free_scratch(loop);
 }
 
 static int describe_layer_item(const uvr_item *it, char *buf, size_t len) {
@@ -37,7 +44,7 @@ const uvr_loop_hooks uvr_hooks = {
     .idle = uvr_task_cache_decay,
     .close_detach = detach_executor,
     .close_drop = drop_references,
-    .close_free = uvr_task_cache_free,
+    .close_free = free_kept_memory,
     .describe_item = describe_layer_item,
     .forked_child = clear_step_in_child,
 };

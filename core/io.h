@@ -43,6 +43,10 @@ const struct sockaddr *uvr_address_sockaddr(const uvrun_address_t *a);
  * UV_EINVAL when host is not one. */
 int uvr_parse_ip(const char *host, int port, struct sockaddr_storage *sa);
 
+/* ---- stream_read.c ---- */
+/* Loop close: frees the buffer the loop's streams read into. */
+void uvr_streams_free_scratch(uvrun_loop_t *loop);
+
 /* ---- server.c ---- */
 /* Runner close (L1): every server of loop stops listening. */
 void uvr_servers_close_all(uvrun_loop_t *loop);

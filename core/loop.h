@@ -140,6 +140,10 @@ struct uvrun_loop_s {
   /* async finalizers (asyncgen.c) */
   uvrun_asyncgen_t *asyncgens;
   int asyncgens_shutdown_called;
+  /* I/O (stream.c, stream_read.c): the open streams, each kept until its
+   * handle's close callback ran; the buffer libuv reads into */
+  uvrun_stream_t *streams;
+  char *read_scratch;
   uvr_tsq ts; /* last: what other threads write */
 };
 

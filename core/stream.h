@@ -1,0 +1,98 @@
+/* stream.h -- a stream's parts, shared by stream.c (its life), stream_read.c
+ * and stream_write.c. Nothing here is API. */
+#ifndef UVRUN_STREAM_H
+#define UVRUN_STREAM_H
+
+#include "io.h"
+
+/* Bytes received and not read yet: data[off .. off + len). Freed when
+ * empty: an idle connection holds no buffer. */
+typedef struct uvr_rbuf {
+  char *data;
+  size_t off, len, cap;
+} uvr_rbuf;
+
+/* A queued write: base[0 .. len) still to send. A copied write's bytes
+ * follow the chunk in its own block; an owned one's go back by release. */
+typedef struct uvr_wchunk {
+  struct uvr_wchunk *next;
+  char *base;
+  size_t len;
+  void *owned;
+  uvrun_free_fn release;
+} uvr_wchunk;
+
+/* Futures waiting for one event of a stream (drain, shutdown, close),
+ * linked through their state. The list does not hold them: a future freed
+ * while it waits leaves the list. */
+typedef struct uvr_waiters {
+  uvrun_future_t *head;
+} uvr_waiters;
+
+struct uvrun_stream_s {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } uv;
+  /* The caller's references and those of the futures waiting on it. Memory
+   * goes when they are gone and the handle is closed (L3). */
+  int refs;
+  uvrun_loop_t *loop;          /* reference */
+  uvrun_stream_t *prev, *next; /* loop->streams, until the handle is closed */
+  size_t read_limit, write_high, write_low;
+  int nodelay, keepalive;
+  void *data;
+  uvrun_free_fn data_free;
+  char *origin; /* debug mode: who made it, for the unclosed report */
+  uint8_t closing;  /* close() or abort() was called */
+  uint8_t closed;   /* the handle's close callback ran */
+  uint8_t is_tcp;
+  uint8_t reading;  /* uv_read_start is on */
+  uint8_t at_eof;   /* the peer ended its side */
+  uint8_t paused;   /* the queue went above write_high, not yet to write_low */
+  uint8_t writing;  /* a uv_write is out */
+  uint8_t shutdown; /* 1: shutdown() asked for, 2: uv_shutdown is out, 3: sent */
+  /* reading (stream_read.c) */
+  uvr_rbuf rbuf;
+  uvrun_future_t *reader; /* the read waiting, or done but not yet taken */
+  int read_err;           /* a failed read (reset by the peer): every read after reports it */
+  /* writing (stream_write.c) */
+  uvr_wchunk *wq_head, *wq_tail;
+  size_t wq_bytes;    /* bytes queued, those out in uv_write included */
+  unsigned wq_flight; /* chunks the uv_write out covers */
+  int write_err;      /* the first failed write: every write after reports it */
+  uv_write_t wreq;
+  uv_shutdown_t sreq;
+  uvr_waiters drains, shutdowns, closes;
+};
+
+/* 0, or the error (recorded): stream is not NULL and, in debug mode, used
+ * on its loop's thread; uvr_stream_check_open also that it is not closed. */
+int uvr_stream_check(const uvrun_stream_t *stream);
+int uvr_stream_check_open(const uvrun_stream_t *stream);
+
+/* ---- waiters (stream.c) ---- */
+/* A pending future on `list`, holding a reference to stream; NULL on
+ * failure (recorded). */
+uvrun_future_t *uvr_waiter_new(uvrun_stream_t *stream, uvr_waiters *list);
+/* Every future on list is done: with a NULL result (code 0) or the error
+ * (code, message). */
+void uvr_waiters_settle(uvr_waiters *list, int code, const char *message);
+
+/* ---- stream_read.c ---- */
+/* The stream closes: a pending read fails with code, reading stops and the
+ * buffer goes. */
+void uvr_stream_read_close(uvrun_stream_t *stream, int code, const char *message);
+
+/* ---- stream_write.c ---- */
+/* close(): nothing is out or queued any more, so the handle may close. */
+int uvr_stream_write_idle(const uvrun_stream_t *stream);
+/* abort(): the queue is dropped (owned buffers released), drains and
+ * shutdowns fail with STREAM_CLOSED. */
+void uvr_stream_write_drop(uvrun_stream_t *stream);
+/* The write side went idle after close(): stream.c closes the handle. */
+void uvr_stream_close_handle(uvrun_stream_t *stream);
+
+#endif /* UVRUN_STREAM_H */
