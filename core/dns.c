@@ -28,10 +28,10 @@ typedef struct uvr_address {
   struct sockaddr_storage sa;
 } uvr_address;
 
-typedef struct lookup {
+typedef struct lookup_req {
   atomic_int refs;      /* the future's and the job's */
   atomic_int cancelled; /* nobody waits for the result any more */
-  int (*run)(struct lookup *lk);
+  int (*run)(struct lookup_req *lk);
   void *result; /* the future's value, freed with the request */
   /* getaddrinfo */
   char *host, *service;
@@ -39,9 +39,9 @@ typedef struct lookup {
   /* getnameinfo */
   struct sockaddr_storage sa;
   int ni_flags;
-} lookup;
+} lookup_req;
 
-static void lookup_unref(lookup *lk) {
+static void lookup_unref(lookup_req *lk) {
   if (atomic_fetch_sub_explicit(&lk->refs, 1, memory_order_acq_rel) != 1) return;
   uvr_free(lk->host);
   uvr_free(lk->service);
@@ -83,7 +83,7 @@ static void address_fill(uvrun_address_t *a, const struct sockaddr *sa, socklen_
 }
 
 /* Runs on a worker: the whole list in one block (N2: freed at once). */
-static int run_getaddrinfo(lookup *lk) {
+static int run_getaddrinfo(lookup_req *lk) {
   struct addrinfo hints, *res, *ai;
   uvr_address *list;
   size_t n = 0, i = 0;
@@ -122,7 +122,7 @@ static socklen_t sockaddr_len(const struct sockaddr *sa) {
   return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-static int run_getnameinfo(lookup *lk) {
+static int run_getnameinfo(lookup_req *lk) {
   char *out = uvr_malloc(NI_MAXHOST + NI_MAXSERV);
   const struct sockaddr *sa = (const struct sockaddr *)&lk->sa;
   size_t n;
@@ -145,7 +145,7 @@ static int run_getnameinfo(lookup *lk) {
 }
 
 static int lookup_job(void *ud, void **result) {
-  lookup *lk = ud;
+  lookup_req *lk = ud;
   int rc = 0;
   if (!atomic_load_explicit(&lk->cancelled, memory_order_acquire)) rc = lk->run(lk);
   *result = lk->result;
@@ -155,7 +155,7 @@ static int lookup_job(void *ud, void **result) {
 
 /* ---- the future ---- */
 
-static lookup **lookup_slot(const uvrun_future_t *fut) { return uvr_io_future_state(fut); }
+static lookup_req **lookup_slot(const uvrun_future_t *fut) { return uvr_io_future_state(fut); }
 
 static int lookup_cancel(uvrun_future_t *fut, const char *msg) {
   if (!uvrun_future_done(fut)) atomic_store_explicit(&(*lookup_slot(fut))->cancelled, 1, memory_order_release);
@@ -163,7 +163,7 @@ static int lookup_cancel(uvrun_future_t *fut, const char *msg) {
 }
 
 static void lookup_free(uvrun_future_t *fut) {
-  lookup *lk = *lookup_slot(fut);
+  lookup_req *lk = *lookup_slot(fut);
   atomic_store_explicit(&lk->cancelled, 1, memory_order_release);
   lookup_unref(lk);
 }
@@ -172,8 +172,8 @@ static const uvr_io_kind getaddrinfo_kind = {"getaddrinfo", lookup_cancel, looku
 static const uvr_io_kind getnameinfo_kind = {"getnameinfo", lookup_cancel, lookup_free, NULL};
 
 /* Takes over lk (its creator's reference): the job gets one more. */
-static uvrun_future_t *lookup_submit(uvrun_loop_t *loop, lookup *lk, const uvr_io_kind *kind) {
-  uvrun_future_t *fut = uvr_io_future_new(loop, kind, sizeof(lookup *));
+static uvrun_future_t *lookup_submit(uvrun_loop_t *loop, lookup_req *lk, const uvr_io_kind *kind) {
+  uvrun_future_t *fut = uvr_io_future_new(loop, kind, sizeof(lookup_req *));
   if (fut == NULL) {
     lookup_unref(lk);
     return NULL;
@@ -190,7 +190,7 @@ static uvrun_future_t *lookup_submit(uvrun_loop_t *loop, lookup *lk, const uvr_i
 
 uvrun_future_t *uvr_getaddrinfo(uvrun_loop_t *loop, const char *host, const char *service, int family, int socktype,
                                 int flags) {
-  lookup *lk = uvr_calloc(1, sizeof *lk);
+  lookup_req *lk = uvr_calloc(1, sizeof *lk);
   if (lk == NULL) {
     uvr_fail(UVRUN_E_NOMEM, "out of memory");
     return NULL;
@@ -214,13 +214,9 @@ const struct sockaddr *uvr_address_sockaddr(const uvrun_address_t *a) {
   return (const struct sockaddr *)&((const uvr_address *)a)->sa;
 }
 
-static int check_loop(uvrun_loop_t *loop, const char *what) {
-  if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "%s: loop is NULL", what);
-  return uvr_loop_check(loop);
-}
 
 uvrun_future_t *uvrun_getaddrinfo(uvrun_loop_t *loop, const char *host, const char *service, int family, int socktype) {
-  if (check_loop(loop, "getaddrinfo") < 0) return NULL;
+  if (uvr_io_check_loop(loop, "getaddrinfo") < 0) return NULL;
   if (host == NULL && service == NULL) {
     uvr_fail(UVRUN_E_INVAL, "getaddrinfo: host and service must not both be NULL");
     return NULL;
@@ -232,15 +228,9 @@ uvrun_future_t *uvrun_getaddrinfo(uvrun_loop_t *loop, const char *host, const ch
   return uvr_getaddrinfo(loop, host, service, family, socktype, 0);
 }
 
-int uvr_parse_ip(const char *host, int port, struct sockaddr_storage *sa) {
-  if (host == NULL) return UV_EINVAL;
-  if (uv_ip4_addr(host, port, (struct sockaddr_in *)sa) == 0) return 0;
-  return uv_ip6_addr(host, port, (struct sockaddr_in6 *)sa);
-}
-
 uvrun_future_t *uvrun_getnameinfo(uvrun_loop_t *loop, const char *host, int port, int flags) {
-  lookup *lk;
-  if (check_loop(loop, "getnameinfo") < 0) return NULL;
+  lookup_req *lk;
+  if (uvr_io_check_loop(loop, "getnameinfo") < 0) return NULL;
   if (port < 0 || port > 65535) {
     uvr_fail(UVRUN_E_INVAL, "getnameinfo: port must be 0..65535, not %d", port);
     return NULL;

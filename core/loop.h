@@ -144,6 +144,7 @@ struct uvrun_loop_s {
    * handle's close callback ran; the buffer libuv reads into */
   uvrun_stream_t *streams;
   char *read_scratch;
+  uvrun_server_t *servers; /* server.c: every server not yet freed */
   uvr_tsq ts; /* last: what other threads write */
 };
 
