@@ -49,8 +49,8 @@ struct uvrun_stream_s {
   /* Told when the handle has closed (uvr_stream_on_closed). */
   void (*on_closed)(void *ud);
   void *on_closed_ud;
-  uint8_t closing;  /* close() or abort() was called */
-  uint8_t closed;   /* the handle's close callback ran */
+  uint8_t closing; /* close() or abort() was called */
+  uint8_t closed;  /* the handle's close callback ran */
   uint8_t is_tcp;
   uint8_t reading;  /* uv_read_start is on */
   uint8_t at_eof;   /* the peer ended its side */
