@@ -145,7 +145,8 @@ static void start_next(uvrun_future_t *fut) {
   while ((sa = take_address(op)) != NULL) {
     int rc = attempt_start(fut, sa);
     if (rc == 0) {
-      if (more_addresses(op)) uvrun_loop_call_later(uvrun_future_loop(fut), ATTEMPT_DELAY, stagger_over, fut, &op->stagger);
+      if (more_addresses(op))
+        uvrun_loop_call_later(uvrun_future_loop(fut), ATTEMPT_DELAY, stagger_over, fut, &op->stagger);
       return;
     }
     note_failure(op, sa, rc);
@@ -230,7 +231,6 @@ static void connect_free(uvrun_future_t *fut) {
 
 static const uvr_io_kind connect_kind = {"connect", connect_cancel, connect_free, NULL};
 
-
 /* T2: bind to local_host, local_port first. */
 static int set_local(connect_op *op) {
   const uvrun_stream_opts_t *o = &op->opts;
@@ -241,7 +241,6 @@ static int set_local(connect_op *op) {
     return uvr_fail(UVRUN_E_INVAL, "local_host must be a numeric address, not \"%s\"", o->local_host);
   return 0;
 }
-
 
 uvrun_future_t *uvrun_tcp_connect(uvrun_loop_t *loop, const char *host, int port, const uvrun_stream_opts_t *opts) {
   uvrun_future_t *fut;

@@ -214,7 +214,6 @@ const struct sockaddr *uvr_address_sockaddr(const uvrun_address_t *a) {
   return (const struct sockaddr *)&((const uvr_address *)a)->sa;
 }
 
-
 uvrun_future_t *uvrun_getaddrinfo(uvrun_loop_t *loop, const char *host, const char *service, int family, int socktype) {
   if (uvr_io_check_loop(loop, "getaddrinfo") < 0) return NULL;
   if (host == NULL && service == NULL) {

@@ -145,7 +145,7 @@ struct uvrun_loop_s {
   uvrun_stream_t *streams;
   char *read_scratch;
   uvrun_server_t *servers; /* server.c: every server not yet freed */
-  uvr_tsq ts; /* last: what other threads write */
+  uvr_tsq ts;              /* last: what other threads write */
 };
 
 /* What the layers above the engine do at the loop's turning points. The

@@ -51,7 +51,6 @@ static int opts_from(const uvrun_server_opts_t *given, uvrun_server_opts_t *opts
 
 /* ---- checks ---- */
 
-
 int uvr_server_check(const uvrun_server_t *server) {
   if (server == NULL) return uvr_fail(UVRUN_E_INVAL, "server must not be NULL");
   return uvr_loop_check(server->loop);
@@ -209,8 +208,8 @@ static void note_port(uvrun_server_t *server) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (server->port != 0 || getsockname(server->listeners[0]->fd, (struct sockaddr *)&ss, &len) < 0) return;
-  server->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                : ((struct sockaddr_in *)&ss)->sin_port);
+  server->port =
+      ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
 static int bind_ip(uvrun_server_t *server, struct sockaddr_storage *ss, int v6only) {
@@ -313,7 +312,6 @@ static void listen_resolved(uvrun_future_t *lookup, void *ud) {
   uvrun_future_unref(fut);
 }
 
-
 static uvrun_future_t *listen_on_name(uvrun_server_t *server, const char *host, int port) {
   uvrun_future_t *fut = uvr_io_future_new(server->loop, &listen_kind, sizeof(listen_op));
   listen_op *op;
@@ -326,8 +324,8 @@ static uvrun_future_t *listen_on_name(uvrun_server_t *server, const char *host, 
   op->server = server;
   snprintf(service, sizeof service, "%d", port);
   op->lookup = uvr_getaddrinfo(server->loop, host, service, AF_UNSPEC, SOCK_STREAM, 0);
-  if (op->lookup == NULL ||
-      uvr_future_add_done_callback_holding(op->lookup, listen_resolved, uvrun_future_ref(fut), uvr_io_future_drop) < 0) {
+  if (op->lookup == NULL || uvr_future_add_done_callback_holding(op->lookup, listen_resolved, uvrun_future_ref(fut),
+                                                                 uvr_io_future_drop) < 0) {
     if (op->lookup != NULL) uvrun_future_unref(fut); /* the callback's */
     uvrun_future_unref(fut);
     return NULL;

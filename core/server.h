@@ -25,8 +25,8 @@ typedef struct uvr_listener {
 typedef struct uvr_conn {
   uvrun_server_t *server; /* holds a memory reference */
   uvrun_stream_t *stream;
-  uvrun_task_t *task;        /* serve(): the handler's task while it runs (reference) */
-  uvrun_context_t *context;  /* serve(): the copy of the server's context it runs in */
+  uvrun_task_t *task;       /* serve(): the handler's task while it runs (reference) */
+  uvrun_context_t *context; /* serve(): the copy of the server's context it runs in */
   struct uvr_conn *prev, *next;
   uint8_t open;      /* the stream's handle has not closed yet */
   uint8_t holds;     /* the conn holds a reference to the stream */
@@ -40,19 +40,19 @@ struct uvrun_server_s {
   /* Memory: one while there are users, one per listener not yet closed,
    * one per connection still known. */
   int refs;
-  uvrun_loop_t *loop;            /* reference */
-  uvrun_server_t *prev, *next;   /* loop->servers, until freed */
+  uvrun_loop_t *loop;          /* reference */
+  uvrun_server_t *prev, *next; /* loop->servers, until freed */
   uvrun_server_opts_t opts;
   uvr_listener **listeners;
   size_t nlisteners;
-  int port; /* TCP: the port bound, once listening */
+  int port;        /* TCP: the port bound, once listening */
   char *unix_path; /* a Unix socket file of ours, removed at close */
   uint64_t unix_ino;
   uint8_t is_tcp;
   uint8_t listening;
-  uint8_t closed;        /* close(), shutdown() or the last user gone */
-  uint8_t backing_off;   /* V6: out of descriptors, waiting for retry */
-  uint8_t reported;      /* V6: this shortage was logged */
+  uint8_t closed;      /* close(), shutdown() or the last user gone */
+  uint8_t backing_off; /* V6: out of descriptors, waiting for retry */
+  uint8_t reported;    /* V6: this shortage was logged */
   /* accept() and serve() */
   uvrun_future_t *accepts_head, *accepts_tail; /* waiting accepts, oldest first */
   size_t nunclaimed;

@@ -156,7 +156,7 @@ TEST_CASE("S2: read_until fails with LIMIT_OVERRUN past its cap, and the bytes s
   }
   REQUIRE(uvrun_stream_write(a, "\n", 1) == 0);
   st::spin(loop, 0.02);  // the newline is in the stream too
-  {  // found, but past the cap
+  {                      // found, but past the cap
     Kept read(loop, uvrun_stream_read_until(b, "\n", 1, buf, 5));
     CHECK(read.rc == UVRUN_E_LIMIT_OVERRUN);
     CHECK(std::string(uvrun_error_message(read.error())) == "Separator is found, but chunk is longer than limit");

@@ -1,0 +1,248 @@
+// TCP: connecting (T1-T4), listening and accepting (V1, V2), serving (V3),
+// adopting a socket (U3), and their bad input (E).
+#include <doctest/doctest.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <uvrun.h>
+
+#include <chrono>
+#include <string>
+
+#include "socket_support.h"
+#include "stream_support.h"
+#include "support.h"
+
+TEST_SUITE_BEGIN("sockets");
+
+namespace {
+
+// A server listening on 127.0.0.1 at a free port; `opts` nullptr: defaults.
+uvrun_server_t *listen_local(uvrun_loop_t *loop, const uvrun_server_opts_t *opts = nullptr) {
+  sk::Waited w = sk::wait(loop, uvrun_tcp_listen(loop, "127.0.0.1", 0, opts));
+  REQUIRE(w.rc == 0);
+  return uvrun_server_ref(static_cast<uvrun_server_t *>(w.value));
+}
+
+uvrun_stream_t *connect_to(uvrun_loop_t *loop, const char *host, int port, const uvrun_stream_opts_t *opts = nullptr) {
+  sk::Waited w = sk::wait(loop, uvrun_tcp_connect(loop, host, port, opts));
+  INFO(w.message);
+  REQUIRE(w.rc == 0);
+  return uvrun_stream_ref(static_cast<uvrun_stream_t *>(w.value));
+}
+
+uvrun_stream_t *accept_one(uvrun_loop_t *loop, uvrun_server_t *server) {
+  sk::Waited w = sk::wait(loop, uvrun_server_accept(server));
+  REQUIRE(w.rc == 0);
+  return uvrun_stream_ref(static_cast<uvrun_stream_t *>(w.value));
+}
+
+uvrun_server_info_t server_info(const uvrun_server_t *server) {
+  uvrun_server_info_t i;
+  i.size = sizeof i;
+  REQUIRE(uvrun_server_info(server, &i) == 0);
+  return i;
+}
+
+// A blocking client made with the system calls: connected to 127.0.0.1:port.
+int raw_client(int port, int family = AF_INET) {
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  struct sockaddr_storage ss = {};
+  if (family == AF_INET6) {
+    auto *sa = reinterpret_cast<sockaddr_in6 *>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons((uint16_t)port);
+    sa->sin6_addr = in6addr_loopback;
+  } else {
+    auto *sa = reinterpret_cast<sockaddr_in *>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
+  int rc =
+      connect(fd, reinterpret_cast<sockaddr *>(&ss), family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+  if (rc != 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+// What a raw socket reads within a second ("" at the end of stream).
+std::string raw_read(int fd) {
+  struct pollfd p = {fd, POLLIN, 0};
+  char buf[256];
+  if (poll(&p, 1, 1000) != 1) return "(nothing)";
+  ssize_t n = read(fd, buf, sizeof buf);
+  return n < 0 ? "(error " + std::to_string(errno) + ")" : std::string(buf, (size_t)n);
+}
+
+void release(uvrun_loop_t *loop, uvrun_stream_t *a, uvrun_stream_t *b) { st::close_all(loop, a, b); }
+
+int sockopt(const uvrun_stream_t *stream, int level, int name) {
+  int v = -1;
+  socklen_t len = sizeof v;
+  REQUIRE(getsockopt(st::info(stream).fd, level, name, &v, &len) == 0);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("V1 T1: a server on port 0 reports its port; a numeric connect reaches it without a lookup") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_t *server = listen_local(loop);
+  int port = uvrun_server_port(server);
+  CHECK(port > 0);
+  CHECK(server_info(server).port == port);
+  CHECK(server_info(server).listening == 1);
+  uvrun_stream_t *client = connect_to(loop, "127.0.0.1", port);
+  uvrun_stream_t *server_side = accept_one(loop, server);
+  CHECK(uvrun_stream_write(client, "ping", 4) == 0);
+  CHECK(st::read_n(loop, server_side, 4) == "ping");
+  CHECK(st::info(server_side).peer_port == st::info(client).local_port);
+  CHECK(std::string(st::info(client).peer_host) == "127.0.0.1");
+  release(loop, client, server_side);
+  uvrun_server_unref(server);
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("V1: no host listens on every interface of both families, on one port") {
+  uvrun_loop_t *loop = t::new_loop();
+  sk::Waited w = sk::wait(loop, uvrun_tcp_listen(loop, nullptr, 0, nullptr));
+  REQUIRE(w.rc == 0);
+  auto *server = static_cast<uvrun_server_t *>(w.value);
+  int port = uvrun_server_port(server);
+  uvrun_stream_t *v4 = connect_to(loop, "127.0.0.1", port);
+  uvrun_stream_t *v6 = connect_to(loop, "::1", port);
+  uvrun_stream_t *a = accept_one(loop, server);
+  uvrun_stream_t *b = accept_one(loop, server);
+  CHECK(server_info(server).accepted == 2);
+  release(loop, v4, a);
+  release(loop, v6, b);
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("V1: a name listens on every address it resolves to, all on the port the first got") {
+  t::check_child(sk::with_hosts("::1 both.test\n127.0.0.1 both.test\n", []() -> int {
+    uvrun_loop_t *loop = nullptr;
+    CHILD_EXPECT(uvrun_loop_new(&loop) == 0, 1);
+    {
+      sk::Waited w = sk::wait(loop, uvrun_tcp_listen(loop, "both.test", 0, nullptr));
+      CHILD_EXPECT(w.rc == 0, 2);
+      auto *server = static_cast<uvrun_server_t *>(w.value);
+      int port = uvrun_server_port(server);
+      CHILD_EXPECT(port > 0, 3);
+      int c4 = raw_client(port, AF_INET), c6 = raw_client(port, AF_INET6);
+      CHILD_EXPECT(c4 >= 0 && c6 >= 0, 4);
+      for (int i = 0; i < 2; i++) {
+        sk::Waited a = sk::wait(loop, uvrun_server_accept(server));
+        CHILD_EXPECT(a.rc == 0, 5);
+      }
+      close(c4);
+      close(c6);
+    }
+    CHILD_EXPECT(uvrun_loop_free(loop) == 0, 6);
+    return 0;
+  }));
+}
+
+TEST_CASE("V1: backlog bounds the connections waiting; by default 511 of them can") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_opts_t opts;
+  uvrun_server_opts_init(&opts);
+  opts.backlog = 1;
+  uvrun_server_t *small = listen_local(loop, &opts);
+  uvrun_server_t *large = listen_local(loop);
+  // Nobody accepts: the kernel queues backlog + 1 connections, and the next
+  // client's connect waits.
+  auto connected = [&](int port, int n) {
+    int done = 0;
+    std::vector<int> fds;
+    for (int i = 0; i < n; i++) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      struct sockaddr_in sa = {};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons((uint16_t)port);
+      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa);
+      fds.push_back(fd);
+    }
+    st::spin(loop, 0.2);
+    for (int fd : fds) {
+      struct sockaddr_in peer;
+      socklen_t len = sizeof peer;
+      done += getpeername(fd, reinterpret_cast<sockaddr *>(&peer), &len) == 0;
+      close(fd);
+    }
+    return done;
+  };
+  CHECK(connected(uvrun_server_port(small), 4) == 2);
+  CHECK(connected(uvrun_server_port(large), 16) == 16);
+  uvrun_server_unref(small);
+  uvrun_server_unref(large);
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("V1: reuse_address (on by default) binds a port whose old connections linger in TIME_WAIT") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_t *server = listen_local(loop);
+  int port = uvrun_server_port(server);
+  int client = raw_client(port);
+  uvrun_stream_t *conn = accept_one(loop, server);
+  // The server's side closes first: its end of the connection waits in
+  // TIME_WAIT on the port.
+  CHECK(uvrun_stream_close(conn) == 0);
+  CHECK(st::await(loop, uvrun_stream_wait_closed(conn)) == 0);
+  uvrun_stream_unref(conn);
+  CHECK(raw_read(client) == "");
+  close(client);
+  uvrun_server_unref(server);
+  uvrun_server_opts_t opts;
+  uvrun_server_opts_init(&opts);
+  opts.reuse_address = 0;
+  {
+    sk::Waited w = sk::wait(loop, uvrun_tcp_listen(loop, "127.0.0.1", port, &opts));
+    CHECK(w.rc == -EADDRINUSE);
+  }
+  {
+    sk::Waited w = sk::wait(loop, uvrun_tcp_listen(loop, "127.0.0.1", port, nullptr));
+    CHECK(w.rc == 0);
+  }
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("V1: reuse_port lets two servers listen on one port; without it the second fails") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_opts_t opts;
+  uvrun_server_opts_init(&opts);
+  opts.reuse_port = 1;
+  uvrun_server_t *first = listen_local(loop, &opts);
+  int port = uvrun_server_port(first);
+  {
+    sk::Waited w = sk::wait(loop, uvrun_tcp_listen(loop, "127.0.0.1", port, &opts));
+    CHECK(w.rc == 0);
+    CHECK(uvrun_server_port(static_cast<uvrun_server_t *>(w.value)) == port);
+  }
+  {
+    sk::Waited w = sk::wait(loop, uvrun_tcp_listen(loop, "127.0.0.1", port, nullptr));
+    CHECK(w.rc == -EADDRINUSE);
+    CHECK(w.message == "listen on 127.0.0.1:" + std::to_string(port) + ": address already in use");
+  }
+  uvrun_server_unref(first);
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("E: a low port needs privileges") {
+  uvrun_loop_t *loop = t::new_loop();
+  sk::Waited w = sk::wait(loop, uvrun_tcp_listen(loop, "127.0.0.1", 1, nullptr));
+  if (geteuid() != 0) {
+    CHECK(w.rc == -EACCES);
+    CHECK(w.message == "listen on 127.0.0.1:1: permission denied");
+  } else {
+    // root may: the server listens there (CI runs as root).
+    REQUIRE(w.rc == 0);
+    CHECK(uvrun_server_port(static_cast<uvrun_server_t *>(w.value)) == 1);
+  }
+  CHECK(uvrun_loop_free(loop) == 0);
+}
