@@ -1,12 +1,11 @@
 // TCP: connecting (T1-T4), listening and accepting (V1, V2), serving (V3),
 // adopting a socket (U3), and their bad input (E).
 #include <doctest/doctest.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <uvrun.h>
 
-#include <chrono>
 #include <string>
+#include <vector>
 
 #include "socket_support.h"
 #include "stream_support.h"
@@ -31,7 +30,7 @@ uvrun_stream_t *connect_to(uvrun_loop_t *loop, const char *host, int port, const
 }
 
 uvrun_stream_t *accept_one(uvrun_loop_t *loop, uvrun_server_t *server) {
-  sk::Waited w = sk::wait(loop, uvrun_server_accept(server));
+  sk::Waited w = sk::wait(loop, uvrun_wait_for(uvrun_server_accept(server), 5.0));
   REQUIRE(w.rc == 0);
   return uvrun_stream_ref(static_cast<uvrun_stream_t *>(w.value));
 }
@@ -69,23 +68,18 @@ int raw_client(int port, int family = AF_INET) {
   return fd;
 }
 
-// What a raw socket reads within a second ("" at the end of stream).
-std::string raw_read(int fd) {
+// What a raw socket reads within a second, the loop running meanwhile (""
+// at the end of the stream).
+std::string raw_read(uvrun_loop_t *loop, int fd) {
   struct pollfd p = {fd, POLLIN, 0};
   char buf[256];
-  if (poll(&p, 1, 1000) != 1) return "(nothing)";
+  for (int i = 0; i < 1000 && poll(&p, 1, 0) == 0; i++) st::spin(loop, 0.001);
+  if (!(p.revents & POLLIN)) return "(nothing)";
   ssize_t n = read(fd, buf, sizeof buf);
   return n < 0 ? "(error " + std::to_string(errno) + ")" : std::string(buf, (size_t)n);
 }
 
 void release(uvrun_loop_t *loop, uvrun_stream_t *a, uvrun_stream_t *b) { st::close_all(loop, a, b); }
-
-int sockopt(const uvrun_stream_t *stream, int level, int name) {
-  int v = -1;
-  socklen_t len = sizeof v;
-  REQUIRE(getsockopt(st::info(stream).fd, level, name, &v, &len) == 0);
-  return v;
-}
 
 }  // namespace
 
@@ -195,7 +189,7 @@ TEST_CASE("V1: reuse_address (on by default) binds a port whose old connections 
   CHECK(uvrun_stream_close(conn) == 0);
   CHECK(st::await(loop, uvrun_stream_wait_closed(conn)) == 0);
   uvrun_stream_unref(conn);
-  CHECK(raw_read(client) == "");
+  CHECK(raw_read(loop, client) == "");
   close(client);
   uvrun_server_unref(server);
   uvrun_server_opts_t opts;
@@ -244,5 +238,205 @@ TEST_CASE("E: a low port needs privileges") {
     REQUIRE(w.rc == 0);
     CHECK(uvrun_server_port(static_cast<uvrun_server_t *>(w.value)) == 1);
   }
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("V2: connections are taken from the kernel only while an accept waits; a cancelled accept loses none") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_t *server = listen_local(loop);
+  uvrun_future_t *early = uvrun_server_accept(server);
+  REQUIRE(early != nullptr);
+  st::spin(loop, 0.01);
+  CHECK(uvrun_future_cancel(early, nullptr) == 1);
+  uvrun_future_unref(early);
+  int client = raw_client(uvrun_server_port(server));
+  REQUIRE(client >= 0);
+  CHECK(write(client, "hello", 5) == 5);
+  st::spin(loop, 0.05);
+  CHECK(server_info(server).accepted == 0);  // still in the backlog
+  uvrun_stream_t *conn = accept_one(loop, server);
+  CHECK(st::read_n(loop, conn, 5) == "hello");
+  CHECK(server_info(server).accepted == 1);
+  uvrun_stream_unref(conn);
+  close(client);
+  uvrun_server_unref(server);
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("V2: a connection whose accept was done but never taken goes to the next accept") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_t *server = listen_local(loop);
+  uvrun_future_t *first = uvrun_server_accept(server);
+  int client = raw_client(uvrun_server_port(server));
+  CHECK(write(client, "x", 1) == 1);
+  while (!uvrun_future_done(first)) st::spin(loop, 0.001);
+  // As a task cancelled in the iteration its accept completed drops it.
+  uvrun_future_unref(first);
+  uvrun_stream_t *conn = accept_one(loop, server);
+  CHECK(st::read_n(loop, conn, 1) == "x");
+  CHECK(server_info(server).accepted == 1);
+  CHECK(uvrun_stream_write(conn, "y", 1) == 0);
+  CHECK(raw_read(loop, client) == "y");
+  uvrun_stream_unref(conn);
+  close(client);
+  uvrun_server_unref(server);
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("V2: accepts are served in the order they were made") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_t *server = listen_local(loop);
+  uvrun_future_t *first = uvrun_server_accept(server), *second = uvrun_server_accept(server);
+  int a = raw_client(uvrun_server_port(server));
+  while (!uvrun_future_done(first)) st::spin(loop, 0.001);
+  CHECK_FALSE(uvrun_future_done(second));
+  int b = raw_client(uvrun_server_port(server));
+  while (!uvrun_future_done(second)) st::spin(loop, 0.001);
+  void *va = nullptr, *vb = nullptr;
+  CHECK(uvrun_future_result(first, &va) == 0);
+  CHECK(uvrun_future_result(second, &vb) == 0);
+  CHECK(write(a, "a", 1) == 1);
+  CHECK(st::read_n(loop, static_cast<uvrun_stream_t *>(va), 1) == "a");
+  CHECK(write(b, "b", 1) == 1);
+  CHECK(st::read_n(loop, static_cast<uvrun_stream_t *>(vb), 1) == "b");
+  uvrun_future_unref(first);
+  uvrun_future_unref(second);
+  close(a);
+  close(b);
+  uvrun_server_unref(server);
+  CHECK(uvrun_loop_free(loop) == 0);
+}
+
+namespace {
+
+// An echo handler: reads what comes and writes it back until the end of
+// the stream, noting the context variable it saw first.
+struct Echo {
+  uvrun_contextvar_t *var = nullptr;
+  std::vector<std::string> seen;
+  int fail_with = 0;  // a handler that fails after its first echo
+  struct Conn {
+    char buf[64];
+    int step = 0;
+  };
+  static int handler(uvrun_task_t *task, uvrun_stream_t *stream, void *ud) {
+    auto *self = static_cast<Echo *>(ud);
+    auto *conn = static_cast<Conn *>(uvrun_stream_data(stream));
+    if (conn == nullptr) {
+      conn = new Conn;
+      uvrun_stream_set_data(stream, conn, [](void *p) { delete static_cast<Conn *>(p); });
+      void *v = nullptr;
+      uvrun_contextvar_get(self->var, &v);
+      self->seen.push_back(v != nullptr ? static_cast<const char *>(v) : "(none)");
+      uvrun_contextvar_set(self->var, const_cast<char *>("set by a handler"), nullptr);
+      return uvrun_task_await(task, uvrun_stream_read(stream, conn->buf, sizeof conn->buf));
+    }
+    void *got = nullptr;
+    int rc = uvrun_task_resume(task, &got);
+    if (rc < 0) return rc;
+    size_t n = reinterpret_cast<uintptr_t>(got);
+    if (n == 0) return uvrun_task_return(task, nullptr);
+    uvrun_stream_write(stream, conn->buf, n);
+    if (self->fail_with != 0) return t::fail(task, self->fail_with, "the handler broke");
+    return uvrun_task_await(task, uvrun_stream_read(stream, conn->buf, sizeof conn->buf));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("V3: serve runs a task per connection in a copy of serve()'s context; its end closes the connection") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_t *server = listen_local(loop);
+  Echo echo;
+  REQUIRE(uvrun_contextvar_new("who", 0, nullptr, &echo.var) == 0);
+  uvrun_token_t *token = nullptr;
+  REQUIRE(uvrun_contextvar_set(echo.var, const_cast<char *>("at serve"), &token) == 0);
+  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo) == 0);
+  REQUIRE(uvrun_contextvar_set(echo.var, const_cast<char *>("after serve"), nullptr) == 0);
+  int port = uvrun_server_port(server);
+  int a = raw_client(port), b = raw_client(port);
+  CHECK(write(a, "one", 3) == 3);
+  CHECK(raw_read(loop, a) == "one");
+  CHECK(write(b, "two", 3) == 3);
+  CHECK(raw_read(loop, b) == "two");
+  CHECK(server_info(server).open == 2);
+  shutdown(a, SHUT_WR);  // the handler reads the end, returns, and its connection closes
+  CHECK(raw_read(loop, a) == "");
+  close(a);
+  close(b);
+  while (server_info(server).open > 0) st::spin(loop, 0.001);
+  CHECK(server_info(server).accepted == 2);
+  REQUIRE(echo.seen.size() == 2);
+  CHECK(echo.seen[0] == "at serve");
+  CHECK(echo.seen[1] == "at serve");
+  CHECK(uvrun_contextvar_reset(echo.var, token) == 0);
+  uvrun_server_unref(server);
+  CHECK(uvrun_loop_free(loop) == 0);
+  uvrun_contextvar_free(echo.var);
+}
+
+TEST_CASE("V3: a failing handler is reported to the loop's exception handler, and the server goes on") {
+  uvrun_loop_t *loop = t::new_loop();
+  t::Reports reports;
+  reports.install(loop);
+  uvrun_server_t *server = listen_local(loop);
+  Echo echo;
+  REQUIRE(uvrun_contextvar_new("who", 0, nullptr, &echo.var) == 0);
+  echo.fail_with = UVRUN_E_INVAL;
+  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo) == 0);
+  int port = uvrun_server_port(server);
+  for (int i = 0; i < 2; i++) {
+    int c = raw_client(port);
+    CHECK(write(c, "hi", 2) == 2);
+    CHECK(raw_read(loop, c) == "hi");
+    CHECK(raw_read(loop, c) == "");  // its handler failed: the connection closed
+    close(c);
+  }
+  while (server_info(server).open > 0) st::spin(loop, 0.001);
+  REQUIRE(reports.list.size() == 2);
+  CHECK(reports.list[0].message == "Unhandled exception in client_connected_cb");
+  CHECK(reports.list[0].code == UVRUN_E_INVAL);
+  CHECK(reports.list[0].error_message == "the handler broke");
+  CHECK(server_info(server).listening == 1);
+  uvrun_server_unref(server);
+  CHECK(uvrun_loop_free(loop) == 0);
+  uvrun_contextvar_free(echo.var);
+}
+
+TEST_CASE("V2 V3: serve takes over connections accepted for nobody; a second serve fails") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_t *server = listen_local(loop);
+  Echo echo;
+  REQUIRE(uvrun_contextvar_new("who", 0, nullptr, &echo.var) == 0);
+  uvrun_future_t *dropped = uvrun_server_accept(server);
+  int c = raw_client(uvrun_server_port(server));
+  while (!uvrun_future_done(dropped)) st::spin(loop, 0.001);
+  uvrun_future_unref(dropped);
+  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo) == 0);
+  CHECK(write(c, "z", 1) == 1);
+  CHECK(raw_read(loop, c) == "z");
+  CHECK(uvrun_server_serve(server, Echo::handler, &echo) == UVRUN_E_INVALID_STATE);
+  CHECK(uvrun_server_serve(server, nullptr, nullptr) == UVRUN_E_INVAL);
+  close(c);
+  while (server_info(server).open > 0) st::spin(loop, 0.001);
+  uvrun_server_unref(server);
+  CHECK(uvrun_loop_free(loop) == 0);
+  uvrun_contextvar_free(echo.var);
+}
+
+TEST_CASE("U3: a stream adopts a socket the caller connected") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_t *server = listen_local(loop);
+  int fd = raw_client(uvrun_server_port(server));
+  REQUIRE(fd >= 0);
+  uvrun_stream_t *adopted = nullptr;
+  REQUIRE(uvrun_stream_open(loop, fd, nullptr, &adopted) == 0);
+  uvrun_stream_t *conn = accept_one(loop, server);
+  CHECK(uvrun_stream_write(adopted, "via fd", 6) == 0);
+  CHECK(st::read_n(loop, conn, 6) == "via fd");
+  CHECK(st::info(adopted).fd == fd);
+  CHECK(st::info(adopted).peer_port == uvrun_server_port(server));
+  release(loop, adopted, conn);
+  uvrun_server_unref(server);
   CHECK(uvrun_loop_free(loop) == 0);
 }
