@@ -81,11 +81,12 @@ static void connect_fail(uvrun_future_t *fut, int code, const char *message) {
 
 /* T4: each failure named by its address; the first one's code stands. */
 static void note_failure(connect_op *op, const struct sockaddr *sa, int code) {
-  char where[80];
+  char where[80], text[128];
   size_t n = strlen(op->why);
   if (sa != NULL) uvr_address_name(sa, where, sizeof where);
   else snprintf(where, sizeof where, "%s", op->target);
-  snprintf(op->why + n, sizeof op->why - n, "%s%s: %s", n == 0 ? "connect to " : "; ", where, uvrun_strerror(code));
+  snprintf(op->why + n, sizeof op->why - n, "%s%s: %s", n == 0 ? "connect to " : "; ", where,
+           uvr_io_strerror(code, text, sizeof text));
   if (op->err == 0) op->err = code;
 }
 
@@ -292,6 +293,7 @@ uvrun_future_t *uvrun_unix_connect(uvrun_loop_t *loop, const char *path, const u
   uvrun_stream_t *stream;
   uvrun_future_t *fut;
   socklen_t len;
+  char text[128];
   int fd, rc;
   if (uvr_io_check_loop(loop, "unix_connect") < 0 || uvr_stream_opts_from(opts, &o) < 0 ||
       uvr_unix_address(path, &sun, &len) < 0)
@@ -311,6 +313,6 @@ uvrun_future_t *uvrun_unix_connect(uvrun_loop_t *loop, const char *path, const u
     uvrun_future_set_result(fut, stream, stream_value_unref);
     return fut;
   }
-  uvr_fail(rc, "connect to %s: %s", path, uvrun_strerror(rc));
+  uvr_fail(rc, "connect to %s: %s", path, uvr_io_strerror(rc, text, sizeof text));
   return NULL;
 }

@@ -22,6 +22,10 @@ const uvr_io_kind *uvr_io_future_kind(const uvrun_future_t *fut);
 /* uvrun_future_unref as a uvrun_free_fn: the drop of a done callback that
  * holds a future. */
 void uvr_io_future_drop(void *fut);
+/* A system error's text as libuv words it ("no such file or directory"):
+ * uvrun_strerror() would give -ENOENT's other meaning, UVRUN_E_NOTFOUND's.
+ * uvrun's own codes get their own text. */
+const char *uvr_io_strerror(int code, char *buf, size_t len);
 /* An I/O call's loop: not NULL, open and, in debug mode, this thread's. 0
  * or the error (recorded); `what` names the call. */
 int uvr_io_check_loop(uvrun_loop_t *loop, const char *what);

@@ -213,7 +213,7 @@ static void note_port(uvrun_server_t *server) {
 }
 
 static int bind_ip(uvrun_server_t *server, struct sockaddr_storage *ss, int v6only) {
-  char where[80];
+  char where[80], text[128];
   int rc;
   if (server->port != 0) { /* the port the first address got */
     if (ss->ss_family == AF_INET6) ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)server->port);
@@ -223,7 +223,7 @@ static int bind_ip(uvrun_server_t *server, struct sockaddr_storage *ss, int v6on
                      ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), v6only);
   if (rc < 0) {
     uvr_address_name((struct sockaddr *)ss, where, sizeof where);
-    return uvr_fail(rc, "listen on %s: %s", where, uvrun_strerror(rc));
+    return uvr_fail(rc, "listen on %s: %s", where, uvr_io_strerror(rc, text, sizeof text));
   }
   note_port(server);
   return 0;
@@ -367,13 +367,14 @@ uvrun_future_t *uvrun_unix_listen(uvrun_loop_t *loop, const char *path, const uv
   uvrun_server_t *server;
   struct stat st;
   socklen_t len;
+  char text[128];
   int rc;
   if (uvr_io_check_loop(loop, "unix_listen") < 0 || opts_from(opts, &o) < 0 || uvr_unix_address(path, &sun, &len) < 0)
     return NULL;
   if ((server = server_new(loop, &o, 0)) == NULL) return NULL;
   remove_stale_socket(path);
   if ((rc = listener_open(server, (struct sockaddr *)&sun, len, 0)) < 0) {
-    uvr_fail(rc, "listen on %s: %s", path, uvrun_strerror(rc));
+    uvr_fail(rc, "listen on %s: %s", path, uvr_io_strerror(rc, text, sizeof text));
     uvrun_server_unref(server);
     return NULL;
   }

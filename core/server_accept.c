@@ -266,6 +266,7 @@ static void hand_over(uvrun_server_t *server, uvr_conn *conn) {
 static void deliver(uvrun_server_t *server, int fd) {
   uvrun_stream_t *stream = uvr_stream_new(server->loop, server->is_tcp ? UV_TCP : UV_NAMED_PIPE, &server->opts.stream);
   uvr_conn *conn = NULL;
+  char text[128];
   int rc = stream != NULL ? 0 : uvr_last_code();
   if (rc == 0) {
     uv_stream_t *handle = uvr_stream_handle(stream);
@@ -276,7 +277,7 @@ static void deliver(uvrun_server_t *server, int fd) {
   if (rc == 0 && (conn = uvr_calloc(1, sizeof *conn)) == NULL) rc = UVRUN_E_NOMEM;
   if (rc < 0) {
     server->refused++;
-    uvr_logf(UVRUN_LOG_ERROR, "a connection was dropped: %s", uvrun_strerror(rc));
+    uvr_logf(UVRUN_LOG_ERROR, "a connection was dropped: %s", uvr_io_strerror(rc, text, sizeof text));
     if (fd >= 0) close(fd);
     if (stream != NULL) {
       uvrun_stream_abort(stream);
@@ -307,12 +308,12 @@ static void retry_accepting(void *ud) {
 }
 
 static void back_off(uvrun_server_t *server, int err) {
-  char where[128];
+  char where[128], text[128];
   server->refused++;
   if (!server->reported) {
     uvr_server_where(server, where, sizeof where);
     uvr_logf(UVRUN_LOG_WARNING, "server %s: cannot accept a connection: %s; trying again every %g s", where,
-             uvrun_strerror(err), RETRY_DELAY);
+             uvr_io_strerror(err, text, sizeof text), RETRY_DELAY);
     server->reported = 1;
   }
   /* Without a timer it keeps polling: better a busy server than a deaf one. */
@@ -324,10 +325,11 @@ static void back_off(uvrun_server_t *server, int err) {
 void uvr_server_on_readable(uv_poll_t *poll, int status, int events) {
   uvr_listener *l = (uvr_listener *)poll;
   uvrun_server_t *server = l->server;
+  char text[128];
   int i, fd;
   (void)events;
   if (status < 0) {
-    uvr_logf(UVRUN_LOG_ERROR, "a listening socket failed: %s", uvrun_strerror(status));
+    uvr_logf(UVRUN_LOG_ERROR, "a listening socket failed: %s", uvr_io_strerror(status, text, sizeof text));
     l->polling = uv_poll_stop(poll) != 0;
     return;
   }
