@@ -1,5 +1,5 @@
-// TCP: connecting (T1-T4), listening and accepting (V1, V2), serving (V3),
-// adopting a socket (U3), and their bad input (E).
+// TCP servers: listening (V1), accepting (V2), serving (V3), a socket the
+// caller connected adopted (U3), and bad input (E).
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <uvrun.h>
