@@ -381,6 +381,7 @@ struct Goodbye {
 TEST_CASE("L1: at runner close servers stop listening first; handlers, cancelled, may still say goodbye") {
   Goodbye bye;
   int client = -1;
+  uvrun_server_t *kept = nullptr;
   uvrun_stream_t *leaked = nullptr;
   int leaked_peer = -1;
   int rc = t::run([&](uvrun_task_t *task, int step) -> int {
@@ -393,7 +394,7 @@ TEST_CASE("L1: at runner close servers stop listening first; handlers, cancelled
       auto *server = static_cast<uvrun_server_t *>(v);
       bye.port = uvrun_server_port(server);
       REQUIRE(uvrun_server_serve(server, Goodbye::handler, &bye) == 0);
-      uvrun_server_ref(server);  // kept open past the main task: the close stops it
+      kept = uvrun_server_ref(server);  // open past the main task: the close stops it
       client = raw_client(bye.port);
       // A stream no task closes: the close aborts it.
       int sv[2];
@@ -411,6 +412,10 @@ TEST_CASE("L1: at runner close servers stop listening first; handlers, cancelled
   CHECK(raw_read(nullptr, client) == "");
   CHECK(raw_read(nullptr, leaked_peer) == "");
   CHECK(st::info(leaked).closed == 1);
+  uvrun_server_info_t info;
+  info.size = sizeof info;
+  CHECK(uvrun_server_info(kept, &info) == UVRUN_E_LOOP_CLOSED);
+  uvrun_server_unref(kept);
   uvrun_stream_unref(leaked);
   close(client);
   close(leaked_peer);
@@ -419,9 +424,10 @@ TEST_CASE("L1: at runner close servers stop listening first; handlers, cancelled
 TEST_CASE("L2: nothing a run opened survives its runner: no descriptor is left") {
   uvrun_release_memory();
   int before = sk::count_fds();
+  uvrun_server_t *server = nullptr;
+  std::vector<uvrun_stream_t *> kept;  // left open: the runner's close aborts them
   int rc = t::run([&](uvrun_task_t *task, int step) -> int {
     uvrun_loop_t *loop = uvrun_task_loop(task);
-    static uvrun_server_t *server;
     void *v = nullptr;
     switch (step) {
     case 0: return uvrun_task_await(task, uvrun_tcp_listen(loop, nullptr, 0, nullptr));
@@ -431,11 +437,11 @@ TEST_CASE("L2: nothing a run opened survives its runner: no descriptor is left")
       return uvrun_task_await(task, uvrun_tcp_connect(loop, "127.0.0.1", uvrun_server_port(server), nullptr));
     case 2:
       REQUIRE(uvrun_task_resume(task, &v) == 0);
-      uvrun_stream_ref(static_cast<uvrun_stream_t *>(v));  // left open, never released
+      kept.push_back(uvrun_stream_ref(static_cast<uvrun_stream_t *>(v)));
       return uvrun_task_await(task, uvrun_server_accept(server));
     case 3:
       REQUIRE(uvrun_task_resume(task, &v) == 0);
-      uvrun_stream_ref(static_cast<uvrun_stream_t *>(v));
+      kept.push_back(uvrun_stream_ref(static_cast<uvrun_stream_t *>(v)));
       return uvrun_task_await(task, uvrun_getaddrinfo(loop, "localhost", "80", 0, SOCK_STREAM));
     default: return uvrun_task_return(task, nullptr);
     }
@@ -443,4 +449,7 @@ TEST_CASE("L2: nothing a run opened survives its runner: no descriptor is left")
   CHECK(rc == 0);
   uvrun_release_memory();
   CHECK(sk::count_fds() == before);
+  for (uvrun_stream_t *s : kept) CHECK(st::info(s).closed == 1);
+  for (uvrun_stream_t *s : kept) uvrun_stream_unref(s);
+  uvrun_server_unref(server);
 }
