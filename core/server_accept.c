@@ -111,7 +111,7 @@ static int accept_cancel(uvrun_future_t *fut, const char *msg) {
 
 static void accept_take(uvrun_future_t *fut) {
   accept_op *op = accept_of(fut);
-  if (op->taken) return;
+  if (op->taken || op->conn == NULL) return; /* no connection: a result the caller set */
   op->taken = 1;
   op->conn->holds = 0;
   conn_release(op->conn); /* gone already when its stream closed untaken */
@@ -122,7 +122,7 @@ static void accept_free(uvrun_future_t *fut) {
   accept_op *op = accept_of(fut);
   uvr_conn *conn = op->conn;
   accept_unlink(fut);
-  if (fut->state == UVR_RESULT && !op->taken) {
+  if (fut->state == UVR_RESULT && !op->taken && conn != NULL) {
     fut->value_free = NULL; /* the connection holds the reference again */
     if (!conn->open || op->server->closed) {
       conn_let_go(conn, 1);

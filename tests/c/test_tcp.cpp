@@ -440,3 +440,23 @@ TEST_CASE("U3: a stream adopts a socket the caller connected") {
   uvrun_server_unref(server);
   CHECK(uvrun_loop_free(loop) == 0);
 }
+
+TEST_CASE("E: an accept the caller completes itself carries no connection, and the server goes on") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_server_t *server = listen_local(loop);
+  uvrun_future_t *fut = uvrun_server_accept(server);
+  REQUIRE(fut != nullptr);
+  CHECK(uvrun_future_set_result(fut, t::iv(7), nullptr) == 0);
+  void *v = nullptr;
+  CHECK(uvrun_future_result(fut, &v) == 0);
+  CHECK(v == t::iv(7));
+  uvrun_future_unref(fut);
+  int client = raw_client(uvrun_server_port(server));
+  uvrun_stream_t *conn = accept_one(loop, server);
+  CHECK(write(client, "ok", 2) == 2);
+  CHECK(st::read_n(loop, conn, 2) == "ok");
+  uvrun_stream_unref(conn);
+  close(client);
+  uvrun_server_unref(server);
+  CHECK(uvrun_loop_free(loop) == 0);
+}
