@@ -188,7 +188,13 @@ static void wait_for_free(uvrun_future_t *outer) {
   uvrun_handle_unref(s->timer);
   uvrun_future_unref(s->inner);
 }
-const uvr_future_ops uvr_wait_for_ops = {wait_for_cancel, wait_for_free, NULL};
+/* S3: the inner result is taken (a read consumes its bytes) only when the
+ * outer one is: a task cancelled after wait_for completed consumed nothing. */
+static void wait_for_take(uvrun_future_t *outer) {
+  wait_for_state *s = uvr_future_state(outer);
+  uvr_future_take(s->inner);
+}
+const uvr_future_ops uvr_wait_for_ops = {wait_for_cancel, wait_for_free, wait_for_take};
 
 uvrun_future_t *uvrun_wait_for(uvrun_future_t *fut, double timeout) {
   uvrun_future_t *outer;

@@ -254,8 +254,7 @@ void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src) {
     src->retrieved = 1;
     uvrun_future_set_error(dst, uvrun_error_ref(src->error));
     break;
-  case UVR_RESULT:
-    uvr_future_take(src);
+  case UVR_RESULT: /* taken when dst's result is (dst's kind passes the take on) */
     uvrun_future_set_result(dst, src->value, NULL);
     break;
   }

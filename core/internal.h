@@ -82,7 +82,8 @@ void uvr_future_drop_all_held(uvrun_loop_t *loop);
 void uvr_future_schedule_callbacks(uvrun_future_t *fut);
 /* The CANCELLED error with the cancel message (cached). */
 uvrun_error_t *uvr_future_cancelled_error(uvrun_future_t *fut);
-/* Sets the outcome of dst from src (both done/pending respectively). */
+/* Sets the outcome of dst from src (both done/pending respectively); a
+ * result is taken from src only when dst's is (uvr_future_take). */
 void uvr_future_copy_outcome(uvrun_future_t *dst, uvrun_future_t *src);
 /* Plain-future cancel (tasks override it). */
 int uvr_future_cancel_plain(uvrun_future_t *fut, const char *msg);

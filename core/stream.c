@@ -132,16 +132,6 @@ int uvr_stream_connected(uvrun_stream_t *stream) {
   return 0;
 }
 
-/* What uv_guess_handle found that is not a stream. */
-static const char *kind_name(uv_handle_type type) {
-  switch (type) {
-  case UV_FILE: return "a file";
-  case UV_TTY: return "a terminal";
-  case UV_UDP: return "a datagram socket";
-  default: return "not a socket or a pipe";
-  }
-}
-
 static void on_close(uv_handle_t *handle);
 
 /* A stream that never became the caller's goes without a report. */
@@ -163,7 +153,7 @@ int uvrun_stream_open(uvrun_loop_t *loop, int fd, const uvrun_stream_opts_t *opt
   }
   type = uv_guess_handle(fd);
   if (type != UV_TCP && type != UV_NAMED_PIPE) {
-    rc = uvr_fail(UVRUN_E_INVAL, "fd %d is %s", fd, kind_name(type));
+    rc = uvr_fail(UVRUN_E_INVAL, "fd %d is not a socket or a pipe", fd);
     goto close_fd;
   }
   if ((stream = uvr_stream_new(loop, type, opts)) == NULL) {
@@ -207,8 +197,9 @@ static void stream_abort(uvrun_stream_t *stream);
 static void report_unclosed(uvrun_stream_t *stream, const char *when) {
   uvrun_stream_info_t info;
   char where[160] = "";
+  memset(&info, 0, sizeof info);
   info.size = sizeof info;
-  uvrun_stream_info(stream, &info);
+  if (uvrun_stream_info(stream, &info) < 0) info.fd = -1;
   if (info.peer_host[0] != '\0') snprintf(where, sizeof where, " peer=%s:%d", info.peer_host, (int)info.peer_port);
   uvr_logf(UVRUN_LOG_WARNING, "unclosed stream <Stream fd=%d%s>%s, aborted %s", (int)info.fd, where,
            stream->origin != NULL ? stream->origin : "", when);

@@ -146,13 +146,17 @@ static void read_fail(uvrun_stream_t *stream, uvrun_error_t *err) {
 /* S2: the end came first. The bytes that came are the caller's now (in buf,
  * their count as the error's payload), as asyncio's IncompleteReadError
  * carries them. */
-static void read_incomplete(uvrun_stream_t *stream, const char *expected) {
+static void read_incomplete(uvrun_stream_t *stream) {
   read_state *r = read_of(stream->reader);
   size_t have = stream->rbuf.len;
   char msg[96];
   if (have > 0) memcpy(r->buf, stream->rbuf.data + stream->rbuf.off, have);
   buffer_consume(&stream->rbuf, have);
-  snprintf(msg, sizeof msg, "%zu bytes read on a total of %s expected bytes", have, expected);
+  if (r->mode == READ_EXACTLY) {
+    snprintf(msg, sizeof msg, "%zu bytes read on a total of %zu expected bytes", have, r->n);
+  } else {
+    snprintf(msg, sizeof msg, "%zu bytes read on a total of undefined expected bytes", have);
+  }
   read_fail(stream, uvrun_error_new(UVRUN_E_INCOMPLETE_READ, msg, (void *)(uintptr_t)have, NULL));
 }
 
@@ -175,7 +179,7 @@ static void check_until(uvrun_stream_t *stream) {
   } else if (b->len >= r->n) {
     read_overrun(stream, "Separator is not found, and chunk exceed the limit");
   } else if (stream->at_eof) {
-    read_incomplete(stream, "undefined");
+    read_incomplete(stream);
   } else {
     r->searched = b->len;
   }
@@ -184,7 +188,6 @@ static void check_until(uvrun_stream_t *stream) {
 static void reader_check(uvrun_stream_t *stream) {
   read_state *r;
   size_t len = stream->rbuf.len;
-  char expected[32];
   if (!reader_waits(stream)) return;
   r = read_of(stream->reader);
   if (stream->read_err != 0) {
@@ -195,11 +198,10 @@ static void reader_check(uvrun_stream_t *stream) {
   } else if (r->mode == READ_SOME) {
     if (len > 0 || stream->at_eof) read_done(stream->reader, len < r->n ? len : r->n);
   } else if (r->mode == READ_EXACTLY) {
-    snprintf(expected, sizeof expected, "%zu", r->n);
     if (len >= r->n) {
       read_done(stream->reader, r->n);
     } else if (stream->at_eof) {
-      read_incomplete(stream, expected);
+      read_incomplete(stream);
     }
   } else {
     check_until(stream);

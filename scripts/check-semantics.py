@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Keeps docs/semantics.md and the tests in step.
 
-Every behaviour id a test names (R41, D3, X2, A7...) must have an item in
+Every behaviour id a test names (R41, D3, X2, A7, S3...) must have an item in
 docs/semantics.md; every item must be named by at least one test; and every
 test file an item lists must name that item. Prints one "ok"/"FAIL" line per
 check and ends with "semantics: N passed, N failed" (scripts/test.sh counts
@@ -15,11 +15,12 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 DOC = "docs/semantics.md"
 TEST_DIRS = ["tests", "bindings/python/tests", "bindings/node/test"]
 TEST_SUFFIXES = (".c", ".cpp", ".h", ".hpp", ".py", ".js", ".mjs", ".sh")
-# R, D, X: the runner's items; A: the ported CPython tests; N, T, U, V, L:
-# the I/O groups written down so far (names, TCP, Unix sockets, servers, life
-# cycle). The others (S P F G H) join when their items are.
-ID = re.compile(r"\b([RDXANTUVL])([0-9]{1,3})\b")
-ITEM = re.compile(r"^- \*\*([RDXANTUVL][0-9]{1,3})\b")
+# R, D, X: the runner's items; A: the ported CPython tests; S, N, T, U, V, L:
+# the I/O groups written down so far (streams, names, TCP, Unix sockets,
+# servers, life cycle). The others (P F G H) join when their items are
+# written down; E (bad input) has no numbers.
+ID = re.compile(r"\b([RDXASNTUVL])([0-9]{1,3})\b")
+ITEM = re.compile(r"^- \*\*([RDXASNTUVL][0-9]{1,3})\b")
 LISTED = re.compile(r"`((?:tests|bindings)/[^`]+)`")
 
 

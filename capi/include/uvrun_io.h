@@ -77,17 +77,18 @@ UVRUN_EXTERN void *uvrun_stream_data(const uvrun_stream_t *stream);
  * until then. After a local close, reads fail with UVRUN_E_STREAM_CLOSED. */
 
 /* 1..n bytes as soon as any are there; 0 at the end of the stream. The
- * value is the count, as uintptr_t. */
+ * value is the count, as uintptr_t. n = 0 is refused (UVRUN_E_INVAL). */
 UVRUN_EXTERN uvrun_future_t *uvrun_stream_read(uvrun_stream_t *stream,
                                                void *buf, size_t n);
 /* Exactly n bytes (value n), or UVRUN_E_INCOMPLETE_READ at the end of the
  * stream: the bytes that did arrive are then in buf, and the error's
- * payload is their count (as uintptr_t). */
+ * payload is their count (as uintptr_t). n = 0 is done at once. */
 UVRUN_EXTERN uvrun_future_t *uvrun_stream_read_exactly(uvrun_stream_t *stream,
                                                        void *buf, size_t n);
 /* The bytes up to and including `delim` (value: their count), at most
- * `cap`; UVRUN_E_LIMIT_OVERRUN if cap bytes came without it (they stay in
- * the stream); UVRUN_E_INCOMPLETE_READ at the end of the stream, as above. */
+ * `cap` (at least delim_len); UVRUN_E_LIMIT_OVERRUN if cap bytes came
+ * without it (they stay in the stream); UVRUN_E_INCOMPLETE_READ at the end
+ * of the stream, as above. */
 UVRUN_EXTERN uvrun_future_t *uvrun_stream_read_until(uvrun_stream_t *stream,
                                                      const void *delim,
                                                      size_t delim_len,
@@ -101,14 +102,15 @@ UVRUN_EXTERN uvrun_future_t *uvrun_stream_read_until(uvrun_stream_t *stream,
 UVRUN_EXTERN int uvrun_stream_write(uvrun_stream_t *stream, const void *data,
                                     size_t n);
 /* Zero-copy: data stays the caller's until release(data) runs (at once if
- * the socket took it all, or when the queue lets it go -- also on abort). */
+ * the socket took it all or the write fails, or when the queue lets it go
+ * -- also on abort). */
 UVRUN_EXTERN int uvrun_stream_write_owned(uvrun_stream_t *stream, void *data,
                                           size_t n, uvrun_free_fn release);
 /* Done when the queue is at or below the low-water mark. Any number of
  * drains may wait; a cancelled drain leaves the queue as it is. */
 UVRUN_EXTERN uvrun_future_t *uvrun_stream_drain(uvrun_stream_t *stream);
 /* Sends what is queued, then the end of stream (half-close); reading goes
- * on. Done when the end is sent. */
+ * on, writing fails with UVRUN_E_INVALID_STATE. Done when the end is sent. */
 UVRUN_EXTERN uvrun_future_t *uvrun_stream_shutdown(uvrun_stream_t *stream);
 
 /* ---- Closing ---------------------------------------------------------------

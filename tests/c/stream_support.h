@@ -15,6 +15,14 @@
 
 namespace st {
 
+// More than a socketpair's kernel buffers take: most of a write this big
+// queues.
+inline const size_t kBig = 4 * 1024 * 1024;
+
+// A release function for write_owned that counts its calls.
+inline int released = 0;
+inline void count_release(void *) { released++; }
+
 // Two streams over a socketpair(AF_UNIX): what one writes the other reads.
 inline void pair(uvrun_loop_t *loop, uvrun_stream_t **a, uvrun_stream_t **b,
                  const uvrun_stream_opts_t *opts = nullptr) {

@@ -212,16 +212,19 @@ TEST_CASE("S3: a read cancelled in the iteration its bytes arrived consumed noth
   st::pair(loop, &a, &b);
   char buf[16];
   int resumed = 1;
+  bool under_wait_for = false;
+  SUBCASE("awaited itself") {}
+  SUBCASE("under wait_for") { under_wait_for = true; }
   uvrun_task_t *reader = t::spawn(loop, [&](uvrun_task_t *task, int step) -> int {
-    if (step == 0) {
-      uvrun_future_t *fut = uvrun_stream_read(b, buf, sizeof buf);
-      // Added before the task's own wake-up, so it runs first: the read is
-      // done, its bytes in buf, and the task is cancelled before it resumes.
-      REQUIRE(uvrun_future_add_done_callback(fut, cancel_task, task) == 0);
-      return uvrun_task_await(task, fut);
-    }
-    resumed = uvrun_task_resume(task, nullptr);
-    return resumed;
+    if (step > 0) return resumed = uvrun_task_resume(task, nullptr);
+    uvrun_future_t *read = uvrun_stream_read(b, buf, sizeof buf);
+    uvrun_future_t *awaited = under_wait_for ? uvrun_wait_for(uvrun_future_ref(read), 10) : uvrun_future_ref(read);
+    // Runs before the task's wake-up (and after wait_for's own callback):
+    // the read is done, its bytes in buf, and the task is cancelled before
+    // it resumes.
+    REQUIRE(uvrun_future_add_done_callback(read, cancel_task, task) == 0);
+    uvrun_future_unref(read);
+    return uvrun_task_await(task, awaited);
   });
   REQUIRE(reader != nullptr);
   st::spin(loop, 0.01);
