@@ -36,13 +36,13 @@ typedef struct connect_op {
   uint8_t has_local, local_any;  /* local_any: a port only, on either family */
   uint8_t numeric_pending;
   struct sockaddr_storage numeric;   /* a numeric host's one address */
-  uvrun_future_t *lookup;            /* a name's, until done (reference) */
+  uvrun_future_t *lookup;            /* a name's lookup, which owns its addresses */
   const uvrun_address_t *untried;    /* its addresses not tried yet */
   attempt *out;                      /* attempts in flight */
   uvrun_handle_t *stagger, *timeout; /* the next attempt's start; connect_timeout */
-  int err;                           /* the first failure: its code, then each one's words */
+  int err;                           /* the first failure's code */
   char target[280];                  /* "host:port" as the caller wrote it */
-  char why[512];
+  char why[512];                     /* every failure, named by its address */
 } connect_op;
 
 static connect_op *connect_of(const uvrun_future_t *fut) { return uvr_io_future_state(fut); }

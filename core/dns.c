@@ -12,7 +12,6 @@
  * the resolver; one already in the resolver finishes, and its result is freed
  * with the request. */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -9,7 +9,6 @@
  * references, which listeners not yet closed and connections still open
  * hold too, so that their callbacks always find it. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
