@@ -67,6 +67,37 @@ static uint32_t ncbs(const uvrun_future_t *fut) {
 }
 static uvr_done_cb *cb_at(uvrun_future_t *fut, uint32_t i) { return i == 0 ? &fut->cb0 : &fut->more->at[i - 1]; }
 
+static void run_done(uvrun_loop_t *loop, uvr_item *it, int run) {
+  uvrun_future_t *fut = it->a;
+  (void)loop;
+  if (run) {
+    uvrun_context_t scope;
+    uvr_scope_enter(&scope, it->ctx);
+    it->fn.done(fut, it->b);
+    uvr_scope_exit(&scope);
+  } else if (it->x.drop != NULL) {
+    it->x.drop(it->b);
+  }
+  uvr_map_unref(it->ctx);
+  uvrun_future_unref(fut);
+}
+
+/* The ready item that runs a done callback of fut. */
+static uvr_item done_item(uvrun_future_t *fut, const uvr_done_cb *cb) {
+  uvr_item it = {run_done, {NULL}, fut, cb->ud, {NULL}, cb->ctx};
+  it.fn.done = cb->fn;
+  it.x.drop = cb->drop;
+  return it;
+}
+
+/* A callback keeps the words of its item reserved in the ready queue from
+ * registration until it is queued: a future completes, and wakes whoever
+ * awaits it, without allocating. */
+static size_t reserved_words(uvrun_future_t *fut, const uvr_done_cb *cb) {
+  uvr_item it = done_item(fut, cb);
+  return uvr_loop_item_words(&it);
+}
+
 void uvr_future_release_fields(uvrun_future_t *fut) {
   if (fut->value_free != NULL && !fut->value_moved) fut->value_free(fut->value);
   fut->value_free = NULL;
@@ -124,6 +155,7 @@ void uvr_future_drop_callbacks(uvrun_future_t *fut) {
   cbs = detach_callbacks(fut, &first);
   for (i = 0; i < n; i++) {
     uvr_done_cb *c = i == 0 ? &first : &cbs->at[i - 1];
+    uvr_loop_unreserve(fut->loop, reserved_words(fut, c));
     uvr_map_unref(c->ctx);
     if (c->drop != NULL) c->drop(c->ud);
   }
@@ -157,30 +189,15 @@ uvrun_loop_t *uvrun_future_loop(const uvrun_future_t *fut) { return fut != NULL 
 
 /* ---- completion ---- */
 
-static void run_done(uvrun_loop_t *loop, uvr_item *it, int run) {
-  uvrun_future_t *fut = it->a;
-  (void)loop;
-  if (run) {
-    uvrun_context_t scope;
-    uvr_scope_enter(&scope, it->ctx);
-    it->fn.done(fut, it->b);
-    uvr_scope_exit(&scope);
-  } else if (it->x.drop != NULL) {
-    it->x.drop(it->b);
-  }
-  uvr_map_unref(it->ctx);
-  uvrun_future_unref(fut);
-}
-
+/* Queues a callback, on the words it reserved. */
 static void schedule_one(uvrun_future_t *fut, uvr_done_cb *cb) {
   if (!fut->loop->closed) {
-    uvr_item it = {run_done, {NULL}, fut, cb->ud, {NULL}, cb->ctx};
-    it.fn.done = cb->fn;
-    it.x.drop = cb->drop;
-    if (uvr_loop_push(fut->loop, &it) == 0) {
+    uvr_item it = done_item(fut, cb);
+    if (uvr_loop_push_reserved(fut->loop, &it) == 0) {
       fut->refs++;
       return;
     }
+    uvr_loop_unreserve(fut->loop, uvr_loop_item_words(&it));
     uvr_loop_lost(fut->loop);
   }
   /* R61: nothing runs on a closed loop. */
@@ -308,11 +325,17 @@ int uvrun_future_add_done_callback_owned(uvrun_future_t *fut, uvrun_done_fn cb, 
 
 int uvr_future_add_done_callback_holding(uvrun_future_t *fut, uvrun_done_fn cb, void *ud, uvrun_free_fn drop) {
   uvr_done_cb entry;
+  size_t words;
   if (fut == NULL || cb == NULL) return uvr_fail(UVRUN_E_INVAL, "future and callback must not be NULL");
   entry.fn = cb;
   entry.ud = ud;
   entry.drop = drop;
   entry.ctx = uvr_map_ref(uvr_context_current()->map);
+  words = reserved_words(fut, &entry);
+  if (uvr_loop_reserve(fut->loop, words) < 0) {
+    uvr_map_unref(entry.ctx);
+    return UVRUN_E_NOMEM;
+  }
   if (fut->state != UVR_PENDING) {
     schedule_one(fut, &entry);
     return 0;
@@ -325,6 +348,7 @@ int uvr_future_add_done_callback_holding(uvrun_future_t *fut, uvrun_done_fn cb, 
       uint32_t cap = more != NULL ? more->cap * 2 : 4;
       more = uvr_realloc(more, sizeof *more + cap * sizeof more->at[0]);
       if (more == NULL) {
+        uvr_loop_unreserve(fut->loop, words);
         uvr_map_unref(entry.ctx);
         return uvr_fail(UVRUN_E_NOMEM, "out of memory");
       }
@@ -344,6 +368,7 @@ int uvrun_future_remove_done_callback(uvrun_future_t *fut, uvrun_done_fn cb, voi
   for (i = 0, n = ncbs(fut); i < n; i++) {
     uvr_done_cb *c = cb_at(fut, i);
     if (c->fn == cb && c->ud == ud) {
+      uvr_loop_unreserve(fut->loop, reserved_words(fut, c));
       uvr_map_unref(c->ctx);
     } else {
       *cb_at(fut, kept++) = *c;

@@ -254,10 +254,17 @@ static int spin_for_threadsafe(uvrun_loop_t *loop) {
   return 1;
 }
 
+/* Gives back memory kept for reuse: the layers' (uvr_hooks.idle) and the
+ * ready queue's. Returns when it wants to run next (UINT64_MAX: no need). */
+static uint64_t housekeep(uvrun_loop_t *loop, uint64_t now) {
+  uint64_t layers = uvr_hooks.idle(loop, now), ready = uvr_ready_decay(&loop->ready, now);
+  return layers < ready ? layers : ready;
+}
+
 /* Nothing to run: sleeps in libuv until I/O, the next timer or the next
- * idle hook (a loop that sleeps long still gives memory back). */
+ * housekeeping (a loop that sleeps long still gives memory back). */
 static void sleep_for_events(uvrun_loop_t *loop) {
-  uint64_t now = uv_hrtime(), wake = uvr_hooks.idle(loop, now), next = uvr_timers_next(loop);
+  uint64_t now = uv_hrtime(), wake = housekeep(loop, now), next = uvr_timers_next(loop);
   uvr_ready_rewind(&loop->ready);
   if (next < wake) wake = next;
   if (wake == UINT64_MAX) {
@@ -278,7 +285,7 @@ static void poll_io(uvrun_loop_t *loop) {
     sleep_for_events(loop);
   } else if (++loop->skip_polls >= POLL_INTERVAL) {
     uv_run(loop->uv, UV_RUN_NOWAIT);
-    uvr_hooks.idle(loop, uv_hrtime());
+    housekeep(loop, uv_hrtime());
   } else {
     return;
   }

@@ -182,6 +182,21 @@ void uvr_loop_unref(uvrun_loop_t *loop);
 UVR_HOT_INLINE int uvr_loop_push(uvrun_loop_t *loop, const uvr_item *item) {
   return uvr_ready_push(&loop->ready, item, uvr_hooks.step);
 }
+/* What wakes a task never waits for memory: each task reserves a word of
+ * the ready queue for its steps while it lives, each done callback the
+ * words of its item from registration until it is queued (ready.h). 0 or
+ * NOMEM (recorded). A closed loop queues nothing and keeps no reserve. */
+UVR_HOT_INLINE int uvr_loop_reserve(uvrun_loop_t *loop, size_t n) {
+  return loop->closed ? 0 : uvr_ready_reserve(&loop->ready, n);
+}
+static inline void uvr_loop_unreserve(uvrun_loop_t *loop, size_t n) {
+  uvr_ready_unreserve(&loop->ready, n); /* closed: none left to give up */
+}
+/* Queues an item reserved with uvr_loop_reserve(loop, uvr_loop_item_words(item)). */
+static inline int uvr_loop_push_reserved(uvrun_loop_t *loop, const uvr_item *item) {
+  return uvr_ready_push_reserved(&loop->ready, item, uvr_hooks.step);
+}
+static inline size_t uvr_loop_item_words(const uvr_item *item) { return uvr_item_words(item, uvr_hooks.step); }
 /* Runs a callback item (fn.cb, a) in its context (ctx), unless its handle
  * (x.handle) was cancelled; releases what it holds. */
 void uvr_run_callback(uvrun_loop_t *loop, uvr_item *it, int run);

@@ -65,6 +65,8 @@ void uvr_task_run_step(uvrun_loop_t *loop, uvr_item *it, int run) {
 /* A task's own sleep (uvrun_task_sleep), due: its next step. */
 const uvr_timer_ops uvr_task_timer_ops = {uvr_task_run_step, offsetof(uvrun_task_t, timer)};
 
+/* Queues the task's next step on the word it keeps in reserve: NOMEM only
+ * once a misuse queued its step twice (uvr_ready_push_reserved). */
 UVR_HOT_INLINE int schedule_step(uvrun_task_t *task) {
   uvr_item it = {uvr_task_run_step, {NULL}, task, NULL, {NULL}, NULL};
   if (uvr_loop_push(task->fut.loop, &it) < 0) return UVRUN_E_NOMEM;
@@ -92,6 +94,7 @@ static void task_free(uvrun_future_t *fut) {
   uvr_task_who_free(task);
   if (!task->ctx_given) uvr_map_unref(task->ctx.own.map);
   if (task->arg_free != NULL) task->arg_free(task->arg);
+  uvr_loop_unreserve(fut->loop, 1); /* its step's word */
 }
 const uvr_future_ops uvr_task_ops = {task_cancel_hook, task_free, NULL};
 
@@ -127,10 +130,13 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
     rc = uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
     goto reject;
   }
+  /* The word its steps take on the ready queue, kept while it lives: its
+   * wake-ups never need memory. */
+  if (uvr_loop_reserve(loop, 1) < 0) goto nomem;
   if ((task = uvr_task_cache_take(loop)) != NULL) {
     memset(task, 0, sizeof *task);
   } else if ((task = uvr_calloc(1, sizeof *task)) == NULL) {
-    goto nomem;
+    goto nomem_reserved;
   }
   if (uvr_task_who_init(task, o.name, o.site, loop->task_counter + 1) < 0) goto nomem_task;
   loop->task_counter++; /* numbers count every task, named or not */
@@ -145,13 +151,8 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
   task->step = step;
   task->arg = arg;
   task->arg_free = o.arg_free;
-  if (schedule_step(task) < 0) {
-    task->arg_free = NULL;           /* released below, once */
-    task->fut.state = UVR_CANCELLED; /* it never was a pending task */
-    uvrun_future_unref(&task->fut);
-    goto nomem;
-  }
-  list_add(task); /* the creation reference is the list's */
+  schedule_step(task); /* on the word just reserved: it cannot fail */
+  list_add(task);      /* the creation reference is the list's */
   if (out != NULL) {
     task->fut.refs++;
     *out = task;
@@ -160,6 +161,8 @@ int uvrun_task_new(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, const uvru
 
 nomem_task:
   uvr_free(task);
+nomem_reserved:
+  uvr_loop_unreserve(loop, 1);
 nomem:
   rc = uvr_fail(UVRUN_E_NOMEM, "out of memory");
 reject:
@@ -262,8 +265,8 @@ uvrun_future_t *uvr_task_resumed_from(const uvrun_task_t *task) {
 /* Cancels the task's own sleep, as cancelling the sleep future it would
  * otherwise await (R51): the next step runs now, and its
  * uvrun_task_resume() reports the pending cancellation (sleep_cancelled).
- * 0 if there is no sleep to cancel, or no memory to wake the task early (it
- * then wakes at the deadline). */
+ * 0 if there is no sleep to cancel (or, after a misuse, no memory to wake
+ * the task early: it then wakes at the deadline). */
 static int cancel_sleep(uvrun_task_t *task) {
   if (!task->sleeping || !task->timer.in_heap || task->timer.cancelled) return 0;
   if (schedule_step(task) < 0) return 0;

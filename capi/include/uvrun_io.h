@@ -172,8 +172,11 @@ UVRUN_EXTERN uvrun_future_t *uvrun_server_accept(uvrun_server_t *server);
  * is reported to the loop's exception handler, and the server goes on. */
 typedef int (*uvrun_handler_fn)(uvrun_task_t *task, uvrun_stream_t *stream,
                                 void *ud);
+/* `ud_free` (if set) runs on ud when the server is freed, or at once if
+ * this call fails. Serving twice is UVRUN_E_INVALID_STATE. */
 UVRUN_EXTERN int uvrun_server_serve(uvrun_server_t *server,
-                                    uvrun_handler_fn handler, void *ud);
+                                    uvrun_handler_fn handler, void *ud,
+                                    uvrun_free_fn ud_free);
 /* Stops listening at once; connections are left alone. Idempotent. */
 UVRUN_EXTERN int uvrun_server_close(uvrun_server_t *server);
 /* Graceful shutdown: stop listening, let handlers finish for up to `grace`

@@ -111,6 +111,39 @@ TEST_CASE("misuse: awaiting twice in one step fails with INVALID_STATE and relea
   CHECK(freed_second == 1);
 }
 
+TEST_CASE("misuse: a task's own sleep started outside its step steps it twice at once, within the ready queue's room") {
+  // uvrun_task_sleep belongs in the task's step. Started from outside while
+  // a step is queued, its timer queues a second one: more steps than the
+  // words kept in reserve for them, so the ready queue grows for the extra
+  // ones (ASan would see a write past its room).
+  const int n = 200;
+  int ended = 0;
+  bool stop = false;
+  int rc = t::run([&](uvrun_task_t *task, int step) -> int {
+    uvrun_loop_t *loop = uvrun_task_loop(task);
+    if (step == 0) {
+      for (int i = 0; i < n; i++) {
+        uvrun_task_t *child = t::spawn(loop, [&](uvrun_task_t *self, int) -> int {
+          if (!stop) return uvrun_task_yield(self);
+          ended++;
+          return 0;
+        });
+        REQUIRE(child != nullptr);
+        CHECK(uvrun_task_sleep(child, 0.001) == UVRUN_SUSPEND);  // not its step
+        uvrun_task_unref(child);
+      }
+      return uvrun_task_sleep(task, 0.02);  // the timers fire while the children yield
+    }
+    if (step == 1) {
+      stop = true;
+      return uvrun_task_sleep(task, 0.01);
+    }
+    return 0;
+  });
+  CHECK(rc == 0);
+  CHECK(ended == n);
+}
+
 TEST_CASE("misuse: completing a done future fails with INVALID_STATE and keeps the first outcome") {
   uvrun_loop_t *loop = t::new_loop();
   uvrun_future_t *fut = t::new_future(loop);

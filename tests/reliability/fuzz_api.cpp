@@ -5,14 +5,15 @@
 // the same interpreter: each of its steps reads the next ops from the shared
 // byte stream -- spawn, await, cancel, futures, sleeps, callbacks and timers,
 // context variables and tokens, executor jobs, gather/wait_for/wait_any,
-// async finalizers, nested run attempts, loop stop and close from inside --
-// until one suspends. So the loop's scheduling decides who reads which byte,
-// deterministically.
+// async finalizers, nested run attempts, loop stop and close from inside,
+// the shutdown steps awaited from a task -- until one suspends. So the
+// loop's scheduling decides who reads which byte, deterministically.
 //
 // A "ticker" callback reposts itself every iteration; once the input is used
 // up, or nothing has read a byte for a while (everyone awaits something that
 // never comes), it cancels every task and future it knows, and stops the
-// run if that does not end it (an await cycle), so every input ends. Invariants: no crash or sanitizer report (ASan, UBSan, LSan at each
+// run if that does not end it (an await cycle), so every input ends.
+// Invariants: no crash or sanitizer report (ASan, UBSan, LSan at each
 // input), every error code is a known one, nested runs and closes from a
 // running loop are refused with their documented codes, no running loop is
 // left behind, and every object is released once the runner is gone.
@@ -30,6 +31,9 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace {
 
 void check_code(int rc, const char *what) {
@@ -44,6 +48,31 @@ void expect(bool ok, const char *what) {
     fprintf(stderr, "fuzz: invariant broken: %s (%s)\n", what, uvrun_errmsg());
     abort();
   }
+}
+
+// Threads in this process (Linux), or 0 when that cannot be read. The file
+// stays open: a read from offset 0 renders it anew, at a tenth of the cost
+// of opening it each time.
+int thread_count() {
+  static int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  char buf[1024];
+  ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  // Field 20 counts threads; field 2 (the command) may hold spaces and ends
+  // at the last ')'.
+  const char *p = strrchr(buf, ')');
+  for (int field = 2; p != nullptr && field < 20; field++) p = strchr(p + 1, ' ');
+  return p != nullptr ? atoi(p + 1) : 0;
+}
+
+// A closed loop lets its executor's workers finish the jobs they hold
+// (R59, R61). Waiting for them ends the input with every object freed, so
+// libFuzzer's leak check neither reruns the input to look nor scans the heap
+// while those workers still free it.
+void wait_for_workers(int before) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (thread_count() > before && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
 }
 
 // The harness's unit of time: sleeps, timers and deadlines are a few ticks,
@@ -69,6 +98,7 @@ struct State {
   bool ticker_on = false;
   size_t ticker_pos = 0;
   int idle_ticks = 0;
+  int threads_before = -1;  // counted at the first executor job
   int reap_ticks = 0;
   double idle_since = 0;
 
@@ -275,11 +305,16 @@ int fuzz_step(uvrun_task_t *task, void *) {
       check_code(uvrun_contextvar_get(S->vars[b & 1], &v), "contextvar_get");
       break;
     }
-    case 15: return await_kept(task, uvrun_run_in_executor(loop, job, reinterpret_cast<void *>(uintptr_t(b))));
+    case 15:
+      // No worker of this input has started before its first job.
+      if (S->threads_before < 0) S->threads_before = thread_count();
+      return await_kept(task, uvrun_run_in_executor(loop, job, reinterpret_cast<void *>(uintptr_t(b))));
     case 16: {
-      // Nested runs and closes from inside a running loop are refused.
+      // Nested runs and closes from inside a running loop are refused; the
+      // shutdown steps may be awaited instead (the executor's with a
+      // timeout of 0-2 ticks, which often expires and abandons the workers).
       uvrun_runner_t *r = nullptr;
-      switch (b % 6) {
+      switch (b % 8) {
       case 0:
         expect(uvrun_run(fuzz_step, nullptr, nullptr, nullptr) == UVRUN_E_LOOP_RUNNING, "nested uvrun_run");
         break;
@@ -303,9 +338,12 @@ int fuzz_step(uvrun_task_t *task, void *) {
                  "run_until_complete from inside");
         break;
       }
-      default:
+      case 5:
         expect(uvrun_loop_shutdown_default_executor(loop, 10 * kTick) == UVRUN_E_LOOP_ALREADY_RUNNING,
                "shutdown_default_executor from inside");
+        break;
+      case 6: return await_kept(task, uvrun_shutdown_default_executor(loop, (b >> 3) % 3 * kTick));
+      default: return await_kept(task, uvrun_shutdown_asyncgens(loop));
       }
       break;
     }
@@ -386,30 +424,6 @@ int fuzz_step(uvrun_task_t *task, void *) {
   return 0;
 }
 
-// Threads in this process (Linux), or 0 when that cannot be read.
-int thread_count() {
-  FILE *f = fopen("/proc/self/stat", "r");
-  if (f == nullptr) return 0;
-  char buf[1024];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = 0;
-  // Field 20 counts threads; field 2 (the command) may hold spaces and ends
-  // at the last ')'.
-  const char *p = strrchr(buf, ')');
-  for (int field = 2; p != nullptr && field < 20; field++) p = strchr(p + 1, ' ');
-  return p != nullptr ? atoi(p + 1) : 0;
-}
-
-// A closed loop lets its executor's workers finish the jobs they hold
-// (R59, R61). Waiting for them ends the input with every object freed, so
-// libFuzzer's leak check neither reruns the input to look nor scans the heap
-// while those workers still free it.
-void wait_for_workers(int before) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (thread_count() > before && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -420,7 +434,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   st.pos = 1;
   S = &st;
   uint8_t mode = data[0];
-  int threads_before = thread_count();
   check_code(uvrun_contextvar_new("a", 0, nullptr, &st.vars[0]), "contextvar_new");
   check_code(uvrun_contextvar_new("b", 1, nullptr, &st.vars[1]), "contextvar_new");
   if (st.vars[0] == nullptr || st.vars[1] == nullptr) abort();
@@ -470,6 +483,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uvrun_contextvar_free(st.vars[1]);
   uvrun_set_log_sink(nullptr, nullptr);
   S = nullptr;
-  wait_for_workers(threads_before);
+  if (st.threads_before >= 0) wait_for_workers(st.threads_before);
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "oom.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,7 +19,7 @@ extern "C" int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 namespace oom {
 namespace {
 
-std::atomic<long> allocations{0}, failed{0}, live{0}, fail_at{0};
+std::atomic<long> allocations{0}, failed{0}, live{0}, fail_at{0}, big_bytes{0};
 std::atomic<bool> persistent_mode{false}, count_new{false};
 // Armed: the next allocation of either kind, or the next operator new.
 std::atomic<bool> next_fails{false}, next_new_fails{false};
@@ -30,6 +31,12 @@ bool should_fail(bool cpp) {
   return at > 0 && (idx == at || (persistent_mode.load() && idx > at));
 }
 
+// The size of a block, if it counts as big.
+long big_size(void *p) {
+  size_t n = p != nullptr ? malloc_usable_size(p) : 0;
+  return n >= 256 * 1024 ? (long)n : 0;
+}
+
 void *inj_malloc(size_t size, void *) {
   if (should_fail(false)) {
     ++failed;
@@ -37,6 +44,7 @@ void *inj_malloc(size_t size, void *) {
   }
   void *p = malloc(size);
   if (p != nullptr) ++live;
+  big_bytes += big_size(p);
   return p;
 }
 
@@ -45,14 +53,17 @@ void *inj_realloc(void *ptr, size_t size, void *) {
     ++failed;
     return nullptr;
   }
+  long was = big_size(ptr);
   void *p = realloc(ptr, size);
   if (p != nullptr && ptr == nullptr) ++live;
+  if (p != nullptr) big_bytes += big_size(p) - was;
   return p;
 }
 
 void inj_free(void *ptr, void *) {
   if (ptr == nullptr) return;
   --live;
+  big_bytes -= big_size(ptr);
   free(ptr);
 }
 
@@ -81,7 +92,7 @@ void install(long at, bool persistent, bool cpp) {
   }
 }
 
-Stats stats() { return {allocations.load(), failed.load(), live.load()}; }
+Stats stats() { return {allocations.load(), failed.load(), live.load(), big_bytes.load()}; }
 void fail_next() { next_fails = true; }
 void fail_next_new() { next_new_fails = true; }
 void fail_from_now() {

@@ -15,6 +15,7 @@ struct Stats {
   long allocations;  // calls to malloc/realloc (and operator new, when counted) so far
   long failed;       // of which failed on purpose
   long live;         // uvrun's blocks allocated and not freed yet
+  long big_bytes;    // bytes in uvrun's live blocks of 256 KiB or more
 };
 
 // Installs the counting allocator. fail_at > 0 fails that allocation (and,

@@ -33,6 +33,8 @@ int aimed(const std::function<int()> &body, bool cpp = false) {
   return res.exited ? res.code : -1;
 }
 
+void nothing(void *) {}
+
 int aclose_fails(void *, uvrun_loop_t *, uvrun_future_t **) {
   oom::fail_next();  // the error that reports this cannot be made
   return UVRUN_E_TIMEDOUT;
@@ -82,6 +84,94 @@ TEST_CASE("regression: an executor result lost for lack of memory fails the run 
           });
           printf("rc=%s\n", uvrun_err_name(rc));
           return rc == UVRUN_E_NOMEM || rc == 0 ? 0 : 1;
+        }) == 0);
+}
+
+TEST_CASE("regression: a task's wake-up needs no allocation: out of memory, runner close still cancels the task") {
+  // Was: the done callback that wakes a task went on the ready queue only
+  // if the queue could grow; out of memory it was dropped and the run
+  // failed, and runner close (no cancel_timeout) then waited forever for a
+  // task that would never run again to take its cancellation.
+  CHECK(aimed([] {
+          static int woken, cancelled, filled;
+          uvrun_future_t *done = nullptr, *never = nullptr;
+          t::Lambda main{[&](uvrun_task_t *task, int step) -> int {
+            uvrun_loop_t *loop = uvrun_task_loop(task);
+            if (step == 0) {
+              if (uvrun_future_new(loop, &done) != 0 || uvrun_future_new(loop, &never) != 0) return UVRUN_E_INVAL;
+              uvrun_task_t *sleeper = t::spawn(loop, [&](uvrun_task_t *self, int s) -> int {
+                if (s == 0) return uvrun_task_await(self, uvrun_future_ref(done));
+                if (s == 1) {
+                  woken = 1;
+                  return uvrun_task_await(self, uvrun_future_ref(never));
+                }
+                cancelled = uvrun_task_resume(self, nullptr) == UVRUN_E_CANCELLED;
+                return 0;
+              });
+              uvrun_task_unref(sleeper);
+              return uvrun_task_yield(task);  // the sleeper awaits `done`
+            }
+            oom::fail_from_now();
+            // Callbacks until the ready queue is full and cannot grow.
+            while (filled < 1000000 && uvrun_loop_call_soon(loop, nothing, nullptr, nullptr) == 0) filled++;
+            uvrun_future_set_result(done, nullptr, nullptr);  // wakes the sleeper
+            return 0;
+          }};
+          uvrun_runner_t *runner = nullptr;
+          if (uvrun_runner_new(nullptr, &runner) != 0) return 2;  // cancel_timeout 0: close waits for every task
+          int rc = uvrun_runner_run(runner, t::Lambda::run, &main, nullptr, nullptr);
+          oom::disarm();
+          printf("run=%d filled=%d woken=%d\n", rc, filled, woken);
+          fflush(stdout);
+          int close_rc = uvrun_runner_close(runner);
+          uvrun_runner_free(runner);
+          uvrun_future_unref(done);
+          uvrun_future_unref(never);
+          printf("close=%d cancelled=%d\n", close_rc, cancelled);
+          return rc == 0 && close_rc == 0 && woken && cancelled ? 0 : 1;
+        }) == 0);
+}
+
+TEST_CASE("regression: the ready queue gives back the room it kept for a burst of tasks, a second after they end") {
+  // Each task keeps room on the ready queue for what wakes it; once the
+  // tasks are gone, an idle loop frees that room (as it always could have
+  // freed what a burst of queued items grew it to).
+  CHECK(aimed([] {
+          static long grown, after;
+          static uvrun_future_t *gate;
+          t::Lambda burst{[](uvrun_task_t *task, int step) -> int {
+            uvrun_loop_t *loop = uvrun_task_loop(task);
+            if (step == 0) {
+              if (uvrun_future_new(loop, &gate) != 0) return UVRUN_E_NOMEM;
+              for (int i = 0; i < 50000; i++) {
+                uvrun_task_t *child = t::spawn(loop, [](uvrun_task_t *self, int s) -> int {
+                  return s == 0 ? uvrun_task_await(self, uvrun_future_ref(gate)) : 0;
+                });
+                if (child == nullptr) return UVRUN_E_NOMEM;
+                uvrun_task_unref(child);
+              }
+              return uvrun_task_yield(task);  // every child awaits the gate
+            }
+            if (step == 1) {
+              grown = oom::stats().big_bytes;
+              uvrun_future_set_result(gate, nullptr, nullptr);
+              return uvrun_task_yield(task);  // the children wake and end
+            }
+            uvrun_future_unref(gate);
+            return 0;
+          }};
+          t::Lambda idle{[](uvrun_task_t *task, int step) -> int {
+            if (step == 0) return uvrun_task_sleep(task, 1.5);
+            after = oom::stats().big_bytes;
+            return 0;
+          }};
+          uvrun_runner_t *runner = nullptr;
+          if (uvrun_runner_new(nullptr, &runner) != 0) return 2;
+          int rc = uvrun_runner_run(runner, t::Lambda::run, &burst, nullptr, nullptr);
+          int idle_rc = uvrun_runner_run(runner, t::Lambda::run, &idle, nullptr, nullptr);
+          uvrun_runner_free(runner);
+          printf("rc=%d idle=%d grown=%ld after=%ld\n", rc, idle_rc, grown, after);
+          return rc == 0 && idle_rc == 0 && grown > 0 && after == 0 ? 0 : 1;
         }) == 0);
 }
 

@@ -81,6 +81,50 @@ class InvalidStateError : public Error {
   explicit InvalidStateError(const std::string &message = "invalid state") : Error(UVRUN_E_INVALID_STATE, message) {}
 };
 
+// I/O failures: the C code is libuv's (a negative errno, or UV_EAI_* for a
+// lookup). Subclasses where asyncio has them.
+class OSError : public Error {
+ public:
+  using Error::Error;
+};
+class ConnectionError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class ConnectionResetError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+class ConnectionRefusedError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+class BrokenPipeError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+// Any use of a stream after close() or abort().
+class StreamClosedError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+
+// read_exactly()/read_until() met the end of the stream: `partial` holds
+// the bytes that did arrive (asyncio.IncompleteReadError).
+class IncompleteReadError : public Error {
+ public:
+  IncompleteReadError(const std::string &message, std::string partial = {})
+      : Error(UVRUN_E_INCOMPLETE_READ, message), partial(std::move(partial)) {}
+  std::string partial;
+};
+
+// read_until() found no separator within its limit; the bytes stay in the
+// stream (asyncio.LimitOverrunError).
+class LimitOverrunError : public Error {
+ public:
+  explicit LimitOverrunError(const std::string &message) : Error(UVRUN_E_LIMIT_OVERRUN, message) {}
+};
+
 namespace detail {
 
 // Using an object that holds nothing (made empty, or moved from) is a bug
@@ -155,8 +199,22 @@ inline uvrun_error_t *error_from(std::exception_ptr e) noexcept {
   case UVRUN_E_OTHER_LOOP_RUNNING:
   case UVRUN_E_LOOP_STOPPED:
   case UVRUN_E_WRONG_THREAD:
-  case UVRUN_E_EXECUTOR_SHUTDOWN: throw RuntimeError(code, message);
-  default: throw Error(code, message);
+  case UVRUN_E_EXECUTOR_SHUTDOWN:
+  case UVRUN_E_READ_BUSY: throw RuntimeError(code, message);
+  case UVRUN_E_STREAM_CLOSED: throw StreamClosedError(code, message);
+  case UVRUN_E_INCOMPLETE_READ: throw IncompleteReadError(message);
+  case UVRUN_E_LIMIT_OVERRUN: throw LimitOverrunError(message);
+  case -ECONNRESET: throw ConnectionResetError(code, message);
+  case -ECONNREFUSED: throw ConnectionRefusedError(code, message);
+  case -EPIPE: throw BrokenPipeError(code, message);
+  case -ECONNABORTED: throw ConnectionError(code, message);
+  case UVRUN_E_NOMEM:
+  case UVRUN_E_INVAL: throw Error(code, message);
+  default:
+    // libuv's codes: a negative errno, or UV_EAI_* (-3000 and below, above
+    // uvrun's own range).
+    if (code < 0 && code > UVRUN_E_MAX_ && code > -20000) throw OSError(code, message);
+    throw Error(code, message);
   }
 }
 

@@ -72,15 +72,21 @@ class BasicFutureAwaiter {
   }
   void *await_resume() {
     void *value = nullptr;
+    if (const uvrun_error_t *err = resume_raw(&value)) throw_error(err);
+    return value;
+  }
+
+ protected:
+  // The outcome without throwing: nullptr and *value, or the error
+  // (borrowed: valid until the step returns or the awaiter goes).
+  const uvrun_error_t *resume_raw(void **value) {
     if (fut_ == nullptr) {
       // Resumed by the task's step. The task knows best: it may have been
       // cancelled although the future completed.
       uvrun_task_t *task = current_step->task;
-      if (uvrun_task_resume(task, &value) < 0) throw_error(uvrun_task_resume_error(task));
-    } else if (uvrun_future_result(fut_, &value) < 0) {
-      throw_error(uvrun_future_error(fut_));
+      return uvrun_task_resume(task, value) < 0 ? uvrun_task_resume_error(task) : nullptr;
     }
-    return value;
+    return uvrun_future_result(fut_, value) < 0 ? uvrun_future_error(fut_) : nullptr;
   }
 
  private:

@@ -1,0 +1,36 @@
+// uvrun/names.hpp -- name lookup on the loop's executor.
+#pragma once
+
+#include <uvrun.h>
+
+#include <string>
+#include <vector>
+
+#include "future.hpp"
+#include "stream.hpp"
+
+namespace uvrun {
+
+namespace detail {
+
+struct AddressesAwaiter : FutureAwaiter {
+  using FutureAwaiter::FutureAwaiter;
+  std::vector<Address> await_resume() {
+    std::vector<Address> out;
+    for (auto *a = static_cast<const uvrun_address_t *>(FutureAwaiter::await_resume()); a != nullptr; a = a->next)
+      out.push_back({a->host, a->port});
+    return out;
+  }
+};
+
+}  // namespace detail
+
+// The addresses host resolves to, for service (a port number or a name);
+// family: 0 (any), AF_INET or AF_INET6.
+inline detail::AddressesAwaiter getaddrinfo(const std::string &host, const std::string &service = {},
+                                            int family = 0) {
+  return detail::AddressesAwaiter(uvrun_getaddrinfo(running_loop(), host.c_str(),
+                                                    service.empty() ? nullptr : service.c_str(), family, 0));
+}
+
+}  // namespace uvrun
