@@ -88,6 +88,7 @@ void uvr_server_mem_unref(uvrun_server_t *server) {
   else loop->servers = server->next;
   if (server->next != NULL) server->next->prev = server->prev;
   uvrun_context_free(server->context);
+  if (server->handler_ud_free != NULL) server->handler_ud_free(server->handler_ud);
   uvr_free(server->listeners);
   uvr_free(server->unix_path);
   uvr_free(server);

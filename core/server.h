@@ -59,6 +59,7 @@ struct uvrun_server_s {
   uvr_conn *conns;
   uvrun_handler_fn handler; /* serve(): set */
   void *handler_ud;
+  uvrun_free_fn handler_ud_free; /* runs on handler_ud when the server is freed */
   uvrun_context_t *context;
   size_t handlers; /* handler tasks running */
   uvrun_handle_t *retry;

@@ -235,14 +235,21 @@ static void start_handler(uvrun_server_t *server, uvr_conn *conn) {
   server->handlers++;
 }
 
-int uvrun_server_serve(uvrun_server_t *server, uvrun_handler_fn handler, void *ud) {
+static int serve_refused(void *ud, uvrun_free_fn ud_free, int rc) {
+  if (ud_free != NULL) ud_free(ud);
+  return rc;
+}
+
+int uvrun_server_serve(uvrun_server_t *server, uvrun_handler_fn handler, void *ud, uvrun_free_fn ud_free) {
   int rc = uvr_server_check_open(server);
-  if (rc < 0) return rc;
-  if (handler == NULL) return uvr_fail(UVRUN_E_INVAL, "handler must not be NULL");
-  if (server->handler != NULL) return uvr_fail(UVRUN_E_INVALID_STATE, "the server is already serving");
-  if ((rc = uvrun_context_copy_current(&server->context)) < 0) return rc;
+  if (rc < 0) return serve_refused(ud, ud_free, rc);
+  if (handler == NULL) return serve_refused(ud, ud_free, uvr_fail(UVRUN_E_INVAL, "handler must not be NULL"));
+  if (server->handler != NULL)
+    return serve_refused(ud, ud_free, uvr_fail(UVRUN_E_INVALID_STATE, "the server is already serving"));
+  if ((rc = uvrun_context_copy_current(&server->context)) < 0) return serve_refused(ud, ud_free, rc);
   server->handler = handler;
   server->handler_ud = ud;
+  server->handler_ud_free = ud_free;
   while (server->nunclaimed > 0) hand_over(server, oldest_unclaimed(server));
   uvr_server_want(server);
   return 0;

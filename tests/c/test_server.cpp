@@ -118,7 +118,7 @@ TEST_CASE("V4: close stops listening at once, leaves connections alone, and is i
   }
   CHECK(uvrun_server_accept(server) == nullptr);
   CHECK(t::take_error().message == "the server is closed");
-  CHECK(uvrun_server_serve(server, Slow::handler, nullptr) == UVRUN_E_STREAM_CLOSED);
+  CHECK(uvrun_server_serve(server, Slow::handler, nullptr, nullptr) == UVRUN_E_STREAM_CLOSED);
   // The connection it had goes on.
   CHECK(write(client, "still", 5) == 5);
   CHECK(st::read_n(loop, conn, 5) == "still");
@@ -135,7 +135,7 @@ TEST_CASE("V5: shutdown lets the handlers finish within the grace period, and is
   uvrun_server_t *server = listen_local(loop);
   Slow slow;
   slow.delay = 0.1;
-  REQUIRE(uvrun_server_serve(server, Slow::handler, &slow) == 0);
+  REQUIRE(uvrun_server_serve(server, Slow::handler, &slow, nullptr) == 0);
   int port = uvrun_server_port(server);
   int a = raw_client(port), b = raw_client(port);
   CHECK(write(a, "a", 1) == 1);
@@ -163,7 +163,7 @@ static void shutdown_past_grace(int then_abort) {
   uvrun_loop_t *loop = t::new_loop();
   uvrun_server_t *server = listen_local(loop);
   Slow slow;  // waits for a chunk the client never sends
-  REQUIRE(uvrun_server_serve(server, Slow::handler, &slow) == 0);
+  REQUIRE(uvrun_server_serve(server, Slow::handler, &slow, nullptr) == 0);
   int client = raw_client(uvrun_server_port(server));
   while (server_info(server).accepted < 1) st::spin(loop, 0.001);
   uvrun_future_t *fut = uvrun_server_shutdown(server, 0.1, then_abort);
@@ -219,7 +219,7 @@ TEST_CASE("V6 V7: out of descriptors, accept logs once, backs off without spinni
     CHILD_EXPECT(uvrun_loop_new(&loop) == 0, 1);
     uvrun_server_t *server = listen_local(loop);
     Slow slow;
-    CHILD_EXPECT(uvrun_server_serve(server, Slow::handler, &slow) == 0, 2);
+    CHILD_EXPECT(uvrun_server_serve(server, Slow::handler, &slow, nullptr) == 0, 2);
     int client = raw_client(uvrun_server_port(server));  // waits in the backlog
     CHILD_EXPECT(client >= 0, 3);
     CHILD_EXPECT(write(client, "x", 1) == 1, 4);
@@ -300,7 +300,7 @@ TEST_CASE("E: every socket operation on a closed loop fails with UVRUN_E_LOOP_CL
   CHECK(t::take_error().code == UVRUN_E_LOOP_CLOSED);
   CHECK(uvrun_server_accept(server) == nullptr);
   CHECK(t::take_error().code == UVRUN_E_LOOP_CLOSED);
-  CHECK(uvrun_server_serve(server, Slow::handler, nullptr) == UVRUN_E_LOOP_CLOSED);
+  CHECK(uvrun_server_serve(server, Slow::handler, nullptr, nullptr) == UVRUN_E_LOOP_CLOSED);
   CHECK(uvrun_server_shutdown(server, 1, 0) == nullptr);
   CHECK(t::take_error().code == UVRUN_E_LOOP_CLOSED);
   CHECK(uvrun_server_port(server) == UVRUN_E_LOOP_CLOSED);
@@ -339,7 +339,7 @@ TEST_CASE("E: bad server arguments fail at once with UVRUN_E_INVAL") {
   CHECK(t::take_error().code == UVRUN_E_INVAL);
   CHECK(uvrun_server_accept(nullptr) == nullptr);
   CHECK(t::take_error().message == "server must not be NULL");
-  CHECK(uvrun_server_serve(nullptr, Slow::handler, nullptr) == UVRUN_E_INVAL);
+  CHECK(uvrun_server_serve(nullptr, Slow::handler, nullptr, nullptr) == UVRUN_E_INVAL);
   CHECK(uvrun_server_close(nullptr) == UVRUN_E_INVAL);
   CHECK(uvrun_server_port(nullptr) == UVRUN_E_INVAL);
   CHECK(uvrun_server_shutdown(nullptr, 1, 0) == nullptr);
@@ -393,7 +393,7 @@ TEST_CASE("L1: at runner close servers stop listening first; handlers, cancelled
       REQUIRE(uvrun_task_resume(task, &v) == 0);
       auto *server = static_cast<uvrun_server_t *>(v);
       bye.port = uvrun_server_port(server);
-      REQUIRE(uvrun_server_serve(server, Goodbye::handler, &bye) == 0);
+      REQUIRE(uvrun_server_serve(server, Goodbye::handler, &bye, nullptr) == 0);
       kept = uvrun_server_ref(server);  // open past the main task: the close stops it
       client = raw_client(bye.port);
       // A stream no task closes: the close aborts it.

@@ -351,7 +351,7 @@ TEST_CASE("V3: serve runs a task per connection in a copy of serve()'s context; 
   REQUIRE(uvrun_contextvar_new("who", 0, nullptr, &echo.var) == 0);
   uvrun_token_t *token = nullptr;
   REQUIRE(uvrun_contextvar_set(echo.var, const_cast<char *>("at serve"), &token) == 0);
-  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo) == 0);
+  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo, nullptr) == 0);
   REQUIRE(uvrun_contextvar_set(echo.var, const_cast<char *>("after serve"), nullptr) == 0);
   int port = uvrun_server_port(server);
   int a = raw_client(port), b = raw_client(port);
@@ -383,7 +383,7 @@ TEST_CASE("V3: a failing handler is reported to the loop's exception handler, an
   Echo echo;
   REQUIRE(uvrun_contextvar_new("who", 0, nullptr, &echo.var) == 0);
   echo.fail_with = UVRUN_E_INVAL;
-  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo) == 0);
+  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo, nullptr) == 0);
   int port = uvrun_server_port(server);
   for (int i = 0; i < 2; i++) {
     int c = raw_client(port);
@@ -412,11 +412,11 @@ TEST_CASE("V2 V3: serve takes over connections accepted for nobody; a second ser
   int c = raw_client(uvrun_server_port(server));
   while (!uvrun_future_done(dropped)) st::spin(loop, 0.001);
   uvrun_future_unref(dropped);
-  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo) == 0);
+  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo, nullptr) == 0);
   CHECK(write(c, "z", 1) == 1);
   CHECK(raw_read(loop, c) == "z");
-  CHECK(uvrun_server_serve(server, Echo::handler, &echo) == UVRUN_E_INVALID_STATE);
-  CHECK(uvrun_server_serve(server, nullptr, nullptr) == UVRUN_E_INVAL);
+  CHECK(uvrun_server_serve(server, Echo::handler, &echo, nullptr) == UVRUN_E_INVALID_STATE);
+  CHECK(uvrun_server_serve(server, nullptr, nullptr, nullptr) == UVRUN_E_INVAL);
   close(c);
   while (server_info(server).open > 0) st::spin(loop, 0.001);
   uvrun_server_unref(server);
@@ -459,4 +459,34 @@ TEST_CASE("E: an accept the caller completes itself carries no connection, and t
   close(client);
   uvrun_server_unref(server);
   CHECK(uvrun_loop_free(loop) == 0);
+}
+
+TEST_CASE("V3: serve's ud_free runs when the server is freed, or at once when serve fails") {
+  uvrun_loop_t *loop = t::new_loop();
+  static int freed;
+  freed = 0;
+  auto count_free = [](void *p) {
+    CHECK(p == t::iv(42));
+    freed++;
+  };
+  uvrun_server_t *server = listen_local(loop);
+  Echo echo;
+  REQUIRE(uvrun_contextvar_new("who", 0, nullptr, &echo.var) == 0);
+  // Refused: the ud is released at once, each time.
+  CHECK(uvrun_server_serve(server, nullptr, t::iv(42), count_free) == UVRUN_E_INVAL);
+  CHECK(freed == 1);
+  REQUIRE(uvrun_server_serve(server, Echo::handler, &echo, nullptr) == 0);
+  CHECK(uvrun_server_serve(server, Echo::handler, t::iv(42), count_free) == UVRUN_E_INVALID_STATE);
+  CHECK(freed == 2);
+  uvrun_server_unref(server);
+  server = listen_local(loop);
+  REQUIRE(uvrun_server_serve(server, Echo::handler, t::iv(42), count_free) == 0);
+  CHECK(uvrun_server_close(server) == 0);
+  CHECK(uvrun_server_serve(server, Echo::handler, t::iv(42), count_free) == UVRUN_E_STREAM_CLOSED);
+  CHECK(freed == 3);
+  uvrun_server_unref(server);
+  st::spin(loop, 0.001);  // its sockets' handles close
+  CHECK(freed == 4);      // its own ud, with the server
+  CHECK(uvrun_loop_free(loop) == 0);
+  uvrun_contextvar_free(echo.var);
 }

@@ -27,10 +27,9 @@ struct AddressesAwaiter : FutureAwaiter {
 
 // The addresses host resolves to, for service (a port number or a name);
 // family: 0 (any), AF_INET or AF_INET6.
-inline detail::AddressesAwaiter getaddrinfo(const std::string &host, const std::string &service = {},
-                                            int family = 0) {
-  return detail::AddressesAwaiter(uvrun_getaddrinfo(running_loop(), host.c_str(),
-                                                    service.empty() ? nullptr : service.c_str(), family, 0));
+inline detail::AddressesAwaiter getaddrinfo(const std::string &host, const std::string &service = {}, int family = 0) {
+  return detail::AddressesAwaiter(
+      uvrun_getaddrinfo(running_loop(), host.c_str(), service.empty() ? nullptr : service.c_str(), family, 0));
 }
 
 }  // namespace uvrun

@@ -128,7 +128,9 @@ namespace detail {
 
 struct ServerAwaiter : FutureAwaiter {
   using FutureAwaiter::FutureAwaiter;
-  Server await_resume() { return Server(uvrun_server_ref(static_cast<uvrun_server_t *>(FutureAwaiter::await_resume()))); }
+  Server await_resume() {
+    return Server(uvrun_server_ref(static_cast<uvrun_server_t *>(FutureAwaiter::await_resume())));
+  }
 };
 
 }  // namespace detail

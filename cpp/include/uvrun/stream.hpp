@@ -78,8 +78,7 @@ class ReadAwaiter : public FutureAwaiter {
   }
   ReadAwaiter(uvrun_stream_t *s, Kind kind, std::size_t n, std::string_view delim, std::string buf)
       : FutureAwaiter(start(s, kind, n, delim, buf)), buf_(std::move(buf)) {}
-  static uvrun_future_t *start(uvrun_stream_t *s, Kind kind, std::size_t n, std::string_view delim,
-                               std::string &buf) {
+  static uvrun_future_t *start(uvrun_stream_t *s, Kind kind, std::size_t n, std::string_view delim, std::string &buf) {
     if (s == nullptr) throw_empty("uvrun::Stream");
     switch (kind) {
     case kExactly: return uvrun_stream_read_exactly(s, buf.data(), n);
@@ -148,7 +147,9 @@ class Stream {
   // Queues bytes and waits until the queue drains to the low-water mark.
   detail::WriteAwaiter write(std::string_view bytes) { return {checked(), bytes}; }
   // Queues bytes, never waits (asyncio's writer.write).
-  void write_nowait(std::string_view bytes) { detail::check(uvrun_stream_write(checked(), bytes.data(), bytes.size())); }
+  void write_nowait(std::string_view bytes) {
+    detail::check(uvrun_stream_write(checked(), bytes.data(), bytes.size()));
+  }
   detail::VoidAwaiter drain() { return detail::VoidAwaiter(uvrun_stream_drain(checked())); }
   // Sends the end of stream after what is queued; reading goes on.
   detail::VoidAwaiter shutdown() { return detail::VoidAwaiter(uvrun_stream_shutdown(checked())); }
@@ -188,7 +189,9 @@ namespace detail {
 // reference of its own.
 struct StreamAwaiter : FutureAwaiter {
   using FutureAwaiter::FutureAwaiter;
-  Stream await_resume() { return Stream(uvrun_stream_ref(static_cast<uvrun_stream_t *>(FutureAwaiter::await_resume()))); }
+  Stream await_resume() {
+    return Stream(uvrun_stream_ref(static_cast<uvrun_stream_t *>(FutureAwaiter::await_resume())));
+  }
 };
 
 }  // namespace detail
