@@ -60,6 +60,12 @@ static int own_backend_fork(uvr_backend *b) {
     rc = uv_loop_fork(&b->uv);
     if (rc < 0) uvr_logf(UVRUN_LOG_ERROR, "uv_loop_fork: %s", uv_strerror(rc));
     b->fork_gen = atomic_load(&fork_gen);
+    /* A wake-up sent before the fork and never consumed leaves its handle
+     * marked pending; uv_loop_fork gives it a new, empty eventfd but keeps
+     * the mark (libuv 1.44), and uv_async_send skips a pending handle: the
+     * child's loop would never wake. The child has one thread: clear it. */
+    b->async.pending = 0;
+    b->sig_async.pending = 0;
   }
   return rc;
 }

@@ -290,13 +290,26 @@ static void job_done_cb(uvrun_loop_t *loop, uvr_item *item, int run) {
 int uvr_executor_busy(const uvrun_loop_t *loop) { return loop->executor != NULL && loop->executor->jobs != NULL; }
 
 int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t **out) {
-  uvr_executor *s;
-  uvr_job *job;
   uvrun_future_t *fut;
   int rc;
 
+  *out = NULL;
   if (loop == NULL || fn == NULL)
     return uvr_fail(UVRUN_E_INVAL, "uvrun_run_in_executor: %s is NULL", loop == NULL ? "loop" : "fn");
+  if ((rc = uvrun_future_new(loop, &fut)) < 0) return rc;
+  if ((rc = uvr_executor_submit_into(loop, fn, ud, fut)) < 0) {
+    uvrun_future_unref(fut);
+    return rc;
+  }
+  *out = fut;
+  return 0;
+}
+
+int uvr_executor_submit_into(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut) {
+  uvr_executor *s;
+  uvr_job *job;
+  int rc;
+
   if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
   if (loop->executor_shutdown_called) return uvr_fail(UVRUN_E_EXECUTOR_SHUTDOWN, "Executor shutdown has been called");
   if (loop->executor == NULL) {
@@ -307,8 +320,6 @@ int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_fu
 
   job = uvr_calloc(1, sizeof *job);
   if (job == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
-  rc = uvrun_future_new(loop, &fut);
-  if (rc < 0) goto fail_future;
   job->fn = fn;
   job->ud = ud;
   job->pool = s;
@@ -337,13 +348,10 @@ int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_fu
   job->next = s->jobs;
   if (s->jobs != NULL) s->jobs->prev = job;
   s->jobs = job;
-  *out = fut;
   return 0;
 
 fail_thread:
   uvrun_future_unref(job->fut);
-  uvrun_future_unref(fut);
-fail_future:
   job_free(job);
   return rc;
 }

@@ -203,6 +203,9 @@ void uvr_task_cache_free(uvrun_loop_t *loop);
 /* Frees nothing that a late worker may still touch: workers hold their own
  * reference to the shared pool state. */
 int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t **out);
+/* The same job completing fut, the caller's (an I/O future that frees its
+ * result itself); the job holds a reference to it until it completes. */
+int uvr_executor_submit_into(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut);
 /* Whether jobs are out whose completion the loop will receive. */
 int uvr_executor_busy(const uvrun_loop_t *loop);
 /* Jobs queued or running (0 without an executor). */

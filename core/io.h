@@ -19,6 +19,16 @@ typedef struct uvr_io_kind {
 uvrun_future_t *uvr_io_future_new(uvrun_loop_t *loop, const uvr_io_kind *kind, size_t state_size);
 void *uvr_io_future_state(const uvrun_future_t *fut);
 const uvr_io_kind *uvr_io_future_kind(const uvrun_future_t *fut);
+/* uvrun_future_unref as a uvrun_free_fn: the drop of a done callback that
+ * holds a future. */
+void uvr_io_future_drop(void *fut);
+/* A system error's text as libuv words it ("no such file or directory"):
+ * uvrun_strerror() would give -ENOENT's other meaning, UVRUN_E_NOTFOUND's.
+ * uvrun's own codes get their own text. */
+const char *uvr_io_strerror(int code, char *buf, size_t len);
+/* An I/O call's loop: not NULL, open and, in debug mode, this thread's. 0
+ * or the error (recorded); `what` names the call. */
+int uvr_io_check_loop(uvrun_loop_t *loop, const char *what);
 
 /* ---- stream.c: a stream's life ---- */
 /* A stream with an initialized, unconnected handle of `type` (UV_TCP or
@@ -30,8 +40,30 @@ uv_stream_t *uvr_stream_handle(uvrun_stream_t *stream);
 int uvr_stream_connected(uvrun_stream_t *stream);
 /* Loop close (L1): aborts every stream still open; 1 if any was. */
 int uvr_streams_abort_all(uvrun_loop_t *loop);
+/* fn(ud) runs once the handle has closed, while the stream's memory is
+ * still there (a server counts its open connections, V7); fn NULL: none.
+ * One per stream. */
+void uvr_stream_on_closed(uvrun_stream_t *stream, void (*fn)(void *ud), void *ud);
 /* Fills opts from `given` (NULL: defaults), checking it. */
 int uvr_stream_opts_from(const uvrun_stream_opts_t *given, uvrun_stream_opts_t *opts);
+
+/* ---- dns.c ---- */
+/* uvrun_getaddrinfo with getaddrinfo's AI_* flags, unchecked. */
+uvrun_future_t *uvr_getaddrinfo(uvrun_loop_t *loop, const char *host, const char *service, int family, int socktype,
+                                int flags);
+/* The socket address of an entry of a getaddrinfo result. */
+const struct sockaddr *uvr_address_sockaddr(const uvrun_address_t *a);
+
+/* ---- address.c ---- */
+/* A numeric IPv4 or IPv6 address (with an IPv6 "%scope"), and port: 0, or
+ * UV_EINVAL when host is not one. */
+int uvr_parse_ip(const char *host, int port, struct sockaddr_storage *sa);
+/* "127.0.0.1:80", "[::1]:80": an IP socket address for messages. */
+void uvr_address_name(const struct sockaddr *sa, char *buf, size_t len);
+/* A Unix socket's address: a path, or "@name" for Linux's abstract
+ * namespace. 0, or UVRUN_E_INVAL (recorded) for an empty or too long one. */
+struct sockaddr_un;
+int uvr_unix_address(const char *path, struct sockaddr_un *sun, socklen_t *len);
 
 /* ---- stream_read.c ---- */
 /* Loop close: frees the buffer the loop's streams read into. */
@@ -40,6 +72,9 @@ void uvr_streams_free_scratch(uvrun_loop_t *loop);
 /* ---- server.c ---- */
 /* Runner close (L1): every server of loop stops listening. */
 void uvr_servers_close_all(uvrun_loop_t *loop);
+/* Loop close: every server stops listening, and lets go of its handlers'
+ * tasks, which will never end now. */
+void uvr_servers_drop_all(uvrun_loop_t *loop);
 
 /* ---- sigpipe.c ---- */
 /* The first stream or server of the process ignores SIGPIPE (L4). */

@@ -36,3 +36,15 @@ static void io_take(uvrun_future_t *fut) {
 }
 
 const uvr_future_ops uvr_io_future_ops = {io_cancel, io_free, io_take};
+
+void uvr_io_future_drop(void *fut) { uvrun_future_unref(fut); }
+
+int uvr_io_check_loop(uvrun_loop_t *loop, const char *what) {
+  if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "%s: loop must not be NULL", what);
+  return uvr_loop_check(loop);
+}
+
+const char *uvr_io_strerror(int code, char *buf, size_t len) {
+  if (code <= -20000 && code >= UVRUN_E_MAX_) return uvrun_strerror(code);
+  return uv_strerror_r(code, buf, len);
+}

@@ -144,7 +144,8 @@ struct uvrun_loop_s {
    * handle's close callback ran; the buffer libuv reads into */
   uvrun_stream_t *streams;
   char *read_scratch;
-  uvr_tsq ts; /* last: what other threads write */
+  uvrun_server_t *servers; /* server.c: every server not yet freed */
+  uvr_tsq ts;              /* last: what other threads write */
 };
 
 /* What the layers above the engine do at the loop's turning points. The

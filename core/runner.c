@@ -3,12 +3,14 @@
  * A runner is CREATED (nothing allocated but itself), INITIALIZED (a loop and
  * a context) or CLOSED. It initializes lazily, binds to the thread that
  * initialized it (D6), and closes in asyncio's order: cancel what is left,
- * close async generators, shut the executor down, close the loop (R47). */
+ * close async generators, shut the executor down, close the loop (R47);
+ * servers stop listening before all that, and streams no task closed are
+ * aborted after it (L1). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "io.h"
 
 enum { CREATED, INITIALIZED, CLOSED };
 
@@ -370,6 +372,7 @@ static int shut_down(uvrun_runner_t *r) {
   double cancel_timeout = r->opts.cancel_timeout > 0 ? r->opts.cancel_timeout : 0;
   double executor_timeout = r->opts.executor_shutdown_timeout;
   int rc;
+  uvr_servers_close_all(loop); /* L1: no new clients while the rest shuts down */
   announce(r, UVRUN_SHUTDOWN_CANCEL_TASKS, 0, 0, pending_tasks, cancel_timeout);
   rc = cancel_all_tasks(r);
   announce(r, UVRUN_SHUTDOWN_CANCEL_TASKS, 1, rc, pending_tasks, cancel_timeout);
@@ -381,6 +384,7 @@ static int shut_down(uvrun_runner_t *r) {
   announce(r, UVRUN_SHUTDOWN_EXECUTOR, 0, 0, uvr_executor_jobs, executor_timeout);
   rc = uvrun_loop_shutdown_default_executor(loop, executor_timeout);
   announce(r, UVRUN_SHUTDOWN_EXECUTOR, 1, rc, uvr_executor_jobs, executor_timeout);
+  if (rc == 0) uvr_streams_abort_all(loop); /* L1: what no task closed */
   return rc;
 }
 

@@ -236,8 +236,14 @@ static void on_close(uv_handle_t *handle) {
   if (stream->prev != NULL) stream->prev->next = stream->next;
   else loop->streams = stream->next;
   if (stream->next != NULL) stream->next->prev = stream->prev;
+  if (stream->on_closed != NULL) stream->on_closed(stream->on_closed_ud);
   uvr_waiters_settle(&stream->closes, 0, NULL);
   if (stream->refs == 0) stream_free(stream);
+}
+
+void uvr_stream_on_closed(uvrun_stream_t *stream, void (*fn)(void *ud), void *ud) {
+  stream->on_closed = fn;
+  stream->on_closed_ud = ud;
 }
 
 void uvr_stream_close_handle(uvrun_stream_t *stream) {

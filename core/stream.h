@@ -45,7 +45,10 @@ struct uvrun_stream_s {
   int nodelay, keepalive;
   void *data;
   uvrun_free_fn data_free;
-  char *origin;    /* debug mode: who made it, for the unclosed report */
+  char *origin; /* debug mode: who made it, for the unclosed report */
+  /* Told when the handle has closed (uvr_stream_on_closed). */
+  void (*on_closed)(void *ud);
+  void *on_closed_ud;
   uint8_t closing; /* close() or abort() was called */
   uint8_t closed;  /* the handle's close callback ran */
   uint8_t is_tcp;

@@ -9,6 +9,7 @@
 #include <uvrun.h>
 #include <uvrun_uv.h>
 
+#include <chrono>
 #include <thread>
 
 #include "support.h"
@@ -124,4 +125,37 @@ TEST_CASE("R68 a forked child reuses a waiting libuv loop only on an epoll insta
   t::check_child(res);
   CHECK(t::run(sleep_and_wake) == 0);  // the parent's loop is intact
   CHECK(uvrun_release_memory() == 1);
+}
+
+namespace {
+void nothing(void *) {}
+}  // namespace
+
+TEST_CASE("R68 a loop kept with a wake-up still pending wakes in a forked child") {
+  uvrun_release_memory();
+  uvrun_loop_t *a;
+  REQUIRE(uvrun_loop_new(&a) == 0);
+  // Woken while not running: the wake-up is never consumed before the loop
+  // closes and its libuv loop waits for reuse.
+  REQUIRE(uvrun_loop_call_soon_threadsafe(a, nothing, nullptr) == 0);
+  CHECK(uvrun_loop_free(a) == 0);
+  t::ChildResult res = t::in_child(
+      [] {
+        // An executor job's completion wakes the reused loop from another
+        // thread; the job outlasts the loop's brief poll for it before it sleeps.
+        auto slow_job = [](void *, void **) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          return 0;
+        };
+        CHILD_EXPECT(t::run([&](uvrun_task_t *task, int step) -> int {
+                       if (step == 0)
+                         return uvrun_task_await(task, uvrun_run_in_executor(uvrun_task_loop(task), slow_job, nullptr));
+                       return uvrun_task_return(task, nullptr);
+                     }) == 0,
+                     1);
+        return 0;
+      },
+      nullptr, 5.0);
+  t::check_child(res);
+  uvrun_release_memory();
 }
