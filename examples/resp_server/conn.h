@@ -1,0 +1,24 @@
+/* conn.h -- one client connection: read requests, run them, write replies. */
+#ifndef RESP_CONN_H
+#define RESP_CONN_H
+
+#include <uvrun.h>
+
+#include "store.h"
+
+typedef struct conn conn;
+
+typedef struct server_state {
+  store *db;
+  size_t max_request; /* bytes one request may take */
+  int stopping;       /* shutting down: connections end after their request */
+  conn *conns;        /* open connections */
+} server_state;
+
+/* The connection handler (uvrun_handler_fn), with the server_state. */
+int conn_handler(uvrun_task_t *task, uvrun_stream_t *stream, void *ud);
+/* Shutdown: cancels the connections waiting for a request with nothing
+ * received; the others finish the request they are in. */
+void conns_cancel_idle(server_state *st);
+
+#endif

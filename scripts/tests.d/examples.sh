@@ -1,0 +1,11 @@
+# examples.sh -- the example servers and tools driven by real clients
+# (sourced by scripts/test.sh; uses its count and run_script). Runs what the
+# plain build put in build/examples/. A suite that cannot run counts as failed.
+
+if scripts/deps.sh redis-tools netcat-openbsd; then
+  run_script "example: uvrun-resp-server with redis-cli, redis-benchmark, nc" \
+    timeout 900 python3 tests/examples/resp_server_test.py build/examples/uvrun-resp-server
+else
+  echo "examples: cannot install redis-tools, netcat-openbsd"
+  count 0 1
+fi
