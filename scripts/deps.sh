@@ -2,7 +2,7 @@
 # Installs the Debian packages uvrun needs that are missing (apt-get as root,
 # sudo otherwise). Extra package names may be passed as arguments.
 set -euo pipefail
-want=(meson ninja-build pkg-config cmake g++ libuv1-dev doctest-dev "$@")
+want=(meson ninja-build pkg-config cmake g++ libuv1-dev doctest-dev libhttp-parser-dev "$@")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,39 +5,16 @@ the middle of a reply, a request over the limit). Prints "ok NAME" or
 "FAIL NAME" per check, then "N passed, N failed".
 
 usage: resp_server_test.py PATH-TO-uvrun-resp-server"""
-import os
 import random
-import re
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import time
+
+from harness import check, recv_until, shutdown, start, summary
 
 SERVER = sys.argv[1]
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}"[:2000])
-    sys.stdout.flush()
-
-
-def start(*extra):
-    p = subprocess.Popen([SERVER, "--port", "0", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.match(r"listening on ([0-9.]+):(\d+)$", line.strip())
-    if not m:
-        p.kill()
-        raise SystemExit(f"FAIL start: first line {line!r}, stderr {p.stderr.read()!r}")
-    return p, int(m.group(2))
 
 
 def cli(port, *args, data=None):
@@ -51,17 +28,6 @@ def resp_cmd(*args):
         a = a if isinstance(a, bytes) else str(a).encode()
         out += b"$%d\r\n%s\r\n" % (len(a), a)
     return out
-
-
-def recv_until(sock, want, timeout=10):
-    sock.settimeout(timeout)
-    buf = b""
-    while not buf.endswith(want):
-        chunk = sock.recv(1 << 20)
-        if not chunk:
-            break
-        buf += chunk
-    return buf
 
 
 def commands(port):
@@ -156,7 +122,7 @@ def bad_input(port):
 
 
 def request_limit():
-    p, port = start("--max-request", "65536")
+    p, port = start(SERVER, "--max-request", "65536")
     try:
         s = socket.create_connection(("127.0.0.1", port))
         s.sendall(resp_cmd("SET", "k", "v" * 100000))
@@ -169,38 +135,8 @@ def request_limit():
         p.wait()
 
 
-def shutdown(sig):
-    p, port = start()
-    idle = socket.create_connection(("127.0.0.1", port))
-    busy = socket.create_connection(("127.0.0.1", port))
-    req = resp_cmd("SET", "k", "v" * 1000)
-    busy.sendall(req[:100])  # a request in flight
-    time.sleep(0.2)
-    p.send_signal(sig)
-    time.sleep(0.2)
-    check(f"{sig.name}: new clients are refused", refused(port))
-    idle.settimeout(3)
-    check(f"{sig.name}: an idle connection is closed at once", idle.recv(10) == b"")
-    busy.sendall(req[100:])
-    check(f"{sig.name}: the request in flight finishes", recv_until(busy, b"\r\n") == b"+OK\r\n")
-    try:
-        rc = p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = None
-    check(f"{sig.name}: the process dies of the signal", rc == -sig, f"exit {rc}")
-
-
-def refused(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        return False
-    except OSError:
-        return True
-
-
 def main():
-    p, port = start()
+    p, port = start(SERVER)
     try:
         for part in (commands, pipelining, pipe_mode, benchmark, half_close, reset_mid_reply, bad_input):
             part(port)
@@ -209,12 +145,12 @@ def main():
         p.kill()
         p.wait()
     request_limit()
-    shutdown(signal.SIGINT)
-    shutdown(signal.SIGTERM)
+    req = resp_cmd("SET", "k", "v" * 1000)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        shutdown(SERVER, sig, req[:100], req[100:], b"+OK\r\n")
     p = subprocess.run([SERVER, "--port", "99999"], capture_output=True)
     check("a bad --port: usage and exit 2", p.returncode == 2 and b"usage" in p.stderr)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary()
 
 
 if __name__ == "__main__":
