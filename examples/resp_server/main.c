@@ -59,7 +59,7 @@ static int main_step(uvrun_task_t *task, void *arg) {
     uv_signal_init(uvrun_loop_get_uv(uvrun_task_loop(task)), &app->sigterm);
     app->sigterm.data = app;
     uv_signal_start(&app->sigterm, on_sigterm, SIGTERM);
-    if ((rc = uvrun_server_serve(app->server, conn_handler, &app->st)) < 0) return rc;
+    if ((rc = uvrun_server_serve(app->server, conn_handler, &app->st, NULL)) < 0) return rc;
     printf("listening on %s:%d\n", app->host, uvrun_server_port(app->server));
     fflush(stdout);
     /* Serve until cancelled: a future nothing completes. */
