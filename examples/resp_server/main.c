@@ -7,6 +7,7 @@
  * HOST:PORT". SIGINT and SIGTERM shut down gracefully: no new clients,
  * requests in flight finish (for up to 5 s), idle connections close; then
  * the process dies of the signal, as Unix tools do. */
+#define _POSIX_C_SOURCE 200809L /* uv.h needs POSIX types under -std=c11 */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -40,7 +40,7 @@ TEST_CASE("S1, S2: read, read_exactly and read_until through a C++ Stream") {
     got += "|eof=" + co_await b.read();
     co_return got;
   }());
-  CHECK(result == "line one\n|line|two\n|partial=rest|eof=");
+  CHECK(result == "line one\n|line| two\n|partial=rest|eof=");
 }
 
 TEST_CASE("S2: read_until past its limit throws LimitOverrunError and keeps the bytes") {
@@ -169,9 +169,8 @@ TEST_CASE("V5: Server::shutdown lets a handler finish within the grace period") 
 }
 
 TEST_CASE("N1: getaddrinfo of localhost gives a loopback address") {
-  auto addrs = uvrun::run([]() -> uvrun::Task<std::vector<uvrun::Address>> {
-    co_return co_await uvrun::getaddrinfo("localhost", "80");
-  }());
+  auto addrs = uvrun::run(
+      []() -> uvrun::Task<std::vector<uvrun::Address>> { co_return co_await uvrun::getaddrinfo("localhost", "80"); }());
   REQUIRE(!addrs.empty());
   bool loopback = false;
   for (auto &a : addrs) loopback |= (a.host == "127.0.0.1" || a.host == "::1") && a.port == 80;

@@ -4,6 +4,8 @@
 #include <uvrun.h>
 
 #include <string>
+#include <string_view>
+#include <string_view>
 #include <vector>
 
 #include "future.hpp"
@@ -27,9 +29,11 @@ struct AddressesAwaiter : FutureAwaiter {
 
 // The addresses host resolves to, for service (a port number or a name);
 // family: 0 (any), AF_INET or AF_INET6.
-inline detail::AddressesAwaiter getaddrinfo(const std::string &host, const std::string &service = {}, int family = 0) {
+// (Views, not default std::string temporaries: see tcp::connect.)
+inline detail::AddressesAwaiter getaddrinfo(std::string_view host, std::string_view service = {}, int family = 0) {
+  std::string h(host), s(service);
   return detail::AddressesAwaiter(
-      uvrun_getaddrinfo(running_loop(), host.c_str(), service.empty() ? nullptr : service.c_str(), family, 0));
+      uvrun_getaddrinfo(running_loop(), h.c_str(), s.empty() ? nullptr : s.c_str(), family, 0));
 }
 
 }  // namespace uvrun

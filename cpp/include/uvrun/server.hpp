@@ -9,6 +9,7 @@
 #include <functional>
 #include <new>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "errors.hpp"
@@ -138,17 +139,21 @@ struct ServerAwaiter : FutureAwaiter {
 namespace tcp {
 // Listens on every address host resolves to ("" for all interfaces); port 0
 // picks a free port (Server::port()).
-inline detail::ServerAwaiter listen(const std::string &host, int port, const ServerOptions &options = {}) {
+inline detail::ServerAwaiter listen(std::string_view host, int port, const ServerOptions &options) {
+  std::string h(host);
   uvrun_server_opts_t o = detail::server_opts(options);
-  return detail::ServerAwaiter(uvrun_tcp_listen(running_loop(), host.c_str(), port, &o));
+  return detail::ServerAwaiter(uvrun_tcp_listen(running_loop(), h.c_str(), port, &o));
 }
+inline detail::ServerAwaiter listen(std::string_view host, int port) { return listen(host, port, ServerOptions()); }
 }  // namespace tcp
 
 namespace unix_socket {
-inline detail::ServerAwaiter listen(const std::string &path, const ServerOptions &options = {}) {
+inline detail::ServerAwaiter listen(std::string_view path, const ServerOptions &options) {
+  std::string p(path);
   uvrun_server_opts_t o = detail::server_opts(options);
-  return detail::ServerAwaiter(uvrun_unix_listen(running_loop(), path.c_str(), &o));
+  return detail::ServerAwaiter(uvrun_unix_listen(running_loop(), p.c_str(), &o));
 }
+inline detail::ServerAwaiter listen(std::string_view path) { return listen(path, ServerOptions()); }
 }  // namespace unix_socket
 
 }  // namespace uvrun

@@ -124,7 +124,8 @@ class Stream {
   ~Stream() { uvrun_stream_unref(s_); }
 
   // Adopts a connected socket or a pipe; the stream owns fd from now on.
-  static Stream open(int fd, const StreamOptions &options = {}) {
+  static Stream open(int fd) { return open(fd, StreamOptions()); }
+  static Stream open(int fd, const StreamOptions &options) {
     uvrun_stream_opts_t o = options.c();
     uvrun_stream_t *s = nullptr;
     detail::check(uvrun_stream_open(running_loop(), fd, &o, &s));
@@ -196,21 +197,28 @@ struct StreamAwaiter : FutureAwaiter {
 
 }  // namespace detail
 
+// Options and names are taken by value or view, never as a default-argument
+// temporary: GCC 12 destroys such a temporary twice when the call is the
+// operand of co_await.
 namespace tcp {
 // Connects to host:port (a name is looked up; Happy Eyeballs among its
 // addresses).
-inline detail::StreamAwaiter connect(const std::string &host, int port, const StreamOptions &options = {}) {
+inline detail::StreamAwaiter connect(std::string_view host, int port, const StreamOptions &options) {
+  std::string h(host);
   uvrun_stream_opts_t o = options.c();
-  return detail::StreamAwaiter(uvrun_tcp_connect(running_loop(), host.c_str(), port, &o));
+  return detail::StreamAwaiter(uvrun_tcp_connect(running_loop(), h.c_str(), port, &o));
 }
+inline detail::StreamAwaiter connect(std::string_view host, int port) { return connect(host, port, StreamOptions()); }
 }  // namespace tcp
 
 namespace unix_socket {
 // A path starting with '@' names an abstract socket (Linux).
-inline detail::StreamAwaiter connect(const std::string &path, const StreamOptions &options = {}) {
+inline detail::StreamAwaiter connect(std::string_view path, const StreamOptions &options) {
+  std::string p(path);
   uvrun_stream_opts_t o = options.c();
-  return detail::StreamAwaiter(uvrun_unix_connect(running_loop(), path.c_str(), &o));
+  return detail::StreamAwaiter(uvrun_unix_connect(running_loop(), p.c_str(), &o));
 }
+inline detail::StreamAwaiter connect(std::string_view path) { return connect(path, StreamOptions()); }
 }  // namespace unix_socket
 
 }  // namespace uvrun
