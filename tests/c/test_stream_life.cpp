@@ -14,23 +14,13 @@
 #include <string>
 #include <thread>
 
+#include "c/socket_support.h"
 #include "c/stream_support.h"
 #include "support.h"
 
 TEST_SUITE_BEGIN("streams");
 
 namespace {
-
-// Open file descriptors of this process.
-int open_fds() {
-  int n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  REQUIRE(d != nullptr);
-  while (struct dirent *e = readdir(d))
-    if (e->d_name[0] != '.') n++;
-  closedir(d);
-  return n - 1;  // the directory's own
-}
 
 bool fd_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
 
@@ -303,7 +293,7 @@ TEST_CASE("S13: in debug mode a stream used from another thread fails with WRONG
 
 TEST_CASE("L2 L3: a run that opened and dropped streams leaves no fd behind, whatever they were doing") {
   uvrun_release_memory();  // the idle libuv loops kept for reuse
-  int before = open_fds();
+  int before = sk::count_fds();
   uvrun_stream_t *kept = nullptr;
   char buf[16];
   int rc = t::run([&](uvrun_task_t *task, int step) -> int {
@@ -331,7 +321,7 @@ TEST_CASE("L2 L3: a run that opened and dropped streams leaves no fd behind, wha
   CHECK(st::info(kept).closed == 1);
   uvrun_stream_unref(kept);
   uvrun_release_memory();
-  CHECK(open_fds() == before);
+  CHECK(sk::count_fds() == before);
 }
 
 TEST_CASE("T2: an adopted TCP socket gets TCP_NODELAY by default and keepalive when asked") {
