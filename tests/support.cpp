@@ -1,6 +1,7 @@
 #include "support.h"
 
 #include <doctest/doctest.h>
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -139,8 +140,34 @@ void child_ready() {
   fflush(stdout);
 }
 
+namespace {
+int thread_count() {
+  int n = 0;
+  if (DIR *dir = opendir("/proc/self/task")) {
+    while (struct dirent *e = readdir(dir))
+      if (e->d_name[0] != '.') n++;
+    closedir(dir);
+  }
+  return n;
+}
+
+// A thread of an earlier test (an executor worker on its way out) may still be alive; a child forked
+// beside it inherits whatever lock it held, and TSan refuses to start threads in such a child at all.
+void wait_until_single_threaded() {
+#if defined(__SANITIZE_THREAD__)
+  const int own = 2;  // TSan's background thread, started with the first pthread_create
+#else
+  const int own = 1;
+#endif
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (thread_count() > own && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+}  // namespace
+
 ChildResult in_child(std::function<int()> fn, std::function<void(int)> on_ready, double timeout_s) {
   ChildResult res;
+  wait_until_single_threaded();
   int fds[2];
   if (pipe(fds) != 0) return res;
   fflush(stdout);

@@ -51,8 +51,7 @@ struct Resolver {
 Resolver resolver;
 }  // namespace
 
-extern "C" int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-                           struct addrinfo **res) noexcept {
+extern "C" int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints, struct addrinfo **res) {
   using Fn = int (*)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
   static Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "getaddrinfo"));
   std::string name = node != nullptr ? node : "";
