@@ -37,7 +37,8 @@ typedef struct connect_op {
   uint8_t numeric_pending;
   struct sockaddr_storage numeric;   /* a numeric host's one address */
   uvrun_future_t *lookup;            /* a name's lookup, which owns its addresses */
-  const uvrun_address_t *untried;    /* its addresses not tried yet */
+  const uvrun_address_t *untried[2]; /* the next untried of the first family, of the other */
+  uint8_t turn;                      /* which of the two goes next */
   attempt *out;                      /* attempts in flight */
   uvrun_handle_t *stagger, *timeout; /* the next attempt's start; connect_timeout */
   int err;                           /* the first failure's code */
@@ -81,7 +82,7 @@ static void connect_fail(uvrun_future_t *fut, int code, const char *message) {
 
 /* T4: each failure named by its address; the first one's code stands. */
 static void note_failure(connect_op *op, const struct sockaddr *sa, int code) {
-  char where[80], text[128];
+  char where[sizeof op->target], text[128];
   size_t n = strlen(op->why);
   if (sa != NULL) uvr_address_name(sa, where, sizeof where);
   else snprintf(where, sizeof where, "%s", op->target);
@@ -90,18 +91,31 @@ static void note_failure(connect_op *op, const struct sockaddr *sa, int code) {
   if (op->err == 0) op->err = code;
 }
 
+/* The first address at or after a whose family is (or, with other, is not) family. */
+static const uvrun_address_t *of_family(const uvrun_address_t *a, int family, int other) {
+  while (a != NULL && (a->family == family) == other) a = a->next;
+  return a;
+}
+
+/* RFC 8305 section 4: the families take turns, each in the resolver's order,
+ * so one family's unreachable addresses cannot hold back the other's. */
 static const struct sockaddr *take_address(connect_op *op) {
-  const uvrun_address_t *a = op->untried;
+  const uvrun_address_t *a;
+  int side;
   if (op->numeric_pending) {
     op->numeric_pending = 0;
     return (const struct sockaddr *)&op->numeric;
   }
-  if (a == NULL) return NULL;
-  op->untried = a->next;
+  side = op->untried[op->turn] != NULL ? op->turn : !op->turn;
+  if ((a = op->untried[side]) == NULL) return NULL;
+  op->untried[side] = of_family(a->next, a->family, 0);
+  op->turn = !side;
   return uvr_address_sockaddr(a);
 }
 
-static int more_addresses(const connect_op *op) { return op->numeric_pending || op->untried != NULL; }
+static int more_addresses(const connect_op *op) {
+  return op->numeric_pending || op->untried[0] != NULL || op->untried[1] != NULL;
+}
 
 static void attempt_done(uv_connect_t *req, int status);
 
@@ -213,7 +227,9 @@ static void resolved(uvrun_future_t *lookup, void *ud) {
       uvrun_error_t *err = uvrun_future_error(lookup);
       connect_fail(fut, uvrun_error_code(err), uvrun_error_message(err));
     } else {
-      op->untried = addresses;
+      const uvrun_address_t *first = addresses;
+      op->untried[0] = first;
+      op->untried[1] = first != NULL ? of_family(first, first->family, 1) : NULL;
       start_next(fut);
     }
   }

@@ -43,9 +43,9 @@ UVRUN_EXTERN void uvrun_stream_opts_init(uvrun_stream_opts_t *opts);
 /* ---- Connecting ------------------------------------------------------------
  * The future's value is the connected uvrun_stream_t *, owned by the future:
  * uvrun_stream_ref() it to keep it. A numeric host connects at once; a name
- * is looked up and its addresses are tried in order, a new attempt starting
- * every 250 ms while earlier ones are pending (Happy Eyeballs, RFC 8305); the
- * first to connect wins. Cancelling closes every socket it opened. */
+ * is looked up and its addresses are tried with IPv4 and IPv6 taking turns,
+ * a new attempt starting every 250 ms while earlier ones are pending (Happy
+ * Eyeballs, RFC 8305); the first to connect wins. Cancelling closes every socket it opened. */
 UVRUN_EXTERN uvrun_future_t *uvrun_tcp_connect(uvrun_loop_t *loop,
                                                const char *host, int port,
                                                const uvrun_stream_opts_t *opts);

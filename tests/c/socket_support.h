@@ -120,28 +120,29 @@ struct FullListener {
 // Runs fn in a child process whose /etc/hosts holds `hosts` and whose names
 // come from that file only (a mount namespace of its own), so that a name's
 // addresses and an unknown name's failure do not depend on the network.
-inline t::ChildResult with_hosts(const std::string &hosts, std::function<int()> fn) {
+// `gai` (when not empty) replaces /etc/gai.conf, which orders the addresses.
+inline t::ChildResult with_hosts(const std::string &hosts, std::function<int()> fn, const std::string &gai = "") {
   return t::in_child([&]() -> int {
     char dir[] = "/tmp/uvrun-hosts-XXXXXX";
     CHILD_EXPECT(mkdtemp(dir) != nullptr, 90);
-    std::string hosts_path = std::string(dir) + "/hosts", nss_path = std::string(dir) + "/nsswitch.conf";
-    FILE *f = fopen(hosts_path.c_str(), "w");
-    CHILD_EXPECT(f != nullptr, 91);
-    fputs(hosts.c_str(), f);
-    fclose(f);
-    f = fopen(nss_path.c_str(), "w");
-    CHILD_EXPECT(f != nullptr, 92);
-    fputs("hosts: files\n", f);
-    fclose(f);
+    struct Replaced {
+      std::string path, text;
+    } files[] = {{"/etc/hosts", hosts}, {"/etc/nsswitch.conf", "hosts: files\n"}, {"/etc/gai.conf", gai}};
     CHILD_EXPECT(unshare(CLONE_NEWNS) == 0, 93);
     CHILD_EXPECT(mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0, 94);
-    CHILD_EXPECT(mount(hosts_path.c_str(), "/etc/hosts", nullptr, MS_BIND, nullptr) == 0, 95);
-    CHILD_EXPECT(mount(nss_path.c_str(), "/etc/nsswitch.conf", nullptr, MS_BIND, nullptr) == 0, 96);
+    for (const Replaced &f : files) {
+      if (f.text.empty()) continue;
+      std::string copy = std::string(dir) + "/" + std::to_string(&f - files);
+      FILE *out = fopen(copy.c_str(), "w");
+      CHILD_EXPECT(out != nullptr, 91);
+      fputs(f.text.c_str(), out);
+      fclose(out);
+      CHILD_EXPECT(mount(copy.c_str(), f.path.c_str(), nullptr, MS_BIND, nullptr) == 0, 95);
+      unlink(copy.c_str());  // the mount keeps it
+    }
     int code = fn();
-    umount("/etc/nsswitch.conf");
-    umount("/etc/hosts");
-    unlink(hosts_path.c_str());
-    unlink(nss_path.c_str());
+    for (const Replaced &f : files)
+      if (!f.text.empty()) umount(f.path.c_str());
     rmdir(dir);
     return code;
   });

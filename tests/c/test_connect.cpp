@@ -153,6 +153,38 @@ TEST_CASE("T4: when every address fails, the first one's code stands and each is
   }));
 }
 
+// RFC 8305 section 4: the resolver gives IPv4, IPv4, IPv6 (gai.conf prefers
+// IPv4 here); the attempts alternate the families.
+TEST_CASE("T1: Happy Eyeballs takes the families in turn") {
+  const char *prefer_ipv4 = "precedence ::ffff:0:0/96 100\nprecedence ::1/128 50\nprecedence ::/0 40\n";
+  t::check_child(sk::with_hosts(
+      "127.0.0.1 he.test\n127.0.0.2 he.test\n::1 he.test\n",
+      []() -> int {
+        uvrun_loop_t *loop = nullptr;
+        CHILD_EXPECT(uvrun_loop_new(&loop) == 0, 1);
+        int port = free_port();
+        std::string p = std::to_string(port);
+        {
+          sk::Waited w = sk::wait(loop, uvrun_getaddrinfo(loop, "he.test", p.c_str(), 0, SOCK_STREAM));
+          CHILD_EXPECT(w.rc == 0, 2);
+          std::string order;
+          for (auto *a = static_cast<const uvrun_address_t *>(w.value); a != nullptr; a = a->next)
+            order += std::string(a->host) + " ";
+          CHILD_EXPECT(order == "127.0.0.1 127.0.0.2 ::1 ", 3);
+        }
+        {
+          sk::Waited w = sk::wait(loop, uvrun_tcp_connect(loop, "he.test", port, nullptr));
+          CHILD_EXPECT(w.rc == -ECONNREFUSED, 4);
+          CHILD_EXPECT(w.message == "connect to 127.0.0.1:" + p + ": connection refused; [::1]:" + p +
+                                        ": connection refused; 127.0.0.2:" + p + ": connection refused",
+                       5);
+        }
+        CHILD_EXPECT(uvrun_loop_free(loop) == 0, 6);
+        return 0;
+      },
+      prefer_ipv4));
+}
+
 TEST_CASE("T2: nodelay is on by default, off on request; keepalive sets its delay") {
   uvrun_loop_t *loop = t::new_loop();
   RawListener server(AF_INET, 0, false);
