@@ -117,23 +117,20 @@ http_impls=(uvrun libuv asio tokio asyncio uvloop node)
 bulk_impls=(uvrun libuv)
 
 native resp uvrun examples/uvrun-resp-server examples/resp_server/main.c
+native http uvrun examples/uvrun-http-hello examples/http_hello/main.cpp
 if wanted redis; then
   if command -v redis-server >/dev/null; then server[resp/redis]=redis-server; else unavailable resp redis "redis-server is not installed"; fi
 fi
-native resp libuv bench/io/resp/resp-libuv bench/io/resp/resp_libuv.c
-native resp asio bench/io/resp/resp-asio bench/io/resp/resp_asio.cpp
-crate resp tokio bench/io/resp/tokio
-script resp asyncio bench/io/resp/resp_asyncio.py $py --impl asyncio
-script resp uvloop bench/io/resp/resp_asyncio.py $py --impl uvloop
-script resp node bench/io/resp/resp_node.js node
-
-native http uvrun examples/uvrun-http-hello examples/http_hello/main.cpp
-native http libuv bench/io/http/http-libuv bench/io/http/http_libuv.c
-native http asio bench/io/http/http-asio bench/io/http/http_asio.cpp
-crate http tokio bench/io/http/tokio
-script http asyncio bench/io/http/http_asyncio.py $py --impl asyncio
-script http uvloop bench/io/http/http_asyncio.py $py --impl uvloop
-script http node bench/io/http/http_node.js node
+# The peers: the same names in both folders (notes in bench/io/README.md).
+for kind in resp http; do
+  d=bench/io/$kind
+  native $kind libuv "$d/$kind-libuv" "$d/${kind}_libuv.c"
+  native $kind asio "$d/$kind-asio" "$d/${kind}_asio.cpp"
+  crate $kind tokio "$d/tokio"
+  script $kind asyncio "$d/${kind}_asyncio.py" $py --impl asyncio
+  script $kind uvloop "$d/${kind}_asyncio.py" $py --impl uvloop
+  script $kind node "$d/${kind}_node.js" node
+done
 
 native bulk uvrun bench/io/bulk-uvrun bench/io/bulk_uvrun.c
 native bulk libuv bench/io/bulk-libuv bench/io/bulk_libuv.c
@@ -320,30 +317,28 @@ w12() {
   measured W12 "$w12_conns idle" "$1" "$2" KiB/conn "$kib"
 }
 
-# Runs a workload over every available server of a kind, round by round, the
-# order turned by one each round.
-run_workload() { # workload kind function impls...
-  local w=$1 kind=$2 fn=$3 round i n impl
-  shift 3
+# One round of a workload over every available server of a kind, the order
+# turned by one each round.
+run_workload() { # workload kind function round impls...
+  local w=$1 kind=$2 fn=$3 round=$4 i n impl
+  shift 4
   [[ " $only " == *" $w "* ]] || return 0
   n=$#
   local impls=("$@")
-  for ((round = 1; round <= rounds; round++)); do
-    for ((i = 0; i < n; i++)); do
-      impl=${impls[(i + round - 1) % n]}
-      [ -n "${server[$kind/$impl]:-}" ] || continue
-      if [ "$(left)" -lt 10 ]; then
-        failed "$w" "" "$impl" "$round" "skipped: time budget spent"
-        continue
-      fi
-      echo "$w round $round: $impl" >&2
-      if start_server "$kind" "$impl" "$w-$impl-r$round"; then
-        "$fn" "$impl" "$round"
-      else
-        failed "$w" "" "$impl" "$round" "$why"
-      fi
-      stop_server
-    done
+  for ((i = 0; i < n; i++)); do
+    impl=${impls[(i + round - 1) % n]}
+    [ -n "${server[$kind/$impl]:-}" ] || continue
+    if [ "$(left)" -lt 10 ]; then
+      failed "$w" "" "$impl" "$round" "skipped: time budget spent"
+      continue
+    fi
+    echo "$w round $round: $impl" >&2
+    if start_server "$kind" "$impl" "$w-$impl-r$round"; then
+      "$fn" "$impl" "$round"
+    else
+      failed "$w" "" "$impl" "$round" "$why"
+    fi
+    stop_server
   done
 }
 
@@ -372,11 +367,15 @@ record --arg machine "$(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc
     node: $node, python: $python, uvloop: $uvloop, asio: $asio, tokio: $tokio, hyper: $hyper, rustc: $rustc,
     "g++": $gxx, knobs: $knobs}'
 
-run_workload W8 resp w8 "${resp_impls[@]}"
-run_workload W9 http w9 "${http_impls[@]}"
-run_workload W10 bulk w10 "${bulk_impls[@]}"
-run_workload W11 http w11 "${http_impls[@]}"
-run_workload W12 resp w12 "${resp_impls[@]}"
+# Rounds outermost: a budget spent early costs the last rounds, not the last
+# workloads.
+for ((round = 1; round <= rounds; round++)); do
+  run_workload W8 resp w8 "$round" "${resp_impls[@]}"
+  run_workload W9 http w9 "$round" "${http_impls[@]}"
+  run_workload W10 bulk w10 "$round" "${bulk_impls[@]}"
+  run_workload W11 http w11 "$round" "${http_impls[@]}"
+  run_workload W12 resp w12 "$round" "${resp_impls[@]}"
+done
 meta end
 
 $py bench/io/aggregate_io.py "$out"
