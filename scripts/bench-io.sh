@@ -142,7 +142,7 @@ done
 nofile=$(ulimit -Hn)
 if [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; then nofile=65536; fi
 on_server="prlimit --nofile=$nofile:$nofile nice -n $niceness taskset -c $server_cpu"
-on_client="prlimit --nofile=$nofile:$nofile nice -n $niceness taskset -c $client_cpu"
+on_client=(prlimit --nofile="$nofile:$nofile" nice -n "$niceness" taskset -c "$client_cpu")
 
 srv_pid=
 srv_port=
@@ -253,7 +253,7 @@ w8() { # impl round
     n=$([ "$p" = 1 ] && echo "$w8_n" || echo "$w8_n16")
     for t in $w8_tests; do
       tag=W8-$t-P$p-$1-r$2
-      client W8 "${t^^} -P$p" "$1" "$2" "$logs/$tag.txt" timeout "$(limit 120)" $on_client \
+      client W8 "${t^^} -P$p" "$1" "$2" "$logs/$tag.txt" timeout "$(limit 120)" "${on_client[@]}" \
         redis-benchmark -h 127.0.0.1 -p "$srv_port" -c 50 -n "$n" -t "$t" -P "$p" --csv || {
         alive && continue || return 0
       }
@@ -266,7 +266,7 @@ w8() { # impl round
 
 w9() {
   local f=$logs/W9-$1-r$2.txt rps p99
-  client W9 "" "$1" "$2" "$f" timeout "$(limit $((w9_seconds + 30)))" $on_client \
+  client W9 "" "$1" "$2" "$f" timeout "$(limit $((w9_seconds + 30)))" "${on_client[@]}" \
     wrk -t1 -c64 -d"${w9_seconds}s" --latency "http://127.0.0.1:$srv_port/" || return 0
   if grep -qE 'Non-2xx|Socket errors' "$f"; then
     failed W9 "" "$1" "$2" "$(grep -E 'Non-2xx|Socket errors' "$f" | tr -s ' \n' ' ')"
@@ -288,11 +288,11 @@ w10() { # the "server" is the sink: it exits by itself once it has answered
   local f=$logs/W10-$1-r$2.txt c mbs sink_rc=0
   c=$(numfmt --to=iec-i --suffix=B "$w10_bytes")
   client W10 "$c" "$1" "$2" "$f" timeout "$(limit 300)" \
-    bash -c "exec $on_client ${server[bulk/$1]% sink} source --host 127.0.0.1 --port $srv_port --bytes $w10_bytes" ||
+    bash -c "exec ${on_client[*]} ${server[bulk/$1]% sink} source --host 127.0.0.1 --port $srv_port --bytes $w10_bytes" ||
     return 0
   wait "$srv_pid" || sink_rc=$?
   srv_pid=
-  mbs=$(jq -r '.mb_s' "$f")
+  mbs=$(jq -r '.mb_s' "$f" 2>/dev/null || true)
   if [ "$sink_rc" != 0 ]; then failed W10 "$c" "$1" "$2" "the sink exited with status $sink_rc"
   elif is_number "$mbs"; then measured W10 "$c" "$1" "$2" MB/s "$mbs"
   else failed W10 "$c" "$1" "$2" "no mb_s in the source's output"; fi
@@ -300,7 +300,7 @@ w10() { # the "server" is the sink: it exits by itself once it has answered
 
 w11() {
   local f=$logs/W11-$1-r$2.txt rps bad
-  client W11 "ab -c 50" "$1" "$2" "$f" timeout "$(limit 120)" $on_client \
+  client W11 "ab -c 50" "$1" "$2" "$f" timeout "$(limit 120)" "${on_client[@]}" \
     ab -q -c 50 -n "$w11_n" "http://127.0.0.1:$srv_port/" || return 0
   bad=$(awk '/^Failed requests:/ {f = $3} /^Non-2xx responses:/ {n = $3} END {print f + n}' "$f")
   rps=$(awk '/^Requests per second:/ {print $4}' "$f")
@@ -311,10 +311,11 @@ w11() {
 
 w12() {
   local f=$logs/W12-$1-r$2.txt kib
-  client W12 "$w12_conns idle" "$1" "$2" "$f" timeout "$(limit 180)" $on_client \
+  client W12 "$w12_conns idle" "$1" "$2" "$f" timeout "$(limit 180)" "${on_client[@]}" \
     $py bench/io/idle_clients.py --port "$srv_port" --pid "$srv_pid" --connections "$w12_conns" || return 0
-  kib=$(jq -r '.kib_per_conn' "$f")
-  measured W12 "$w12_conns idle" "$1" "$2" KiB/conn "$kib"
+  kib=$(jq -r '.kib_per_conn' "$f" 2>/dev/null || true)
+  if is_number "$kib"; then measured W12 "$w12_conns idle" "$1" "$2" KiB/conn "$kib"
+  else failed W12 "$w12_conns idle" "$1" "$2" "no kib_per_conn in idle_clients.py's output"; fi
 }
 
 # One round of a workload over every available server of a kind, the order

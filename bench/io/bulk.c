@@ -88,8 +88,8 @@ int bulk_report(const char *impl, uint64_t sent, uint64_t counted, double second
             (unsigned long long)counted);
     return 1;
   }
-  printf("{\"impl\":\"%s\",\"bytes\":%llu,\"seconds\":%.6f,\"mb_s\":%.1f}\n", impl, (unsigned long long)sent,
-         seconds, seconds > 0 ? (double)sent / 1e6 / seconds : 0.0);
+  printf("{\"impl\":\"%s\",\"bytes\":%llu,\"seconds\":%.6f,\"mb_s\":%.1f}\n", impl, (unsigned long long)sent, seconds,
+         seconds > 0 ? (double)sent / 1e6 / seconds : 0.0);
   fflush(stdout);
   return 0;
 }

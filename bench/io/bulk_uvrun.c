@@ -51,8 +51,7 @@ static int sink(uvrun_task_t *task, bulk_t *b) {
       return uvrun_task_await(task, uvrun_stream_wait_closed(b->stream));
     }
     return uvrun_task_await(task, uvrun_stream_read(b->stream, b->buf, b->args.chunk));
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -88,8 +87,7 @@ static int source(uvrun_task_t *task, bulk_t *b) {
     if ((rc = uvrun_stream_close(b->stream)) < 0) return rc;
     b->step = SOURCE_CLOSED;
     return uvrun_task_await(task, uvrun_stream_wait_closed(b->stream));
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
