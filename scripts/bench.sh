@@ -44,10 +44,7 @@ failed() { printf '%s\t%s\n' "$1" "$2" >>"$raw/failures.tsv"; echo "failed: $1: 
 # tokio: built offline from Debian's crate sources, in the build folder.
 tokio_bin=
 tk=build-release/bench/tokio
-rm -rf "$tk/src" && mkdir -p "$tk" && cp -r bench/compare/tokio/Cargo.toml bench/compare/tokio/src "$tk/"
-if (cd "$tk" && cargo build --release --offline --quiet \
-      --config 'source.crates-io.replace-with="debian"' \
-      --config 'source.debian.directory="/usr/share/cargo/registry"') >"$raw/tokio-build.log" 2>&1; then
+if scripts/build-crate.sh bench/compare/tokio "$tk" >"$raw/tokio-build.log" 2>&1; then
   tokio_bin=$root/$tk/target/release/cmp-tokio
 else
   unavailable tokio "cargo could not build it offline from /usr/share/cargo/registry: $(grep -m1 -i 'error' "$raw/tokio-build.log" | cut -c1-200)"
@@ -154,3 +151,6 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 $py bench/compare/aggregate.py "$out"
 echo "wrote $out/summary.md and $out/ratios.png in $((SECONDS - start))s of measuring" >&2
 cat "$out/summary.md"
+
+# ---- I/O benchmarks (W8-W12): their own script, budget and results ------------
+scripts/bench-io.sh

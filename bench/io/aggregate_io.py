@@ -1,0 +1,201 @@
+"""Turns bench/results/raw/io.jsonl (scripts/bench-io.sh) into
+bench/results/io.md: one table per workload and case (median of the rounds,
+min-max, ratios to uvrun and to raw libuv), issue 17's goals with met or not
+met, the failures, and the servers that were not available and why.
+
+    aggregate_io.py RESULTS_DIR
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+IMPLS = ["uvrun", "redis", "libuv", "asio", "tokio", "asyncio", "uvloop", "node"]
+NAMES = {
+    "uvrun": "uvrun",
+    "redis": "redis-server",
+    "libuv": "raw libuv",
+    "asio": "asio",
+    "tokio": "tokio",
+    "asyncio": "asyncio",
+    "uvloop": "uvloop",
+    "node": "Node",
+}
+LOWER_IS_BETTER = {"ms", "KiB/conn"}
+WORKLOADS = {
+    "W8": ("RESP requests/s", "resp", "`redis-benchmark -c 50 -n N -t TEST -P 1|16 --csv`"),
+    "W9": ("HTTP hello", "http", "`wrk -t1 -c64 --latency`"),
+    "W10": ("bulk bytes through loopback", "bulk", "`bulk-* source` into `bulk-* sink`"),
+    "W11": ("new connections/s", "http", "`ab -q -c 50`, no keep-alive: one connection per request"),
+    "W12": ("memory per idle connection", "resp", "`idle_clients.py`: the server's VmRSS growth / connections"),
+}
+HTTP_PEERS = ["asyncio", "asio", "tokio", "node"]
+# Issue 17's goals: (workload, case or None for every case, peer, test, threshold, text).
+# "ge": uvrun >= threshold x the peer; "gt": uvrun ahead; "lt": uvrun below (lower is better).
+GOALS = (
+    [("W8", None, "redis", "ge", 1.0, "≥ redis-server")]
+    + [("W8", None, p, "gt", 1.0, f"ahead of {NAMES[p]}") for p in ["asyncio", "uvloop", "asio", "tokio", "node"]]
+    + [("W8", None, "libuv", "ge", 0.8, "≥ 0.8× raw libuv")]
+    + [("W9", "requests/s", p, "gt", 1.0, f"ahead of {NAMES[p]} (requests/s)") for p in HTTP_PEERS]
+    + [("W9", "requests/s", "libuv", "ge", 0.8, "≥ 0.8× raw libuv with http-parser (requests/s)")]
+    + [("W10", None, "libuv", "ge", 0.9, "≥ 0.9× raw libuv")]
+    + [("W11", None, "libuv", "ge", 0.8, "≥ 0.8× raw libuv")]
+    + [("W11", None, p, "gt", 1.0, f"ahead of {NAMES[p]}") for p in HTTP_PEERS + ["uvloop"]]
+    + [("W12", None, p, "lt", 1.0, f"below {NAMES[p]}") for p in IMPLS[1:]]
+)
+
+
+def load(path):
+    rows, failures, unavailable, meta = [], [], [], {}
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        if "meta" in r:
+            meta[r["meta"]] = r
+        elif "unavailable" in r:
+            unavailable.append(r)
+        elif "failed" in r:
+            failures.append(r)
+        else:
+            rows.append(r)
+    return rows, failures, unavailable, meta
+
+
+def fmt(value, unit):
+    if unit in ("req/s", "conn/s", "MB/s"):
+        return f"{value:,.0f}"
+    if unit == "ms":
+        return f"{value:.3f}"
+    return f"{value:.2f}"
+
+
+def impl_order(impl):
+    return IMPLS.index(impl) if impl in IMPLS else len(IMPLS)
+
+
+class Results:
+    def __init__(self, rows):
+        # (workload, case) -> impl -> [values]; (workload, case) -> unit
+        self.values = defaultdict(lambda: defaultdict(list))
+        self.unit = {}
+        for r in rows:
+            key = (r["workload"], r["case"])
+            self.values[key][r["impl"]].append(r["value"])
+            self.unit[key] = r["unit"]
+
+    def cases(self, workload):
+        return [k for k in self.values if k[0] == workload]
+
+    def median(self, key, impl):
+        v = self.values[key].get(impl)
+        return statistics.median(v) if v else None
+
+
+def why_missing(workload, impl, unavailable, failures):
+    kind = WORKLOADS[workload][1]
+    for u in unavailable:
+        if u["kind"] == kind and u["impl"] == impl:
+            return f"not available: {u['unavailable']}"
+    for f in failures:
+        if f["workload"] == workload and f["impl"] == impl:
+            return f"failed: {f['failed']}"
+    return None
+
+
+def table(res, key, unavailable, failures):
+    unit = res.unit[key]
+    better = "lower is better" if unit in LOWER_IS_BETTER else "higher is better"
+    out = [f"| impl | median {unit} ({better}) | min–max | × uvrun | × raw libuv | rounds |",
+           "|---|---:|---|---:|---:|---:|"]
+    u, lib = res.median(key, "uvrun"), res.median(key, "libuv")
+    kind = WORKLOADS[key[0]][1]
+    shown = set(res.values[key])
+    for impl in sorted(shown, key=impl_order):
+        v = res.values[key][impl]
+        m = statistics.median(v)
+        ru = f"{m / u:.2f}" if u else "—"
+        rl = f"{m / lib:.2f}" if lib else "—"
+        out.append(f"| {NAMES.get(impl, impl)} | {fmt(m, unit)} | {fmt(min(v), unit)}–{fmt(max(v), unit)} "
+                   f"| {ru} | {rl} | {len(v)} |")
+    for u_ in unavailable:
+        if u_["kind"] == kind and u_["impl"] not in shown:
+            out.append(f"| {NAMES.get(u_['impl'], u_['impl'])} | not available (see below) | | | | 0 |")
+            shown.add(u_["impl"])
+    failed_here = {f["impl"] for f in failures if f["workload"] == key[0] and f["case"] in ("", key[1])}
+    for impl in sorted(failed_here - shown, key=impl_order):
+        out.append(f"| {NAMES.get(impl, impl)} | failed in every round (see Failures) | | | | 0 |")
+    return out
+
+
+def check_goal(res, goal, unavailable, failures):
+    workload, case, peer, test, threshold, text = goal
+    keys = [k for k in res.cases(workload) if case is None or k[1] == case]
+    met, missed, unchecked = [], [], []
+    for key in keys:
+        u, p = res.median(key, "uvrun"), res.median(key, peer)
+        if u is None or p is None:
+            unchecked.append(key[1])
+            continue
+        if test == "lt":
+            ok, shown = u < p, f"{u / p:.2f}× its memory"
+        else:
+            ratio = u / p
+            ok = ratio >= threshold if test == "ge" else ratio > threshold
+            shown = f"{ratio:.2f}×"
+        (met if ok else missed).append(f"{key[1]} {shown}")
+    if not keys or (unchecked and not met and not missed):
+        reason = why_missing(workload, peer, unavailable, failures) or why_missing(workload, "uvrun", unavailable, failures)
+        return text, f"not checked ({NAMES[peer]} {reason or 'not measured in this run'})"
+    parts = []
+    if missed:
+        parts.append(f"**not met** in {len(missed)} of {len(met) + len(missed)}: " + "; ".join(missed))
+    else:
+        parts.append(f"**met** in all {len(met)}: " + "; ".join(met))
+    if unchecked:
+        parts.append("not checked: " + ", ".join(unchecked))
+    return text, ". ".join(parts)
+
+
+def main():
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results")
+    rows, failures, unavailable, meta = load(out / "raw" / "io.jsonl")
+    res = Results(rows)
+    start, end, versions = meta.get("start", {}), meta.get("end", {}), meta.get("versions", {})
+    md = ["# I/O benchmarks (W8–W12)", ""]
+    md.append(f"Measured {start.get('date', '?')} on {versions.get('machine', '?')}; 1/5/15-minute load "
+              f"{start.get('load', '?')} at the start, {end.get('load', '?')} at the end.")
+    load1 = float(start.get("load", "0").split()[0] or 0)
+    if load1 >= 0.7:
+        md += ["", f"**Measured on a busy machine** (1-minute load {load1} ≥ 0.7 at the start): treat the "
+                   "numbers and ratios with care."]
+    md += ["", "Each number is the median of the rounds (min–max beside it); every round starts each server "
+               "afresh and turns their order by one. The server runs on one core, the client on the other "
+               "(`taskset`). \"× uvrun\" and \"× raw libuv\" divide an implementation's median by uvrun's and "
+               "by raw libuv's. How each number is taken: [bench/io/README.md](../io/README.md).", ""]
+    md.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()
+                                        if k not in ("meta", "machine", "knobs")) + ".")
+    md += ["", f"Settings: {versions.get('knobs', '?')}.", "", "## Goals (issue 17)", "",
+           "| workload | goal | result (uvrun ÷ peer) |", "|---|---|---|"]
+    for goal in GOALS:
+        text, result = check_goal(res, goal, unavailable, failures)
+        md.append(f"| {goal[0]} | {text} | {result} |")
+    for w, (title, _, how) in WORKLOADS.items():
+        md += ["", f"## {w}: {title}", "", f"Client: {how}."]
+        cases = res.cases(w)  # in the order they were measured
+        if not cases:
+            md += ["", "Nothing measured (see Failures and Not available)."]
+        for key in cases:
+            md += ["", f"### {w} {key[1]}", ""] + table(res, key, unavailable, failures)
+    md += ["", "## Failures", ""]
+    md += [f"- {' '.join(filter(None, (f['workload'], f['case'], NAMES.get(f['impl'], f['impl']))))}, "
+           f"round {f['round']}: {f['failed']}" for f in failures] or ["None."]
+    md += ["", "## Not available", ""]
+    md += [f"- {u['kind']} server {NAMES.get(u['impl'], u['impl'])}: {u['unavailable']}"
+           for u in unavailable] or ["None: every server ran."]
+    (out / "io.md").write_text("\n".join(md) + "\n")
+
+
+if __name__ == "__main__":
+    main()
