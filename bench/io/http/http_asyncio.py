@@ -11,6 +11,7 @@ HOST:PORT". SIGINT and SIGTERM end it.
 """
 import argparse
 import asyncio
+import sys
 
 MAX_HEAD = 65536
 
@@ -88,6 +89,8 @@ def run():
             runner.run(main(args.host, args.port))
     except KeyboardInterrupt:
         pass
+    except OSError as e:  # the address does not resolve, or is taken
+        sys.exit(f"http_asyncio.py: {e}")
 
 
 if __name__ == "__main__":

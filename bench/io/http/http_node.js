@@ -24,6 +24,10 @@ const server = http.createServer((req, res) => {
   res.writeHead(hello ? 200 : 404, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
   res.end(body);
 });
+server.on('error', (err) => {
+  console.error(`http_node.js: ${err.message}`);
+  process.exit(1);
+});
 server.listen(port, values.host, () => {
   console.log(`listening on ${values.host}:${server.address().port}`);
 });
