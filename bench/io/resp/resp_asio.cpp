@@ -62,7 +62,8 @@ bool run(Store &db, const std::vector<std::string_view> &a, std::string &out) {
     out += "+OK\r\n";
   } else if ((is(a[0], "del") || is(a[0], "exists")) && a.size() >= 2) {
     long long n = 0;
-    for (size_t i = 1; i < a.size(); i++) n += is(a[0], "del") ? db.erase(std::string(a[i])) : db.count(std::string(a[i]));
+    for (size_t i = 1; i < a.size(); i++)
+      n += is(a[0], "del") ? db.erase(std::string(a[i])) : db.count(std::string(a[i]));
     integer(out, n);
   } else if (is(a[0], "incr") && a.size() == 2) {
     std::string &v = db[std::string(a[1])];
@@ -78,20 +79,20 @@ bool run(Store &db, const std::vector<std::string_view> &a, std::string &out) {
     out += "+OK\r\n";
     return true;
   } else if (is(a[0], "config") && a.size() == 3 && is(a[1], "get")) {
-    out += "*0\r\n"; // redis-benchmark asks at start-up
+    out += "*0\r\n";  // redis-benchmark asks at start-up
   } else {
     out += "-ERR unknown command or wrong number of arguments for '" + std::string(a[0].substr(0, 32)) + "'\r\n";
   }
   return false;
 }
 
-// The number on the "*N" or "$N" line at pos: 1 (pos moved past it), 0 while
-// incomplete, -1 for a bad line.
-int number_line(std::string_view in, size_t &pos, long long &n) {
+// The number (0 to limit) on the "*N" or "$N" line at pos: 1 (pos moved past
+// it), 0 while incomplete, -1 for a bad line.
+int number_line(std::string_view in, size_t &pos, long long limit, long long &n) {
   size_t cr = in.find('\r', pos);
   if (cr == std::string_view::npos || cr + 1 >= in.size()) return in.size() - pos > 32 ? -1 : 0;
   auto [end, ec] = std::from_chars(in.data() + pos + 1, in.data() + cr, n);
-  if (ec != std::errc() || end != in.data() + cr || in[cr + 1] != '\n') return -1;
+  if (ec != std::errc() || end != in.data() + cr || in[cr + 1] != '\n' || n < 0 || n > limit) return -1;
   pos = cr + 2;
   return 1;
 }
@@ -100,7 +101,7 @@ int number_line(std::string_view in, size_t &pos, long long &n) {
 // -1 on a protocol error.
 int parse(std::string_view in, size_t &pos, std::vector<std::string_view> &args) {
   args.clear();
-  if (in[pos] != '*') { // an inline command: words up to a newline
+  if (in[pos] != '*') {  // an inline command: words up to a newline
     size_t nl = in.find('\n', pos);
     if (nl == std::string_view::npos) return in.size() - pos > max_inline ? -1 : 0;
     std::string_view line = in.substr(pos, nl - pos);
@@ -115,11 +116,11 @@ int parse(std::string_view in, size_t &pos, std::vector<std::string_view> &args)
   }
   size_t at = pos;
   long long n, len;
-  if (int rc = number_line(in, at, n); rc <= 0 || n < 0 || n > max_args) return rc <= 0 ? rc : -1;
+  if (int rc = number_line(in, at, max_args, n); rc <= 0) return rc;
   for (long long i = 0; i < n; i++) {
     if (at == in.size()) return 0;
     if (in[at] != '$') return -1;
-    if (int rc = number_line(in, at, len); rc <= 0 || len < 0 || len > max_bulk) return rc <= 0 ? rc : -1;
+    if (int rc = number_line(in, at, max_bulk, len); rc <= 0) return rc;
     if (in.size() - at < size_t(len) + 2) return 0;
     args.push_back(in.substr(at, size_t(len)));
     at += size_t(len) + 2;
@@ -160,7 +161,7 @@ awaitable<void> listen(tcp::acceptor acceptor, Store &db) {
   }
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv) {
   std::string host = "127.0.0.1";

@@ -17,18 +17,21 @@ class ProtocolError(Exception):
     pass
 
 
-def number_line(buf, pos):
-    """The number on the "*N" or "$N" line at pos and the position past it,
-    or None while the line is incomplete."""
+def number_line(buf, pos, limit):
+    """The number (0 to limit) on the "*N" or "$N" line at pos and the
+    position past it, or None while the line is incomplete."""
     cr = buf.find(b"\r\n", pos)
     if cr < 0:
         if len(buf) - pos > 32:
             raise ProtocolError
         return None
     try:
-        return int(buf[pos + 1:cr]), cr + 2
+        n = int(buf[pos + 1:cr])
     except ValueError:
         raise ProtocolError from None
+    if not 0 <= n <= limit:
+        raise ProtocolError
+    return n, cr + 2
 
 
 def parse(buf, pos):
@@ -41,24 +44,20 @@ def parse(buf, pos):
                 raise ProtocolError
             return None
         return bytes(buf[pos:nl]).split(), nl + 1
-    got = number_line(buf, pos)
+    got = number_line(buf, pos, MAX_ARGS)
     if got is None:
         return None
     n, pos = got
-    if not 0 <= n <= MAX_ARGS:
-        raise ProtocolError
     args = []
     for _ in range(n):
         if pos == len(buf):
             return None
         if buf[pos] != 0x24:  # '$'
             raise ProtocolError
-        got = number_line(buf, pos)
+        got = number_line(buf, pos, MAX_BULK)
         if got is None:
             return None
         size, pos = got
-        if not 0 <= size <= MAX_BULK:
-            raise ProtocolError
         if len(buf) - pos < size + 2:
             return None
         args.append(bytes(buf[pos:pos + size]))
@@ -91,6 +90,8 @@ def run(db, args):
         try:
             value = int(db.get(args[1], b"0")) + 1
         except ValueError:
+            value = 1 << 63
+        if not -(1 << 63) < value < 1 << 63:  # a signed 64-bit integer, as in Redis
             return b"-ERR value is not an integer or out of range\r\n", False
         db[args[1]] = b"%d" % value
         return b":%d\r\n" % value, False

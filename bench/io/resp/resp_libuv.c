@@ -172,23 +172,22 @@ static int run(arg_t *a, size_t argc, buf_t *out) {
   } else if (is(a[0], "config") && argc == 3 && is(a[1], "get")) {
     put(out, "*0\r\n", 4); /* redis-benchmark asks at start-up */
   } else {
-    putf(out, "-ERR unknown command or wrong number of arguments for '%.*s'\r\n", (int)(a[0].n < 32 ? a[0].n : 32), a[0].p);
+    putf(out, "-ERR unknown command or wrong number of arguments for '%.*s'\r\n", (int)(a[0].n < 32 ? a[0].n : 32),
+         a[0].p);
   }
   return 0;
 }
 
-/* The number on the "*N" or "$N" line at p: the line's end, NULL while
- * incomplete; *n < 0 for a bad line. */
-static const char *number_line(const char *p, const char *end, long long *n) {
-  const char *cr = memchr(p, '\r', (size_t)(end - p));
+/* The number (0 to limit) on the "*N" or "$N" line at *p: 1 and *p past
+ * the line, 0 while incomplete, -1 for a bad line. */
+static int number_line(const char **p, const char *end, long long limit, long long *n) {
+  const char *cr = memchr(*p, '\r', (size_t)(end - *p));
   char *stop;
-  if (cr == NULL || cr + 1 >= end) {
-    *n = end - p > 32 ? -1 : 0;
-    return NULL;
-  }
-  *n = strtoll(p + 1, &stop, 10);
-  if (stop != cr || cr[1] != '\n' || cr == p + 1) *n = -1;
-  return cr + 2;
+  if (cr == NULL || cr + 1 >= end) return end - *p > 32 ? -1 : 0;
+  *n = strtoll(*p + 1, &stop, 10);
+  if (stop != cr || cr == *p + 1 || cr[1] != '\n' || *n < 0 || *n > limit) return -1;
+  *p = cr + 2;
+  return 1;
 }
 
 /* Parses one command at in[0..len): its length, 0 while incomplete, -1 on a
@@ -196,6 +195,7 @@ static const char *number_line(const char *p, const char *end, long long *n) {
 static long parse(const char *in, size_t len, arg_t *a, size_t *argc) {
   const char *p = in, *end = in + len, *nl;
   long long n, blen;
+  int rc;
   *argc = 0;
   if (in[0] != '*') { /* an inline command: words up to a newline */
     if ((nl = memchr(in, '\n', len)) == NULL) return len > MAX_INLINE ? -1 : 0;
@@ -209,11 +209,11 @@ static long parse(const char *in, size_t len, arg_t *a, size_t *argc) {
     }
     return nl - in + 1;
   }
-  if ((p = number_line(p, end, &n)) == NULL || n < 0 || n > MAX_ARGS) return n < 0 || n > MAX_ARGS ? -1 : 0;
+  if ((rc = number_line(&p, end, MAX_ARGS, &n)) <= 0) return rc;
   for (; *argc < (size_t)n; ++*argc) {
     if (p == end) return 0;
     if (*p != '$') return -1;
-    if ((p = number_line(p, end, &blen)) == NULL || blen < 0 || blen > MAX_BULK) return blen < 0 || blen > MAX_BULK ? -1 : 0;
+    if ((rc = number_line(&p, end, MAX_BULK, &blen)) <= 0) return rc;
     if ((size_t)(end - p) < (size_t)blen + 2) return 0;
     a[*argc] = (arg_t){p, (size_t)blen};
     p += blen + 2;
