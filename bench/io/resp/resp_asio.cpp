@@ -132,7 +132,7 @@ int parse(std::string_view in, size_t &pos, std::vector<std::string_view> &args)
 awaitable<void> session(tcp::socket socket, Store &db) {
   std::string in, out;
   std::vector<std::string_view> args;
-  char chunk[16384];
+  char chunk[4096];
   try {
     for (bool quit = false; !quit;) {
       size_t n = co_await socket.async_read_some(asio::buffer(chunk), use_awaitable);
@@ -155,8 +155,11 @@ awaitable<void> session(tcp::socket socket, Store &db) {
 
 awaitable<void> listen(tcp::acceptor acceptor, Store &db) {
   for (;;) {
-    tcp::socket socket = co_await acceptor.async_accept(use_awaitable);
-    socket.set_option(tcp::no_delay(true));
+    // A failed accept (out of descriptors) drops that client only.
+    asio::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+    if (ec) continue;
+    socket.set_option(tcp::no_delay(true), ec);
     asio::co_spawn(acceptor.get_executor(), session(std::move(socket), db), asio::detached);
   }
 }

@@ -260,7 +260,7 @@ static void on_write(uv_write_t *req, int status) {
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   conn_t *c = h->data;
   (void)hint;
-  if (c->in.cap - c->in.n < 4096) c->in.p = realloc(c->in.p, c->in.cap = c->in.cap ? 2 * c->in.cap : 16384);
+  if (c->in.cap - c->in.n < 1024) c->in.p = realloc(c->in.p, c->in.cap = c->in.cap ? 2 * c->in.cap : 4096);
   *buf = uv_buf_init(c->in.p + c->in.n, (unsigned)(c->in.cap - c->in.n));
 }
 

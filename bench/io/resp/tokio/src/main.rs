@@ -123,7 +123,7 @@ fn run(db: &Db, args: &[&[u8]], out: &mut Vec<u8>) -> bool {
 }
 
 async fn serve(mut socket: TcpStream, db: Db) -> std::io::Result<()> {
-    let mut buf = BytesMut::with_capacity(16384);
+    let mut buf = BytesMut::with_capacity(4096);
     let mut out = Vec::new();
     let mut quit = false;
     while !quit && socket.read_buf(&mut buf).await? > 0 {
