@@ -21,8 +21,6 @@ struct conn {
   int step;
   char *in; /* received, not yet run */
   size_t len, cap;
-  resp_args args;
-  resp_out out;
 };
 
 /* The task is ending: the connection leaves the list shutdown walks. */
@@ -39,8 +37,6 @@ static void conn_free(void *p) {
   conn *c = p;
   conn_unlink(c);
   free(c->in);
-  free(c->out.p);
-  resp_args_free(&c->args);
   free(c);
 }
 
@@ -55,6 +51,11 @@ static conn *conn_new(server_state *st, uvrun_task_t *task) {
   return c;
 }
 
+void server_state_free_scratch(server_state *st) {
+  resp_args_free(&st->args);
+  free(st->out.p);
+}
+
 void conns_cancel_idle(server_state *st) {
   conn *c;
   for (c = st->conns; c != NULL; c = c->next)
@@ -64,29 +65,31 @@ void conns_cancel_idle(server_state *st) {
 /* Runs every complete request received; 1 when the connection must end
  * (QUIT, a protocol error, a request over the limit). */
 static int run_requests(conn *c, uvrun_stream_t *stream) {
+  resp_out *out = &c->st->out;
   size_t at = 0, used = 0;
   const char *err = NULL;
   int end = 0, rc;
   while (!end && at < c->len) {
-    rc = resp_parse(c->in + at, c->len - at, c->st->max_request, &c->args, &used, &err);
+    rc = resp_parse(c->in + at, c->len - at, c->st->max_request, &c->st->args, &used, &err);
     if (rc == 0) break;
     if (rc < 0) {
-      resp_error(&c->out, "ERR %s", err);
+      resp_error(out, "ERR %s", err);
       end = 1;
       break;
     }
-    end = command_run(c->st->db, &c->args, &c->out);
+    end = command_run(c->st->db, &c->st->args, out);
     at += used;
   }
   memmove(c->in, c->in + at, c->len - at);
   c->len -= at;
   if (!end && c->len == c->cap && c->cap >= c->st->max_request) {
-    resp_error(&c->out, "ERR request too large");
+    resp_error(out, "ERR request too large");
     end = 1;
   }
-  if (c->out.oom) end = 1;
-  if (c->out.n > 0) uvrun_stream_write(stream, c->out.p, c->out.n); /* a failure shows at the drain */
-  c->out.n = 0;
+  if (out->oom) end = 1;
+  if (out->n > 0) uvrun_stream_write(stream, out->p, out->n); /* a failure shows at the drain */
+  out->n = 0;
+  out->oom = 0;
   return end;
 }
 

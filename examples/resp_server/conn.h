@@ -4,6 +4,7 @@
 
 #include <uvrun.h>
 
+#include "resp.h"
 #include "store.h"
 
 typedef struct conn conn;
@@ -13,6 +14,11 @@ typedef struct server_state {
   size_t max_request; /* bytes one request may take */
   int stopping;       /* shutting down: connections end after their request */
   conn *conns;        /* open connections */
+  /* Scratch for the batch being run: one runs at a time, and the replies
+   * are written (copied when they cannot go out at once) before the next,
+   * so an idle connection holds no reply buffer. */
+  resp_args args;
+  resp_out out;
 } server_state;
 
 /* The connection handler (uvrun_handler_fn), with the server_state. */
@@ -20,5 +26,7 @@ int conn_handler(uvrun_task_t *task, uvrun_stream_t *stream, void *ud);
 /* Shutdown: cancels the connections waiting for a request with nothing
  * received; the others finish the request they are in. */
 void conns_cancel_idle(server_state *st);
+/* Frees the scratch. */
+void server_state_free_scratch(server_state *st);
 
 #endif

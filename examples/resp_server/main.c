@@ -108,6 +108,7 @@ int main(int argc, char **argv) {
   }
   if ((app.st.db = store_new()) == NULL) return 1;
   rc = uvrun_run(main_step, &app, NULL, NULL);
+  server_state_free_scratch(&app.st);
   store_free(app.st.db);
   if (rc == UVRUN_E_INTERRUPTED || (rc == UVRUN_E_CANCELLED && app.terminated)) {
     int sig = rc == UVRUN_E_INTERRUPTED ? SIGINT : SIGTERM;

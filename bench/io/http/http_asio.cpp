@@ -29,7 +29,7 @@ namespace {
 constexpr size_t kMaxHead = 65536;
 
 struct Request {
-  bool hello = false;       // GET /
+  bool hello = false;  // GET /
   bool keep_alive = false;
   size_t body_length = 0;
 };

@@ -21,8 +21,8 @@ typedef struct {
   uv_shutdown_t shutdown;
   http_parser parser;
   char path[MAX_PATH];
-  size_t path_len;  /* MAX_PATH + 1 once the path is longer than that */
-  char *out;        /* answers to the current read, not yet written */
+  size_t path_len; /* MAX_PATH + 1 once the path is longer than that */
+  char *out;       /* answers to the current read, not yet written */
   size_t out_len, out_cap;
   int close; /* the last answer ends the connection */
 } conn_t;
