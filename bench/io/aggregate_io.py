@@ -1,7 +1,8 @@
 """Turns bench/results/raw/io.jsonl (scripts/bench-io.sh) into
 bench/results/io.md: one table per workload and case (median of the rounds,
 min-max, ratios to uvrun and to raw libuv), issue 17's goals with met or not
-met, the failures, and the servers that were not available and why.
+met, the failures, and the servers that were not available and why; and
+io.png, a chart of uvrun's lead over each peer in every case.
 
     aggregate_io.py RESULTS_DIR
 """
@@ -194,7 +195,49 @@ def main():
     md += ["", "## Not available", ""]
     md += [f"- {u['kind']} server {NAMES.get(u['impl'], u['impl'])}: {u['unavailable']}"
            for u in unavailable] or ["None: every server ran."]
+    md += ["", "![uvrun's lead over each peer](io.png)"]
     (out / "io.md").write_text("\n".join(md) + "\n")
+    chart(out, res, start)
+
+
+def lead(res, key, peer):
+    """How far uvrun is ahead of peer in one case: above 1 it is ahead."""
+    u, p = res.median(key, "uvrun"), res.median(key, peer)
+    if not u or not p:
+        return None
+    return p / u if res.unit[key] in LOWER_IS_BETTER else u / p
+
+
+def chart(out, res, start):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("aggregate_io.py: matplotlib missing (python3-matplotlib): no chart", file=sys.stderr)
+        return
+    keys = [k for w in WORKLOADS for k in res.cases(w)]
+    peers = [p for p in IMPLS[1:] if any(lead(res, k, p) for k in keys)]
+    if not keys or not peers:
+        return
+    fig, ax = plt.subplots(figsize=(11, 0.42 * len(keys) * max(1, len(peers) / 3) + 2))
+    height = 0.8 / len(peers)
+    for n, peer in enumerate(peers):
+        rows = [(j, lead(res, k, peer)) for j, k in enumerate(keys)]
+        rows = [(j + (n - (len(peers) - 1) / 2) * height, r) for j, r in rows if r]
+        ax.barh([y for y, _ in rows], [r for _, r in rows], height=height, label=NAMES[peer])
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(keys)))
+    ax.set_yticklabels([f"{w} {c}" for w, c in keys], fontsize=8)
+    ax.invert_yaxis()
+    ax.grid(axis="x", which="both", alpha=0.3)
+    ax.set_xlabel("uvrun's lead (right of 1: uvrun ahead; memory and latency inverted so that right is better)")
+    ax.set_title(f"uvrun against each peer, {start.get('date', '?')}, load {start.get('load', '?').split(' ')[0]} "
+                 "at the start", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out / "io.png", dpi=80)
 
 
 if __name__ == "__main__":
