@@ -318,6 +318,16 @@ w12() {
   else failed W12 "$w12_conns idle" "$1" "$2" "no kib_per_conn in idle_clients.py's output"; fi
 }
 
+# Unmeasured load before the first measured run of a fresh server, the same
+# for every one: a JIT (Node's V8) compiles its hot paths in the first
+# seconds, and every server's allocator and caches warm up.
+warm_up() { # kind
+  case $1 in
+    resp) "${on_client[@]}" redis-benchmark -h 127.0.0.1 -p "$srv_port" -c 50 -n 20000 -t ping_mbulk,set,get -q ;;
+    http) "${on_client[@]}" wrk -t1 -c64 -d2s "http://127.0.0.1:$srv_port/" ;;
+  esac >/dev/null 2>&1 || true
+}
+
 # One round of a workload over every available server of a kind, the order
 # turned by one each round.
 run_workload() { # workload kind function round impls...
@@ -335,6 +345,7 @@ run_workload() { # workload kind function round impls...
     fi
     echo "$w round $round: $impl" >&2
     if start_server "$kind" "$impl" "$w-$impl-r$round"; then
+      [ "$w" = W12 ] || warm_up "$kind"
       "$fn" "$impl" "$round"
     else
       failed "$w" "" "$impl" "$round" "$why"
