@@ -5,13 +5,17 @@
 
 #include <string>
 #include <string_view>
-#include <string_view>
 #include <vector>
 
 #include "future.hpp"
 #include "stream.hpp"
 
 namespace uvrun {
+
+struct NameInfo {
+  std::string host;
+  std::string service;
+};
 
 namespace detail {
 
@@ -25,6 +29,16 @@ struct AddressesAwaiter : FutureAwaiter {
   }
 };
 
+// The C value is "host\0service", owned by the future.
+struct NameInfoAwaiter : FutureAwaiter {
+  using FutureAwaiter::FutureAwaiter;
+  NameInfo await_resume() {
+    const char *host = static_cast<const char *>(FutureAwaiter::await_resume());
+    std::string h(host);
+    return {h, host + h.size() + 1};
+  }
+};
+
 }  // namespace detail
 
 // The addresses host resolves to, for service (a port number or a name);
@@ -34,6 +48,13 @@ inline detail::AddressesAwaiter getaddrinfo(std::string_view host, std::string_v
   std::string h(host), s(service);
   return detail::AddressesAwaiter(
       uvrun_getaddrinfo(running_loop(), h.c_str(), s.empty() ? nullptr : s.c_str(), family, 0));
+}
+
+// The name of a numeric address and of its port's service (asyncio's
+// getnameinfo); flags: NI_NUMERICHOST, NI_NUMERICSERV, NI_NAMEREQD...
+inline detail::NameInfoAwaiter getnameinfo(std::string_view host, int port, int flags = 0) {
+  std::string h(host);
+  return detail::NameInfoAwaiter(uvrun_getnameinfo(running_loop(), h.c_str(), port, flags));
 }
 
 }  // namespace uvrun
