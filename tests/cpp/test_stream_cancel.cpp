@@ -201,9 +201,8 @@ uvrun::Task<bool> cancelled_drain_loses_nothing(int when) {
                            : uvrun::create_task(drain_then_sleep(a, Plain(), drained));
   co_await uvrun::sleep(10ms);
   if (when == 0) CHECK(drainer.cancel());
-  auto reader = uvrun::create_task([](uvrun::Stream &b) -> uvrun::Task<std::string> {
-    co_return co_await b.read_exactly(kBig);
-  }(b));
+  auto reader = uvrun::create_task(
+      [](uvrun::Stream &b) -> uvrun::Task<std::string> { co_return co_await b.read_exactly(kBig); }(b));
   if (when == 2) {
     while (!drained) co_await uvrun::sleep(1ms);
     CHECK(drainer.cancel());
