@@ -197,3 +197,22 @@ TEST_CASE("T4 E: an unreachable address throws OSError; a bad port or path the a
     CHECK(inval);
   }());
 }
+
+TEST_CASE("E: a missing Unix socket path throws FileNotFoundError naming it, not the context variable's LookupError") {
+  char dir[] = "/tmp/uvrun-cpp-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  std::string missing = std::string(dir) + "/missing.sock";
+  std::string in_missing_dir = std::string(dir) + "/no/such/dir.sock";
+  uvrun::run([](std::string missing, std::string in_missing_dir) -> uvrun::Task<void> {
+    // -ENOENT is also UVRUN_E_NOTFOUND: an I/O call's is the file's.
+    Caught c = co_await caught<uvrun::FileNotFoundError>([&] { return uvrun::unix_socket::connect(missing); });
+    CHECK(c.code == -ENOENT);
+    CHECK(c.message == "connect to " + missing + ": no such file or directory");
+    c = co_await caught<uvrun::OSError>([&] { return uvrun::unix_socket::connect(missing); });
+    CHECK(c.code == -ENOENT);
+    c = co_await caught<uvrun::FileNotFoundError>([&] { return uvrun::unix_socket::listen(in_missing_dir); });
+    CHECK(c.code == -ENOENT);
+    CHECK(c.message == "listen on " + in_missing_dir + ": no such file or directory");
+  }(missing, in_missing_dir));
+  rmdir(dir);
+}

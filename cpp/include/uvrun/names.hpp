@@ -19,21 +19,21 @@ struct NameInfo {
 
 namespace detail {
 
-struct AddressesAwaiter : FutureAwaiter {
-  using FutureAwaiter::FutureAwaiter;
+struct AddressesAwaiter : IoAwaiter {
+  using IoAwaiter::IoAwaiter;
   std::vector<Address> await_resume() {
     std::vector<Address> out;
-    for (auto *a = static_cast<const uvrun_address_t *>(FutureAwaiter::await_resume()); a != nullptr; a = a->next)
+    for (auto *a = static_cast<const uvrun_address_t *>(IoAwaiter::await_resume()); a != nullptr; a = a->next)
       out.push_back({a->host, a->port});
     return out;
   }
 };
 
 // The C value is "host\0service", owned by the future.
-struct NameInfoAwaiter : FutureAwaiter {
-  using FutureAwaiter::FutureAwaiter;
+struct NameInfoAwaiter : IoAwaiter {
+  using IoAwaiter::IoAwaiter;
   NameInfo await_resume() {
-    const char *host = static_cast<const char *>(FutureAwaiter::await_resume());
+    const char *host = static_cast<const char *>(IoAwaiter::await_resume());
     std::string h(host);
     return {h, host + h.size() + 1};
   }

@@ -84,7 +84,7 @@ class Server {
   // The last reference closes it.
   ~Server() { uvrun_server_unref(s_); }
 
-  int port() const { return detail::check(uvrun_server_port(checked())); }
+  int port() const { return detail::io_check(uvrun_server_port(checked())); }
 
   // One connection; a cancelled accept loses none.
   detail::StreamAwaiter accept() { return detail::StreamAwaiter(uvrun_server_accept(checked())); }
@@ -95,22 +95,22 @@ class Server {
   void serve(Handler handler) {
     auto *h = new Handler(std::move(handler));
     int rc = uvrun_server_serve(checked(), detail::serve_step, h, detail::free_handler);
-    if (rc < 0) detail::throw_last(rc);  // h is freed by the call
+    if (rc < 0) detail::throw_last(rc, detail::CodeSource::io);  // h is freed by the call
   }
 
   // Stops listening at once; connections are left alone.
-  void close() { detail::check(uvrun_server_close(checked())); }
+  void close() { detail::io_check(uvrun_server_close(checked())); }
 
   // Stops listening, lets handlers finish for up to `grace`, then cancels
   // the rest and closes (or aborts) their connections.
-  detail::VoidAwaiter shutdown(std::chrono::duration<double> grace, Then then = Then::close) {
-    return detail::VoidAwaiter(uvrun_server_shutdown(checked(), grace.count(), then == Then::abort ? 1 : 0));
+  detail::IoVoidAwaiter shutdown(std::chrono::duration<double> grace, Then then = Then::close) {
+    return detail::IoVoidAwaiter(uvrun_server_shutdown(checked(), grace.count(), then == Then::abort ? 1 : 0));
   }
 
   uvrun_server_info_t info() const {
     uvrun_server_info_t i;
     i.size = sizeof i;
-    detail::check(uvrun_server_info(checked(), &i));
+    detail::io_check(uvrun_server_info(checked(), &i));
     return i;
   }
 
@@ -127,11 +127,9 @@ class Server {
 
 namespace detail {
 
-struct ServerAwaiter : FutureAwaiter {
-  using FutureAwaiter::FutureAwaiter;
-  Server await_resume() {
-    return Server(uvrun_server_ref(static_cast<uvrun_server_t *>(FutureAwaiter::await_resume())));
-  }
+struct ServerAwaiter : IoAwaiter {
+  using IoAwaiter::IoAwaiter;
+  Server await_resume() { return Server(uvrun_server_ref(static_cast<uvrun_server_t *>(IoAwaiter::await_resume()))); }
 };
 
 }  // namespace detail
