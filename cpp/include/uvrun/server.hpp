@@ -47,7 +47,8 @@ inline uvrun_server_opts_t server_opts(const ServerOptions &options) {
 // The C handler step of a served connection: its first step makes the
 // coroutine (kept as the stream's data), every step drives it. The frame
 // holds a Stream, so it is destroyed when the task ends, not with the
-// stream: that would be a reference cycle.
+// stream: that would be a reference cycle. A handler left unfinished at
+// loop close never ends: the server lets the data go then.
 inline int serve_step(uvrun_task_t *task, uvrun_stream_t *stream, void *ud) noexcept {
   void *frame = uvrun_stream_data(stream);
   if (frame == nullptr) {
@@ -58,13 +59,10 @@ inline int serve_step(uvrun_task_t *task, uvrun_stream_t *stream, void *ud) noex
       uvrun_error_t *err = error_from(std::current_exception());
       return err != nullptr ? uvrun_task_raise(task, err) : UVRUN_E_NOMEM;
     }
-    uvrun_stream_set_data(stream, frame, nullptr);
+    uvrun_stream_set_data(stream, frame, destroy_frame);
   }
   int rc = step<void>(task, frame);
-  if (rc != UVRUN_SUSPEND) {
-    uvrun_stream_set_data(stream, nullptr, nullptr);
-    destroy_frame(frame);
-  }
+  if (rc != UVRUN_SUSPEND) uvrun_stream_set_data(stream, nullptr, nullptr);  // destroys the frame
   return rc;
 }
 
