@@ -26,6 +26,10 @@ void uvr_io_future_drop(void *fut);
  * uvrun_strerror() would give -ENOENT's other meaning, UVRUN_E_NOTFOUND's.
  * uvrun's own codes get their own text. */
 const char *uvr_io_strerror(int code, char *buf, size_t len);
+/* A failed read's or write's message, "write failed: connection timed out
+ * (ETIMEDOUT)", in buf: a system error's text and name as libuv's, not
+ * those of the uvrun code sharing its value (UVRUN_E_TIMEDOUT). */
+const char *uvr_io_failure(const char *what, int code, char *buf, size_t len);
 /* An I/O call's loop: not NULL, open and, in debug mode, this thread's. 0
  * or the error (recorded); `what` names the call. */
 int uvr_io_check_loop(uvrun_loop_t *loop, const char *what);

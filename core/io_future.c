@@ -48,3 +48,11 @@ const char *uvr_io_strerror(int code, char *buf, size_t len) {
   if (code <= -20000 && code >= UVRUN_E_MAX_) return uvrun_strerror(code);
   return uv_strerror_r(code, buf, len);
 }
+
+const char *uvr_io_failure(const char *what, int code, char *buf, size_t len) {
+  char text[80], name[32];
+  if (code <= -20000 && code >= UVRUN_E_MAX_) snprintf(name, sizeof name, "%s", uvrun_err_name(code));
+  else uv_err_name_r(code, name, sizeof name);
+  snprintf(buf, len, "%s failed: %s (%s)", what, uvr_io_strerror(code, text, sizeof text), name);
+  return buf;
+}

@@ -382,6 +382,10 @@ void uvr_server_conns_drop(uvrun_server_t *server) {
     uvrun_task_unref(conn->task);
     conn->task = NULL;
     server->handlers--;
+    /* The stream's data goes now, not with the stream: it may hold the
+     * stream (a C++ handler's coroutine frame does), a cycle that nothing
+     * else would break once the handler can no longer end. */
+    if (conn->holds) uvrun_stream_set_data(conn->stream, NULL, NULL);
     conn_let_go(conn, 1);
     conn_release(conn);
   }

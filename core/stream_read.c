@@ -192,9 +192,7 @@ static void reader_check(uvrun_stream_t *stream) {
   r = read_of(stream->reader);
   if (stream->read_err != 0) {
     char msg[128];
-    snprintf(msg, sizeof msg, "read failed: %s (%s)", uvrun_strerror(stream->read_err),
-             uvrun_err_name(stream->read_err));
-    read_fail(stream, uvr_error_make(stream->read_err, msg));
+    read_fail(stream, uvr_error_make(stream->read_err, uvr_io_failure("read", stream->read_err, msg, sizeof msg)));
   } else if (r->mode == READ_SOME) {
     if (len > 0 || stream->at_eof) read_done(stream->reader, len < r->n ? len : r->n);
   } else if (r->mode == READ_EXACTLY) {

@@ -41,7 +41,8 @@ static void queue_drop(uvrun_stream_t *stream) {
 }
 
 static int write_error(int code) {
-  return uvr_fail(code, "write failed: %s (%s)", uvrun_strerror(code), uvrun_err_name(code));
+  char msg[128];
+  return uvr_fail(code, "%s", uvr_io_failure("write", code, msg, sizeof msg));
 }
 
 /* S11: the first error stays; what waits on the queue fails with it. */
@@ -49,7 +50,7 @@ static void write_failed(uvrun_stream_t *stream, int code) {
   char msg[128];
   if (stream->write_err == 0) stream->write_err = code;
   queue_drop(stream);
-  snprintf(msg, sizeof msg, "write failed: %s (%s)", uvrun_strerror(code), uvrun_err_name(code));
+  uvr_io_failure("write", code, msg, sizeof msg);
   uvr_waiters_settle(&stream->drains, code, msg);
   uvr_waiters_settle(&stream->shutdowns, code, msg);
   if (stream->closing && uvr_stream_write_idle(stream)) uvr_stream_close_handle(stream);
@@ -198,9 +199,7 @@ static uvrun_future_t *failed_future(uvrun_stream_t *stream) {
   uvrun_future_t *fut;
   char msg[128];
   if (uvrun_future_new(stream->loop, &fut) < 0) return NULL;
-  snprintf(msg, sizeof msg, "write failed: %s (%s)", uvrun_strerror(stream->write_err),
-           uvrun_err_name(stream->write_err));
-  uvrun_future_set_error_code(fut, stream->write_err, msg);
+  uvrun_future_set_error_code(fut, stream->write_err, uvr_io_failure("write", stream->write_err, msg, sizeof msg));
   return fut;
 }
 

@@ -103,7 +103,11 @@ typedef enum {
 } uvrun_errno_t;
 
 /* Static name ("UVRUN_E_CANCELLED") and text of a code; libuv's codes
- * (-ECONNRESET, UV_EAI_NONAME) get libuv's name and text; unknown codes too. */
+ * (-ECONNRESET, UV_EAI_NONAME) get libuv's name and text; unknown codes too.
+ * A value both mean (-ENOENT is UVRUN_E_NOTFOUND, -ETIMEDOUT
+ * UVRUN_E_TIMEDOUT...) gets uvrun's: the code alone cannot tell which it
+ * was. An I/O call's error object carries the system's text instead
+ * ("connect to /x.sock: no such file or directory"). */
 UVRUN_EXTERN const char *uvrun_err_name(int code);
 UVRUN_EXTERN const char *uvrun_strerror(int code);
 /* The message of this thread's last failing call (exact asyncio wording

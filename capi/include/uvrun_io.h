@@ -63,7 +63,9 @@ UVRUN_EXTERN uvrun_stream_t *uvrun_stream_ref(uvrun_stream_t *stream);
 UVRUN_EXTERN void uvrun_stream_unref(uvrun_stream_t *stream);
 UVRUN_EXTERN uvrun_loop_t *uvrun_stream_loop(const uvrun_stream_t *stream);
 /* A pointer the caller keeps with the stream (per-connection state);
- * `data_free` runs on it when the stream is freed. */
+ * `data_free` runs on it when the stream is freed, or when it is replaced,
+ * or, for a served connection whose handler is left unfinished at loop
+ * close, then (the data may hold the stream). */
 UVRUN_EXTERN void uvrun_stream_set_data(uvrun_stream_t *stream, void *data,
                                         uvrun_free_fn data_free);
 UVRUN_EXTERN void *uvrun_stream_data(const uvrun_stream_t *stream);

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <uvrun.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 
 #include <atomic>
@@ -174,6 +176,33 @@ TEST_CASE("S11: writes to a closed peer fail with EPIPE or ECONNRESET, remembere
   CHECK(st::await(loop, uvrun_stream_drain(a)) == rc);
   CHECK(st::await(loop, uvrun_stream_shutdown(a)) == rc);
   CHECK(st::info(a).write_queued == 0);
+  st::close_all(loop, a, b);
+  uvrun_loop_free(loop);
+}
+
+TEST_CASE("S11: a peer that stops acknowledging fails a drain or a read with ETIMEDOUT, worded as the system's") {
+  // -ETIMEDOUT is UVRUN_E_TIMEDOUT's value too: the message must be the
+  // system error's, not "timed out (UVRUN_E_TIMEDOUT)".
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_stream_t *a, *b;
+  st::tcp_pair(loop, &a, &b);
+  bool reading = false;
+  SUBCASE("a drain waiting") {}
+  SUBCASE("a read waiting") { reading = true; }
+  // b reads its read limit and then nothing: its window closes, and a's
+  // zero-window probes give up after the user timeout.
+  int small = 4096, user_timeout_ms = 300;
+  REQUIRE(setsockopt(st::info(a).fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+  REQUIRE(setsockopt(st::info(b).fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+  REQUIRE(setsockopt(st::info(a).fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms) == 0);
+  std::string data = st::pattern(st::kBig);
+  REQUIRE(uvrun_stream_write(a, data.data(), data.size()) == 0);
+  char buf[16];
+  uvrun_future_t *fut = uvrun_future_ref(reading ? uvrun_stream_read(a, buf, sizeof buf) : uvrun_stream_drain(a));
+  CHECK(st::await(loop, uvrun_wait_for(uvrun_future_ref(fut), 10)) == -ETIMEDOUT);
+  CHECK(std::string(uvrun_error_message(uvrun_future_error(fut))) ==
+        std::string(reading ? "read" : "write") + " failed: connection timed out (ETIMEDOUT)");
+  uvrun_future_unref(fut);
   st::close_all(loop, a, b);
   uvrun_loop_free(loop);
 }

@@ -103,6 +103,11 @@ class BrokenPipeError : public ConnectionError {
  public:
   using ConnectionError::ConnectionError;
 };
+// -ENOENT from an I/O call: a Unix socket path that does not exist.
+class FileNotFoundError : public OSError {
+ public:
+  using OSError::OSError;
+};
 // Any use of a stream after close() or abort().
 class StreamClosedError : public ConnectionError {
  public:
@@ -175,9 +180,15 @@ inline uvrun_error_t *error_from(std::exception_ptr e) noexcept {
   }
 }
 
+// Who reported a code. uvrun's own codes reuse the errno values that mean
+// the same (UVRUN_E_INVAL is -EINVAL) except one: UVRUN_E_NOTFOUND, a
+// context variable without a value, is -ENOENT -- which an I/O call
+// reports for a missing file. Only the caller knows which it was.
+enum class CodeSource { runtime, io };
+
 // Throws what a C error stands for: the original C++ exception when it
 // came from C++, else the exception that matches its code.
-[[noreturn]] inline void throw_error(const uvrun_error_t *err) {
+[[noreturn]] inline void throw_error(const uvrun_error_t *err, CodeSource from = CodeSource::runtime) {
   // The free function tells our payload from other hosts' (Python's...).
   if (err != nullptr && uvrun_error_payload_free(err) == free_exception)
     std::rethrow_exception(*static_cast<std::exception_ptr *>(uvrun_error_payload(err)));
@@ -189,7 +200,9 @@ inline uvrun_error_t *error_from(std::exception_ptr e) noexcept {
   case UVRUN_E_EXIT: throw SystemExit();
   case UVRUN_E_TIMEDOUT: throw TimeoutError(message);
   case UVRUN_E_INVALID_STATE: throw InvalidStateError(message);
-  case UVRUN_E_NOTFOUND: throw LookupError(code, message);
+  case UVRUN_E_NOTFOUND:
+    if (from == CodeSource::io) throw FileNotFoundError(code, message);
+    throw LookupError(code, message);
   case UVRUN_E_CONTEXT_ENTERED:
   case UVRUN_E_TOKEN_USED:
   case UVRUN_E_CLOSED:

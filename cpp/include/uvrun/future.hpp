@@ -23,12 +23,12 @@ struct ErrorRef {
 // Throws what this thread's last failure (code `rc`) stands for; the
 // error it carries alongside (a run's and its shutdown's) goes to
 // last_error_context().
-[[noreturn]] inline void throw_last(int rc) {
+[[noreturn]] inline void throw_last(int rc, CodeSource from = CodeSource::runtime) {
   ErrorRef e{uvrun_take_error()};
   const uvrun_error_t *other = e.err != nullptr ? uvrun_error_context(e.err) : nullptr;
   error_context_slot() = other != nullptr ? exception_of(other) : nullptr;
   if (e.err == nullptr) throw Error(rc, uvrun_strerror(rc));
-  throw_error(e.err);
+  throw_error(e.err, from);
 }
 
 inline int check(int rc) {

@@ -5,7 +5,6 @@
 
 #include <string>
 #include <string_view>
-#include <string_view>
 #include <vector>
 
 #include "future.hpp"
@@ -13,15 +12,30 @@
 
 namespace uvrun {
 
+struct NameInfo {
+  std::string host;
+  std::string service;
+};
+
 namespace detail {
 
-struct AddressesAwaiter : FutureAwaiter {
-  using FutureAwaiter::FutureAwaiter;
+struct AddressesAwaiter : IoAwaiter {
+  using IoAwaiter::IoAwaiter;
   std::vector<Address> await_resume() {
     std::vector<Address> out;
-    for (auto *a = static_cast<const uvrun_address_t *>(FutureAwaiter::await_resume()); a != nullptr; a = a->next)
+    for (auto *a = static_cast<const uvrun_address_t *>(IoAwaiter::await_resume()); a != nullptr; a = a->next)
       out.push_back({a->host, a->port});
     return out;
+  }
+};
+
+// The C value is "host\0service", owned by the future.
+struct NameInfoAwaiter : IoAwaiter {
+  using IoAwaiter::IoAwaiter;
+  NameInfo await_resume() {
+    const char *host = static_cast<const char *>(IoAwaiter::await_resume());
+    std::string h(host);
+    return {h, host + h.size() + 1};
   }
 };
 
@@ -34,6 +48,13 @@ inline detail::AddressesAwaiter getaddrinfo(std::string_view host, std::string_v
   std::string h(host), s(service);
   return detail::AddressesAwaiter(
       uvrun_getaddrinfo(running_loop(), h.c_str(), s.empty() ? nullptr : s.c_str(), family, 0));
+}
+
+// The name of a numeric address and of its port's service (asyncio's
+// getnameinfo); flags: NI_NUMERICHOST, NI_NUMERICSERV, NI_NAMEREQD...
+inline detail::NameInfoAwaiter getnameinfo(std::string_view host, int port, int flags = 0) {
+  std::string h(host);
+  return detail::NameInfoAwaiter(uvrun_getnameinfo(running_loop(), h.c_str(), port, flags));
 }
 
 }  // namespace uvrun

@@ -47,7 +47,8 @@ inline uvrun_server_opts_t server_opts(const ServerOptions &options) {
 // The C handler step of a served connection: its first step makes the
 // coroutine (kept as the stream's data), every step drives it. The frame
 // holds a Stream, so it is destroyed when the task ends, not with the
-// stream: that would be a reference cycle.
+// stream: that would be a reference cycle. A handler left unfinished at
+// loop close never ends: the server lets the data go then.
 inline int serve_step(uvrun_task_t *task, uvrun_stream_t *stream, void *ud) noexcept {
   void *frame = uvrun_stream_data(stream);
   if (frame == nullptr) {
@@ -58,13 +59,10 @@ inline int serve_step(uvrun_task_t *task, uvrun_stream_t *stream, void *ud) noex
       uvrun_error_t *err = error_from(std::current_exception());
       return err != nullptr ? uvrun_task_raise(task, err) : UVRUN_E_NOMEM;
     }
-    uvrun_stream_set_data(stream, frame, nullptr);
+    uvrun_stream_set_data(stream, frame, destroy_frame);
   }
   int rc = step<void>(task, frame);
-  if (rc != UVRUN_SUSPEND) {
-    uvrun_stream_set_data(stream, nullptr, nullptr);
-    destroy_frame(frame);
-  }
+  if (rc != UVRUN_SUSPEND) uvrun_stream_set_data(stream, nullptr, nullptr);  // destroys the frame
   return rc;
 }
 
@@ -84,7 +82,7 @@ class Server {
   // The last reference closes it.
   ~Server() { uvrun_server_unref(s_); }
 
-  int port() const { return detail::check(uvrun_server_port(checked())); }
+  int port() const { return detail::io_check(uvrun_server_port(checked())); }
 
   // One connection; a cancelled accept loses none.
   detail::StreamAwaiter accept() { return detail::StreamAwaiter(uvrun_server_accept(checked())); }
@@ -95,22 +93,22 @@ class Server {
   void serve(Handler handler) {
     auto *h = new Handler(std::move(handler));
     int rc = uvrun_server_serve(checked(), detail::serve_step, h, detail::free_handler);
-    if (rc < 0) detail::throw_last(rc);  // h is freed by the call
+    if (rc < 0) detail::throw_last(rc, detail::CodeSource::io);  // h is freed by the call
   }
 
   // Stops listening at once; connections are left alone.
-  void close() { detail::check(uvrun_server_close(checked())); }
+  void close() { detail::io_check(uvrun_server_close(checked())); }
 
   // Stops listening, lets handlers finish for up to `grace`, then cancels
   // the rest and closes (or aborts) their connections.
-  detail::VoidAwaiter shutdown(std::chrono::duration<double> grace, Then then = Then::close) {
-    return detail::VoidAwaiter(uvrun_server_shutdown(checked(), grace.count(), then == Then::abort ? 1 : 0));
+  detail::IoVoidAwaiter shutdown(std::chrono::duration<double> grace, Then then = Then::close) {
+    return detail::IoVoidAwaiter(uvrun_server_shutdown(checked(), grace.count(), then == Then::abort ? 1 : 0));
   }
 
   uvrun_server_info_t info() const {
     uvrun_server_info_t i;
     i.size = sizeof i;
-    detail::check(uvrun_server_info(checked(), &i));
+    detail::io_check(uvrun_server_info(checked(), &i));
     return i;
   }
 
@@ -127,11 +125,9 @@ class Server {
 
 namespace detail {
 
-struct ServerAwaiter : FutureAwaiter {
-  using FutureAwaiter::FutureAwaiter;
-  Server await_resume() {
-    return Server(uvrun_server_ref(static_cast<uvrun_server_t *>(FutureAwaiter::await_resume())));
-  }
+struct ServerAwaiter : IoAwaiter {
+  using IoAwaiter::IoAwaiter;
+  Server await_resume() { return Server(uvrun_server_ref(static_cast<uvrun_server_t *>(IoAwaiter::await_resume()))); }
 };
 
 }  // namespace detail

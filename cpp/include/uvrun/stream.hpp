@@ -50,10 +50,36 @@ struct Address {
 
 namespace detail {
 
+// The I/O calls' codes are libuv's: see CodeSource.
+inline int io_check(int rc) {
+  if (rc < 0) throw_last(rc, CodeSource::io);
+  return rc;
+}
+inline uvrun_future_t *io_check(uvrun_future_t *fut) {
+  if (fut == nullptr) throw_last(UVRUN_E_INVAL, CodeSource::io);
+  return fut;
+}
+
+// Awaits the future of an I/O call.
+class IoAwaiter : public FutureAwaiter {
+ public:
+  explicit IoAwaiter(uvrun_future_t *fut) : FutureAwaiter(io_check(fut)) {}
+  void *await_resume() {
+    void *value = nullptr;
+    if (const uvrun_error_t *err = resume_raw(&value)) throw_error(err, CodeSource::io);
+    return value;
+  }
+};
+
+struct IoVoidAwaiter : IoAwaiter {
+  using IoAwaiter::IoAwaiter;
+  void await_resume() { IoAwaiter::await_resume(); }
+};
+
 // Reads into a buffer of its own, which moves with the awaiter without
 // moving its bytes (the C read writes into it when it completes): a
 // std::string past the small-string size keeps its heap block on a move.
-class ReadAwaiter : public FutureAwaiter {
+class ReadAwaiter : public IoAwaiter {
  public:
   enum Kind { kSome, kExactly, kUntil };
   ReadAwaiter(uvrun_stream_t *s, Kind kind, std::size_t n, std::string_view delim = {})
@@ -62,7 +88,7 @@ class ReadAwaiter : public FutureAwaiter {
   std::string await_resume() {
     void *value = nullptr;
     if (const uvrun_error_t *err = resume_raw(&value)) {
-      if (uvrun_error_code(err) != UVRUN_E_INCOMPLETE_READ) throw_error(err);
+      if (uvrun_error_code(err) != UVRUN_E_INCOMPLETE_READ) throw_error(err, CodeSource::io);
       buf_.resize(reinterpret_cast<std::uintptr_t>(uvrun_error_payload(err)));
       throw IncompleteReadError(uvrun_error_message(err), std::move(buf_));
     }
@@ -77,7 +103,7 @@ class ReadAwaiter : public FutureAwaiter {
     return b;
   }
   ReadAwaiter(uvrun_stream_t *s, Kind kind, std::size_t n, std::string_view delim, std::string buf)
-      : FutureAwaiter(start(s, kind, n, delim, buf)), buf_(std::move(buf)) {}
+      : IoAwaiter(start(s, kind, n, delim, buf)), buf_(std::move(buf)) {}
   static uvrun_future_t *start(uvrun_stream_t *s, Kind kind, std::size_t n, std::string_view delim, std::string &buf) {
     if (s == nullptr) throw_empty("uvrun::Stream");
     switch (kind) {
@@ -90,20 +116,20 @@ class ReadAwaiter : public FutureAwaiter {
 };
 
 // Reads into the caller's buffer: no allocation.
-struct ReadIntoAwaiter : FutureAwaiter {
-  using FutureAwaiter::FutureAwaiter;
-  std::size_t await_resume() { return reinterpret_cast<std::uintptr_t>(FutureAwaiter::await_resume()); }
+struct ReadIntoAwaiter : IoAwaiter {
+  using IoAwaiter::IoAwaiter;
+  std::size_t await_resume() { return reinterpret_cast<std::uintptr_t>(IoAwaiter::await_resume()); }
 };
 
 // write(): queue, then drain -- backpressure by default.
-class WriteAwaiter : public VoidAwaiter {
+class WriteAwaiter : public IoVoidAwaiter {
  public:
-  WriteAwaiter(uvrun_stream_t *s, std::string_view bytes) : VoidAwaiter(queue(s, bytes)) {}
+  WriteAwaiter(uvrun_stream_t *s, std::string_view bytes) : IoVoidAwaiter(queue(s, bytes)) {}
 
  private:
   static uvrun_future_t *queue(uvrun_stream_t *s, std::string_view bytes) {
     if (s == nullptr) throw_empty("uvrun::Stream");
-    check(uvrun_stream_write(s, bytes.data(), bytes.size()));
+    io_check(uvrun_stream_write(s, bytes.data(), bytes.size()));
     return uvrun_stream_drain(s);
   }
 };
@@ -128,7 +154,7 @@ class Stream {
   static Stream open(int fd, const StreamOptions &options) {
     uvrun_stream_opts_t o = options.c();
     uvrun_stream_t *s = nullptr;
-    detail::check(uvrun_stream_open(running_loop(), fd, &o, &s));
+    detail::io_check(uvrun_stream_open(running_loop(), fd, &o, &s));
     return Stream(s);
   }
 
@@ -149,19 +175,19 @@ class Stream {
   detail::WriteAwaiter write(std::string_view bytes) { return {checked(), bytes}; }
   // Queues bytes, never waits (asyncio's writer.write).
   void write_nowait(std::string_view bytes) {
-    detail::check(uvrun_stream_write(checked(), bytes.data(), bytes.size()));
+    detail::io_check(uvrun_stream_write(checked(), bytes.data(), bytes.size()));
   }
-  detail::VoidAwaiter drain() { return detail::VoidAwaiter(uvrun_stream_drain(checked())); }
+  detail::IoVoidAwaiter drain() { return detail::IoVoidAwaiter(uvrun_stream_drain(checked())); }
   // Sends the end of stream after what is queued; reading goes on.
-  detail::VoidAwaiter shutdown() { return detail::VoidAwaiter(uvrun_stream_shutdown(checked())); }
-  void close() { detail::check(uvrun_stream_close(checked())); }
-  void abort() { detail::check(uvrun_stream_abort(checked())); }
-  detail::VoidAwaiter wait_closed() { return detail::VoidAwaiter(uvrun_stream_wait_closed(checked())); }
+  detail::IoVoidAwaiter shutdown() { return detail::IoVoidAwaiter(uvrun_stream_shutdown(checked())); }
+  void close() { detail::io_check(uvrun_stream_close(checked())); }
+  void abort() { detail::io_check(uvrun_stream_abort(checked())); }
+  detail::IoVoidAwaiter wait_closed() { return detail::IoVoidAwaiter(uvrun_stream_wait_closed(checked())); }
 
   uvrun_stream_info_t info() const {
     uvrun_stream_info_t i;
     i.size = sizeof i;
-    detail::check(uvrun_stream_info(checked(), &i));
+    detail::io_check(uvrun_stream_info(checked(), &i));
     return i;
   }
   Address local_address() const {
@@ -188,11 +214,9 @@ namespace detail {
 
 // A future whose value is a stream the future owns: the awaiter takes a
 // reference of its own.
-struct StreamAwaiter : FutureAwaiter {
-  using FutureAwaiter::FutureAwaiter;
-  Stream await_resume() {
-    return Stream(uvrun_stream_ref(static_cast<uvrun_stream_t *>(FutureAwaiter::await_resume())));
-  }
+struct StreamAwaiter : IoAwaiter {
+  using IoAwaiter::IoAwaiter;
+  Stream await_resume() { return Stream(uvrun_stream_ref(static_cast<uvrun_stream_t *>(IoAwaiter::await_resume()))); }
 };
 
 }  // namespace detail
