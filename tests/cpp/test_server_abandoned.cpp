@@ -60,8 +60,7 @@ TEST_CASE("L2: C++ handlers suspended when their loop is freed with no runner ar
   REQUIRE(uvrun_loop_new(&loop) == 0);
   uvrun_task_opts_t opts{sizeof opts, nullptr, nullptr, uvrun::detail::destroy_frame, nullptr};
   uvrun_task_t *main = nullptr;
-  REQUIRE(uvrun_task_new(loop, uvrun::detail::step<void>, serve_and_leave(false).take().address(), &opts, &main) ==
-          0);
+  REQUIRE(uvrun_task_new(loop, uvrun::detail::step<void>, serve_and_leave(false).take().address(), &opts, &main) == 0);
   CHECK(uvrun_loop_run_until_complete(loop, uvrun_task_future(main), nullptr) == 0);
   uvrun_task_unref(main);
   CHECK(Counted::alive() == 2);
