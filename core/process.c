@@ -150,6 +150,12 @@ static void process_waits_settle(uvrun_process_t *proc, int code, const char *me
 
 /* ---- checks ---- */
 
+/* A child that can still be signalled: spawned, not reaped. Never pid 0,
+ * which kill() reads as the whole process group. */
+static int process_running(const uvrun_process_t *proc) {
+  return proc->pid > 0 && !proc->exited && !uv_is_closing((const uv_handle_t *)&proc->handle);
+}
+
 static int process_check(const uvrun_process_t *proc) {
   if (proc == NULL) return uvr_fail(UVRUN_E_INVAL, "process must not be NULL");
   return uvr_loop_check(proc->loop);
@@ -312,7 +318,7 @@ static void process_drop_running(uvrun_process_t *proc) {
 
 void uvrun_process_unref(uvrun_process_t *proc) {
   if (proc == NULL || --proc->refs > 0) return;
-  if (!proc->exited && !proc->closed) {
+  if (process_running(proc)) {
     process_drop_running(proc); /* process_on_exit closes the handle, whose callback frees it */
   } else if (proc->closed) {
     process_free(proc);
@@ -371,7 +377,7 @@ int uvrun_process_kill(uvrun_process_t *proc, int sig) {
   if (rc < 0) return rc;
   /* P4: once reaped, the pid may be another process's. libuv reaps in the
    * callback that sets `exited`, so a pid not marked so is still ours. */
-  if (proc->exited || proc->closed)
+  if (!process_running(proc))
     return uvr_fail(UV_ESRCH, "process %d (%s) has already exited with returncode %d", proc->pid, proc->program,
                     proc->returncode);
   if ((rc = uv_process_kill(&proc->handle, sig)) < 0)
@@ -388,14 +394,14 @@ uvrun_future_t *uvr_processes_kill_all(uvrun_loop_t *loop) {
   uvrun_future_t **waits, *all;
   size_t n = 0, i = 0;
   char desc[160];
-  for (proc = loop->processes; proc != NULL; proc = proc->next) n += !proc->exited;
+  for (proc = loop->processes; proc != NULL; proc = proc->next) n += process_running(proc);
   if (n == 0) return NULL;
   if ((waits = uvr_calloc(n, sizeof *waits)) == NULL) {
     uvr_fail(UVRUN_E_NOMEM, "out of memory");
     return NULL;
   }
   for (proc = loop->processes; proc != NULL; proc = proc->next) {
-    if (proc->exited) continue;
+    if (!process_running(proc)) continue;
     if (loop->debug) {
       process_describe(proc, desc, sizeof desc);
       uvr_logf(UVRUN_LOG_WARNING, "process %s still running at runner close: killed", desc);
@@ -428,7 +434,7 @@ void uvr_processes_drop_all(uvrun_loop_t *loop) {
   uvrun_process_t *proc;
   char desc[160];
   for (proc = loop->processes; proc != NULL; proc = proc->next) {
-    if (proc->exited || uv_is_closing((uv_handle_t *)&proc->handle)) continue;
+    if (!process_running(proc)) continue;
     if (loop->debug) {
       process_describe(proc, desc, sizeof desc);
       uvr_logf(UVRUN_LOG_WARNING, "process %s still running at loop close: killed", desc);

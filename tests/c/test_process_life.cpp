@@ -196,3 +196,15 @@ TEST_CASE("E: every process operation on a closed loop fails with LOOP_CLOSED") 
   uvrun_process_unref(proc);
   uvrun_loop_free(loop);
 }
+
+TEST_CASE("P4 E: a spawn that failed leaves nothing to signal: the runner's close right after kills no one") {
+  // Its handle is still closing when the run ends; pid 0 would be this
+  // whole process group to kill().
+  CHECK(t::run([](uvrun_task_t *task, int) {
+          const char *argv[] = {"uvrun-no-such-program", nullptr};
+          uvrun_process_t *proc = nullptr;
+          CHECK(uvrun_process_spawn(uvrun_get_running_loop(), argv, nullptr, &proc) == -ENOENT);
+          return uvrun_task_return(task, nullptr);
+        }) == 0);
+  CHECK(kill(getpid(), 0) == 0);  // still here
+}
