@@ -103,6 +103,21 @@ class BrokenPipeError : public ConnectionError {
  public:
   using ConnectionError::ConnectionError;
 };
+// A missing program or path. Thrown where the code is known to mean a
+// file: -ENOENT alone is also UVRUN_E_NOTFOUND (LookupError).
+class FileNotFoundError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class PermissionError : public OSError {
+ public:
+  using OSError::OSError;
+};
+// A signal to a child that already exited (-ESRCH).
+class ProcessLookupError : public OSError {
+ public:
+  using OSError::OSError;
+};
 // Any use of a stream after close() or abort().
 class StreamClosedError : public ConnectionError {
  public:
@@ -208,6 +223,9 @@ inline uvrun_error_t *error_from(std::exception_ptr e) noexcept {
   case -ECONNREFUSED: throw ConnectionRefusedError(code, message);
   case -EPIPE: throw BrokenPipeError(code, message);
   case -ECONNABORTED: throw ConnectionError(code, message);
+  case -EACCES:
+  case -EPERM: throw PermissionError(code, message);
+  case -ESRCH: throw ProcessLookupError(code, message);
   case UVRUN_E_NOMEM:
   case UVRUN_E_INVAL: throw Error(code, message);
   default:
