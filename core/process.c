@@ -389,11 +389,21 @@ int uvrun_process_terminate(uvrun_process_t *proc) { return uvrun_process_kill(p
 
 /* ---- when the runner or the loop closes (L1) ---- */
 
+/* SIGKILL to a child left running when its runner or loop (`closer`)
+ * closes; debug mode names it. */
+static void process_kill_left(uvrun_process_t *proc, const char *closer) {
+  char desc[160];
+  if (proc->loop->debug) {
+    process_describe(proc, desc, sizeof desc);
+    uvr_logf(UVRUN_LOG_WARNING, "process %s still running at %s close: killed", desc, closer);
+  }
+  uv_process_kill(&proc->handle, SIGKILL);
+}
+
 uvrun_future_t *uvr_processes_kill_all(uvrun_loop_t *loop) {
   uvrun_process_t *proc;
   uvrun_future_t **waits, *all;
   size_t n = 0, i = 0;
-  char desc[160];
   for (proc = loop->processes; proc != NULL; proc = proc->next) n += process_running(proc);
   if (n == 0) return NULL;
   if ((waits = uvr_calloc(n, sizeof *waits)) == NULL) {
@@ -402,11 +412,7 @@ uvrun_future_t *uvr_processes_kill_all(uvrun_loop_t *loop) {
   }
   for (proc = loop->processes; proc != NULL; proc = proc->next) {
     if (!process_running(proc)) continue;
-    if (loop->debug) {
-      process_describe(proc, desc, sizeof desc);
-      uvr_logf(UVRUN_LOG_WARNING, "process %s still running at runner close: killed", desc);
-    }
-    uv_process_kill(&proc->handle, SIGKILL);
+    process_kill_left(proc, "runner");
     if ((waits[i] = uvrun_process_wait(proc)) != NULL) i++;
   }
   all = uvrun_gather(loop, waits, i, 1);
@@ -432,14 +438,9 @@ static void process_reap_now(uvrun_process_t *proc) {
 
 void uvr_processes_drop_all(uvrun_loop_t *loop) {
   uvrun_process_t *proc;
-  char desc[160];
   for (proc = loop->processes; proc != NULL; proc = proc->next) {
     if (!process_running(proc)) continue;
-    if (loop->debug) {
-      process_describe(proc, desc, sizeof desc);
-      uvr_logf(UVRUN_LOG_WARNING, "process %s still running at loop close: killed", desc);
-    }
-    uv_process_kill(&proc->handle, SIGKILL);
+    process_kill_left(proc, "loop");
     process_close_handle(proc);
     process_reap_now(proc);
     process_waits_settle(proc, UVRUN_E_LOOP_CLOSED, "Event loop is closed");

@@ -3,7 +3,6 @@
 // reference, cancelling communicate, broken and huge pipes, and every
 // operation on a closed loop.
 #include <doctest/doctest.h>
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 #include <uvrun.h>
@@ -12,21 +11,12 @@
 #include <string>
 
 #include "c/process_support.h"
+#include "c/socket_support.h"
 #include "support.h"
 
 TEST_SUITE_BEGIN("processes");
 
 namespace {
-
-int count_fds() {
-  int n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  REQUIRE(d != nullptr);
-  while (struct dirent *e = readdir(d))
-    if (e->d_name[0] != '.') n++;
-  closedir(d);
-  return n - 1;  // the directory's own
-}
 
 // A run whose main task spawns `sleep 100` (kept in *out past the run, so
 // only the runner's close can end it) and returns.
@@ -89,7 +79,7 @@ TEST_CASE("L1: closing a loop kills and reaps a child still running; its waits f
 
 TEST_CASE("L2: a run that spawns, communicates, reads pipes and kills leaves no child and no fd") {
   uvrun_release_memory();
-  int fds = count_fds();
+  int fds = sk::count_fds();
   size_t kids = pr::children().size();
   uvrun_process_t *kept = nullptr;
   CHECK(t::run([&kept](uvrun_task_t *task, int step) {
@@ -109,7 +99,7 @@ TEST_CASE("L2: a run that spawns, communicates, reads pipes and kills leaves no 
   uvrun_process_unref(kept);
   uvrun_release_memory();
   CHECK(pr::children().size() == kids);
-  CHECK(count_fds() == fds);
+  CHECK(sk::count_fds() == fds);
 }
 
 TEST_CASE("L3: dropping the last reference to a running child kills it and closes its pipes") {
