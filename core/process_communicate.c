@@ -83,16 +83,22 @@ static void comm_result_free(void *ptr) {
 
 /* ---- ending ---- */
 
-/* Ends early (cancelled, failed): the pipes close and the parts still out
- * are cancelled; their callbacks then find the communicate done. */
+/* The parts still out are cancelled; their callbacks then find the
+ * communicate done. */
+static void comm_cancel_parts(comm_state *c) {
+  int i;
+  for (i = 0; i < NPARTS; i++)
+    if (c->part[i] != NULL) uvrun_future_cancel(c->part[i], NULL);
+}
+
+/* Ends early (cancelled, failed): the pipes close too. */
 static void comm_tear_down(comm_state *c) {
   int i;
   for (i = 0; i < 3; i++) {
     uvrun_stream_t *pipe = uvrun_process_stdio(c->proc, i);
     if (pipe != NULL) uvrun_stream_abort(pipe);
   }
-  for (i = 0; i < NPARTS; i++)
-    if (c->part[i] != NULL) uvrun_future_cancel(c->part[i], NULL);
+  comm_cancel_parts(c);
 }
 
 static void comm_fail(uvrun_future_t *fut, uvrun_error_t *err) {
@@ -205,7 +211,7 @@ static void comm_free(uvrun_future_t *fut) {
 static const uvr_io_kind comm_kind = {"communicate", comm_cancel, comm_free, NULL};
 
 /* stdin gets the input, then closes: its part is done when it is closed.
- * A child that stopped reading makes the write comm_fail, which is no error. */
+ * A child that stopped reading makes the write fail, which is no error. */
 static int comm_feed_stdin(uvrun_future_t *fut, uvrun_stream_t *in, const void *input, size_t len) {
   int rc = len > 0 ? uvrun_stream_write(in, input, len) : 0;
   if (rc < 0 && rc != UV_EPIPE && rc != UV_ECONNRESET) return rc;
@@ -228,7 +234,7 @@ uvrun_future_t *uvrun_process_communicate(uvrun_process_t *proc, const void *inp
   uvrun_communicate_opts_t o;
   uvrun_future_t *fut;
   comm_state *c;
-  int i;
+  int i, rc;
   uvrun_communicate_opts_init(&o);
   if (opts != NULL) {
     if (opts->size < sizeof opts->size) {
@@ -258,9 +264,16 @@ uvrun_future_t *uvrun_process_communicate(uvrun_process_t *proc, const void *inp
     c->left += out->piped;
   }
   if (uvrun_process_stdio(proc, 0) == NULL) c->left--;
-  if (comm_start(fut, input, len) < 0) {
+  if ((rc = comm_start(fut, input, len)) < 0) {
+    /* Refused (a read already waits on a pipe, say): the pipes stay as
+     * they are for the communicate or reader that has them. */
     uvrun_error_t *err = uvrun_take_error();
-    comm_fail(fut, err != NULL ? err : uvr_error_make(UVRUN_E_NOMEM, "out of memory"));
+    uvr_future_cancel_plain(fut, NULL);
+    comm_cancel_parts(c);
+    uvrun_future_unref(fut);
+    if (err != NULL) uvr_fail_error(err);
+    else uvr_fail(rc, "out of memory");
+    return NULL;
   }
   return fut;
 }

@@ -198,3 +198,20 @@ TEST_CASE("P4 E: a spawn that failed leaves nothing to signal: the runner's clos
         }) == 0);
   CHECK(kill(getpid(), 0) == 0);  // still here
 }
+
+TEST_CASE("P3 E: a second communicate while one runs fails with READ_BUSY and leaves the first alone") {
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_process_t *proc = pr::sh(loop, "sleep 0.05; echo first", UVRUN_STDIO_DEVNULL, UVRUN_STDIO_PIPE);
+  uvrun_future_t *first = uvrun_process_communicate(proc, nullptr, 0, nullptr);
+  REQUIRE(first != nullptr);
+  CHECK(uvrun_process_communicate(proc, nullptr, 0, nullptr) == nullptr);
+  CHECK(t::take_error().code == UVRUN_E_READ_BUSY);
+  void *value = nullptr;
+  REQUIRE(uvrun_loop_run_until_complete(loop, first, &value) == 0);
+  size_t n = 0;
+  const char *out = uvrun_process_result_stdout(static_cast<uvrun_process_result_t *>(value), &n);
+  CHECK(std::string(out, n) == "first\n");
+  uvrun_future_unref(first);
+  uvrun_process_unref(proc);
+  uvrun_loop_free(loop);
+}
