@@ -92,6 +92,8 @@ UVRUN_EXTERN int uvrun_process_terminate(uvrun_process_t *proc);
  * reading its stdin (a broken pipe) is not an error, as in asyncio. Needs
  * stdin as a pipe when len > 0; stdout and stderr are read when they are
  * pipes. The value is a uvrun_process_result_t *, owned by the future.
+ * One that cannot start (a read already waits on a pipe: READ_BUSY) is
+ * NULL and leaves the pipes alone.
  * Cancelling it, or an output past its limit (UVRUN_E_LIMIT_OVERRUN), closes
  * the pipes; the child is left running (wait, kill, or a runner's close). */
 typedef struct uvrun_communicate_opts_s {
