@@ -176,7 +176,10 @@ static void comm_on_part_done(uvrun_future_t *part, void *ud) {
   void *value = NULL;
   int i, rc, done = 1;
   for (i = 0; i < NPARTS && c->part[i] != part; i++) continue;
-  if (i == NPARTS) return; /* not ours any more */
+  if (i == NPARTS) { /* not ours any more */
+    uvrun_future_unref(fut);
+    return;
+  }
   c->part[i] = NULL;
   rc = uvrun_future_result(part, &value); /* a read consumes its bytes */
   if (fut->state != UVR_PENDING) {
@@ -189,6 +192,7 @@ static void comm_on_part_done(uvrun_future_t *part, void *ud) {
     if (done && --c->left == 0) comm_succeed(fut);
   }
   uvrun_future_unref(part);
+  uvrun_future_unref(fut); /* the reference this callback held */
 }
 
 /* ---- the future ---- */
