@@ -1,19 +1,21 @@
 /* hooks.c -- how the layers above the engine plug into it: tasks (their
  * steps, their own sleeps, their memory cache), sleep futures, the
- * executor, async generators, futures that hold references, and streams.
+ * executor, async generators, futures that hold references, streams and
+ * child processes.
  * The engine (loop.c, timers.c) calls them through uvr_hooks only, so its
  * files name nothing of these layers. */
-#include "io.h"
+#include "process.h"
 
 /* Executor completions arrive from other threads until it is detached. */
 static void detach_executor(uvrun_loop_t *loop) { uvr_executor_detach(loop); }
 
-/* Nothing can run now: servers stop listening and streams still open are
- * aborted (L1), and what holds references through callbacks (a gather
+/* Nothing can run now: servers stop listening, streams still open are
+ * aborted and children still running are killed and reaped (L1), and what holds references through callbacks (a gather
  * awaiting a task, a task awaiting itself through a gather) lets go. */
 static void drop_references(uvrun_loop_t *loop) {
   uvr_servers_drop_all(loop);
   uvr_streams_abort_all(loop);
+  uvr_processes_drop_all(loop);
   uvr_asyncgen_detach_all(loop);
   uvr_task_drop_all(loop);
   uvr_future_drop_all_held(loop);

@@ -39,6 +39,8 @@ int uvr_io_check_loop(uvrun_loop_t *loop, const char *what);
  * UV_NAMED_PIPE), registered with its loop; NULL on failure (recorded). */
 uvrun_stream_t *uvr_stream_new(uvrun_loop_t *loop, uv_handle_type type, const uvrun_stream_opts_t *opts);
 uv_stream_t *uvr_stream_handle(uvrun_stream_t *stream);
+/* Closes a stream that never became the caller's, without a report. */
+void uvr_stream_discard(uvrun_stream_t *stream);
 /* The handle is connected (connect or accept): the options apply. 0 or a
  * negative code (recorded). */
 int uvr_stream_connected(uvrun_stream_t *stream);

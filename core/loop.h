@@ -144,8 +144,9 @@ struct uvrun_loop_s {
    * handle's close callback ran; the buffer libuv reads into */
   uvrun_stream_t *streams;
   char *read_scratch;
-  uvrun_server_t *servers; /* server.c: every server not yet freed */
-  uvr_tsq ts;              /* last: what other threads write */
+  uvrun_server_t *servers;    /* server.c: every server not yet freed */
+  uvrun_process_t *processes; /* process.c: each kept until its handle closed */
+  uvr_tsq ts;                 /* last: what other threads write */
 };
 
 /* What the layers above the engine do at the loop's turning points. The

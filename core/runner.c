@@ -4,13 +4,14 @@
  * a context) or CLOSED. It initializes lazily, binds to the thread that
  * initialized it (D6), and closes in asyncio's order: cancel what is left,
  * close async generators, shut the executor down, close the loop (R47);
- * servers stop listening before all that, and streams no task closed are
- * aborted after it (L1). */
+ * servers stop listening before all that, and after it streams no task
+ * closed are aborted and children still running are killed and reaped
+ * (L1). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "io.h"
+#include "process.h"
 
 enum { CREATED, INITIALIZED, CLOSED };
 
@@ -366,6 +367,23 @@ static void announce(const uvrun_runner_t *r, int step, int end, int status, cou
   r->opts.shutdown_hook(&ev, r->opts.shutdown_hook_data);
 }
 
+/* L1: how long a runner's close waits for the children it killed. */
+#define CHILD_REAP_SECONDS 5.0
+
+/* L1: children still running are sent SIGKILL and reaped by libuv, for at
+ * most CHILD_REAP_SECONDS; one still there then is left to the loop's close. */
+static int reap_children(uvrun_loop_t *loop) {
+  uvrun_future_t *reaped = uvr_processes_kill_all(loop);
+  int rc;
+  if (reaped == NULL) return 0;
+  rc = run_to_end(loop, uvrun_wait_for(reaped, CHILD_REAP_SECONDS));
+  if (rc == UVRUN_E_TIMEDOUT) {
+    uvr_logf(UVRUN_LOG_WARNING, "children killed at runner close did not exit within %g seconds", CHILD_REAP_SECONDS);
+    rc = 0;
+  }
+  return rc;
+}
+
 /* R47's steps before the loop closes; stops at the first error. */
 static int shut_down(uvrun_runner_t *r) {
   uvrun_loop_t *loop = r->loop;
@@ -384,8 +402,9 @@ static int shut_down(uvrun_runner_t *r) {
   announce(r, UVRUN_SHUTDOWN_EXECUTOR, 0, 0, uvr_executor_jobs, executor_timeout);
   rc = uvrun_loop_shutdown_default_executor(loop, executor_timeout);
   announce(r, UVRUN_SHUTDOWN_EXECUTOR, 1, rc, uvr_executor_jobs, executor_timeout);
-  if (rc == 0) uvr_streams_abort_all(loop); /* L1: what no task closed */
-  return rc;
+  if (rc < 0) return rc;
+  uvr_streams_abort_all(loop); /* L1: what no task closed */
+  return reap_children(loop);
 }
 
 /* What follows a shutdown always happens (R47 "finally", R7). */

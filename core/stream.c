@@ -134,8 +134,7 @@ int uvr_stream_connected(uvrun_stream_t *stream) {
 
 static void on_close(uv_handle_t *handle);
 
-/* A stream that never became the caller's goes without a report. */
-static void discard(uvrun_stream_t *stream) {
+void uvr_stream_discard(uvrun_stream_t *stream) {
   stream->refs = 0;
   stream->closing = 1;
   uv_close(&stream->uv.handle, on_close);
@@ -162,12 +161,12 @@ int uvrun_stream_open(uvrun_loop_t *loop, int fd, const uvrun_stream_opts_t *opt
   }
   rc = type == UV_TCP ? uv_tcp_open(&stream->uv.tcp, fd) : uv_pipe_open(&stream->uv.pipe, fd);
   if (rc < 0) {
-    discard(stream);
+    uvr_stream_discard(stream);
     rc = uvr_fail(rc, "cannot adopt fd %d: %s", fd, uv_strerror(rc));
     goto close_fd;
   }
   if ((rc = uvr_stream_connected(stream)) < 0) {
-    discard(stream); /* the handle closes fd */
+    uvr_stream_discard(stream); /* the handle closes fd */
     return rc;
   }
   *out = stream;

@@ -80,13 +80,14 @@ fi
 # too (slow, and its --error-exitcode would replace their exit codes), and
 # under it a child can lower no descriptor limit; the ASan build runs them.
 # Those are test_signal_*.cpp, the cases named below, and the I/O cases that
-# run in a child with its own /etc/hosts or descriptor limit. The 1 GiB write
-# is left to the other builds too (minutes under valgrind).
+# run in a child with its own /etc/hosts or descriptor limit, or fork one
+# (P5's waitpid). The 1 GiB write and the 100 MiB communicate are left to the
+# other builds too (minutes under valgrind).
 if [ -x build/tests/test-c-api ]; then
   rel_t0=$(date +%s)
   run "C API (valgrind memcheck)" timeout 900 valgrind -q --error-exitcode=99 --child-silent-after-fork=yes \
     --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-    ./build/tests/test-c-api -sfe='*test_signal*' -tce='R68 a child forked*,A25 *,A26 *,A27 *,A28 *,*1 GiB*,*Happy Eyeballs*,*unknown host*,*out of descriptors*,*two attempts*,T1: a name is looked up*,T4:*,V1: a name listens*'
+    ./build/tests/test-c-api -sfe='*test_signal*' -tce='R68 a child forked*,A25 *,A26 *,A27 *,A28 *,*1 GiB*,*100 MiB*,P5: the program*,*Happy Eyeballs*,*unknown host*,*out of descriptors*,*two attempts*,T1: a name is looked up*,T4:*,V1: a name listens*'
   rel_figure "valgrind: test-c-api memcheck seconds=$(( $(date +%s) - rel_t0 ))"
 else
   echo "reliability: build/tests/test-c-api missing for valgrind"

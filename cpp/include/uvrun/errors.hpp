@@ -103,8 +103,19 @@ class BrokenPipeError : public ConnectionError {
  public:
   using ConnectionError::ConnectionError;
 };
-// -ENOENT from an I/O call: a Unix socket path that does not exist.
+// -ENOENT where the code is known to come from the system: a Unix socket
+// path or a program that does not exist (alone, -ENOENT is also
+// UVRUN_E_NOTFOUND, a LookupError).
 class FileNotFoundError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class PermissionError : public OSError {
+ public:
+  using OSError::OSError;
+};
+// A signal to a child that already exited (-ESRCH).
+class ProcessLookupError : public OSError {
  public:
   using OSError::OSError;
 };
@@ -221,6 +232,9 @@ enum class CodeSource { runtime, io };
   case -ECONNREFUSED: throw ConnectionRefusedError(code, message);
   case -EPIPE: throw BrokenPipeError(code, message);
   case -ECONNABORTED: throw ConnectionError(code, message);
+  case -EACCES:
+  case -EPERM: throw PermissionError(code, message);
+  case -ESRCH: throw ProcessLookupError(code, message);
   case UVRUN_E_NOMEM:
   case UVRUN_E_INVAL: throw Error(code, message);
   default:

@@ -11,6 +11,7 @@
 #include "interop.hpp"
 #include "queue.hpp"
 #include "names.hpp"
+#include "process.hpp"
 #include "runner.hpp"
 #include "server.hpp"
 #include "shield.hpp"
