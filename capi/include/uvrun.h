@@ -658,4 +658,5 @@ UVRUN_EXTERN void uvrun_runner_free_v2(uvrun_runner_t *runner);
 #endif
 
 #include "uvrun_io.h"
+#include "uvrun_fs.h"
 #endif /* UVRUN_H */
