@@ -103,8 +103,26 @@ class BrokenPipeError : public ConnectionError {
  public:
   using ConnectionError::ConnectionError;
 };
-// -ENOENT from an I/O call: a Unix socket path that does not exist.
+// -ENOENT from an I/O call: a file or a Unix socket path that does not
+// exist. The other file errors, as Python names them: -EEXIST, -EISDIR,
+// -ENOTDIR, and -EACCES or -EPERM.
 class FileNotFoundError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class FileExistsError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class IsADirectoryError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class NotADirectoryError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class PermissionError : public OSError {
  public:
   using OSError::OSError;
 };
@@ -221,6 +239,11 @@ enum class CodeSource { runtime, io };
   case -ECONNREFUSED: throw ConnectionRefusedError(code, message);
   case -EPIPE: throw BrokenPipeError(code, message);
   case -ECONNABORTED: throw ConnectionError(code, message);
+  case -EEXIST: throw FileExistsError(code, message);
+  case -EISDIR: throw IsADirectoryError(code, message);
+  case -ENOTDIR: throw NotADirectoryError(code, message);
+  case -EACCES:
+  case -EPERM: throw PermissionError(code, message);
   case UVRUN_E_NOMEM:
   case UVRUN_E_INVAL: throw Error(code, message);
   default:
