@@ -15,12 +15,12 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 DOC = "docs/semantics.md"
 TEST_DIRS = ["tests", "bindings/python/tests", "bindings/node/test"]
 TEST_SUFFIXES = (".c", ".cpp", ".h", ".hpp", ".py", ".js", ".mjs", ".sh")
-# R, D, X: the runner's items; A: the ported CPython tests; S, N, T, U, V, L:
-# the I/O groups written down so far (streams, names, TCP, Unix sockets,
-# servers, life cycle). The others (P F G H) join when their items are
+# R, D, X: the runner's items; A: the ported CPython tests; S, N, T, U, V, F,
+# L: the I/O groups written down so far (streams, names, TCP, Unix sockets,
+# servers, files, life cycle). The others (P G H) join when their items are
 # written down; E (bad input) has no numbers.
-ID = re.compile(r"\b([RDXASNTUVL])([0-9]{1,3})\b")
-ITEM = re.compile(r"^- \*\*([RDXASNTUVL][0-9]{1,3})\b")
+ID = re.compile(r"\b([RDXASNTUVFL])([0-9]{1,3})\b")
+ITEM = re.compile(r"^- \*\*([RDXASNTUVFL][0-9]{1,3})\b")
 LISTED = re.compile(r"`((?:tests|bindings)/[^`]+)`")
 
 
