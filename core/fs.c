@@ -10,7 +10,7 @@
 
 #define FIRST_CHUNK (64 * 1024) /* when the size is unknown: a FIFO, /proc */
 
-static int overrun(uvr_fs_req *req) {
+static int read_file_overrun(uvr_fs_req *req) {
   return uvr_fail(UVRUN_E_LIMIT_OVERRUN, "read_file(\"%s\"): the file is longer than the limit of %zu bytes", req->path,
                   req->limit);
 }
@@ -27,7 +27,7 @@ static int read_to_end(uvr_fs_req *req, int fd, size_t hint) {
     req->data = grown;
     if ((k = uvr_fs_read_full(fd, req->data + req->len, cap - req->len, -1)) < 0) return uvr_fs_fail(req, (int)k);
     req->len += (size_t)k;
-    if (req->len > req->limit) return overrun(req);
+    if (req->len > req->limit) return read_file_overrun(req);
     if (req->len < cap) break; /* the end */
     cap *= 2;
   }
@@ -44,7 +44,7 @@ static int run_read_file(uvr_fs_req *req) {
   if ((fd = open(req->path, O_RDONLY | O_CLOEXEC)) < 0) return uvr_fs_fail(req, -errno);
   if (fstat(fd, &st) < 0) rc = uvr_fs_fail(req, -errno);
   else if (S_ISDIR(st.st_mode)) rc = uvr_fs_fail(req, -EISDIR);
-  else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > req->limit) rc = overrun(req);
+  else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > req->limit) rc = read_file_overrun(req);
   else rc = read_to_end(req, fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0);
   close(fd);
   return rc;

@@ -35,7 +35,7 @@ ssize_t uvr_fs_read_full(int fd, char *buf, size_t n, int64_t offset) {
   return (ssize_t)got;
 }
 
-static double seconds(struct timespec ts) { return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9; }
+static double timespec_seconds(struct timespec ts) { return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9; }
 
 void uvr_fs_stat_fill(uvrun_file_stat_t *out, const struct stat *st) {
   out->size = (uint64_t)st->st_size;
@@ -45,7 +45,7 @@ void uvr_fs_stat_fill(uvrun_file_stat_t *out, const struct stat *st) {
   out->gid = (uint32_t)st->st_gid;
   out->dev = (uint64_t)st->st_dev;
   out->ino = (uint64_t)st->st_ino;
-  out->atime = seconds(st->st_atim);
-  out->mtime = seconds(st->st_mtim);
-  out->ctime = seconds(st->st_ctim);
+  out->atime = timespec_seconds(st->st_atim);
+  out->mtime = timespec_seconds(st->st_mtim);
+  out->ctime = timespec_seconds(st->st_ctim);
 }

@@ -10,6 +10,7 @@
  * the future marks the request: a job that starts after that returns at
  * once, so a cancelled write never happens (F3); one already running
  * finishes, and what it made is freed with the request. */
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 

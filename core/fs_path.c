@@ -34,16 +34,20 @@ static int32_t dirent_type(unsigned char d_type) {
   }
 }
 
-static int skip_dots(const struct dirent *e) { return strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0; }
+static int dirent_not_dots(const struct dirent *e) {
+  return strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+}
 
-static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
+static int dirent_by_name(const struct dirent **a, const struct dirent **b) {
+  return strcmp((*a)->d_name, (*b)->d_name);
+}
 
 /* The entries, then their names, in one block (freed with the request). */
 static int run_scandir(uvr_fs_req *req) {
   struct dirent **found;
   size_t names = 0, i;
   char *at;
-  int n = scandir(req->path, &found, skip_dots, by_name), rc = 0;
+  int n = scandir(req->path, &found, dirent_not_dots, dirent_by_name), rc = 0;
   if (n < 0) return uvr_fs_fail(req, -errno);
   for (i = 0; i < (size_t)n; i++) names += strlen(found[i]->d_name) + 1;
   if (n > 0 && (req->entries = uvr_malloc((size_t)n * sizeof *req->entries + names)) == NULL)

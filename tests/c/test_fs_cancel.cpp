@@ -139,9 +139,10 @@ TEST_CASE("F3: an open cancelled while it runs closes the descriptor it got") {
   int before = sk::count_fds();
   uvrun_future_t *open = uvrun_file_open(loop, fifo.path.c_str(), O_RDONLY, 0);
   REQUIRE(open != nullptr);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The job is in open(), which our writer lets return; its completion is
+  // still to come when the cancel does.
+  spin_until(loop, [&] { return fifo.reader_waiting(); });
   CHECK(uvrun_future_cancel(open, nullptr) == 1);
-  spin_until(loop, [&] { return fifo.reader_waiting(); });  // open() returns
   uvrun_future_unref(open);
   // Only the writer's end is left once the job is done.
   spin_until(loop, [&] { return sk::count_fds() == before + 1; });
