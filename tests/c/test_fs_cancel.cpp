@@ -207,3 +207,44 @@ TEST_CASE("L1: at runner close file jobs still queued are cancelled and never ru
   uvrun_future_unref(queued);
   uvrun_future_unref(plain);
 }
+
+TEST_CASE("F3: a close cancelled before it started leaves the descriptor to the file's last reference") {
+  TempDir dir;
+  fsk::put(dir.at("f"), "abc");
+  std::atomic<bool> gate{false};
+  uvrun_options_t opts = fsk::one_worker();
+  uvrun_file_t *file = nullptr;
+  int before = sk::count_fds(), while_held = -1;
+  int rc = t::run(
+      [&](uvrun_task_t *task, int step) -> int {
+        uvrun_loop_t *loop = uvrun_task_loop(task);
+        void *value = nullptr;
+        switch (step) {
+        case 0: return uvrun_task_await(task, uvrun_file_open(loop, dir.at("f").c_str(), O_RDONLY, 0));
+        case 1: {
+          REQUIRE(uvrun_task_resume(task, &value) == 0);
+          file = uvrun_file_ref(static_cast<uvrun_file_t *>(value));
+          uvrun_future_t *busy = uvrun_run_in_executor(loop, fsk::wait_for_gate, &gate);
+          uvrun_future_t *close = uvrun_file_close(file);
+          CHECK(uvrun_future_cancel(close, nullptr) == 1);
+          uvrun_future_unref(close);
+          gate = true;
+          return uvrun_task_await(task, busy);
+        }
+        // Queued behind the cancelled close: it has been skipped by now.
+        case 2: return uvrun_task_await(task, uvrun_fs_stat(loop, dir.at("f").c_str()));
+        default:
+          CHECK(uvrun_task_resume(task, nullptr) == 0);
+          while_held = sk::count_fds();
+          CHECK(uvrun_file_read(file, 1, 0) == nullptr);  // closed all the same
+          CHECK(t::take_error().code == -EBADF);
+          return uvrun_task_return(task, nullptr);
+        }
+      },
+      &opts);
+  CHECK(rc == 0);
+  int held = sk::count_fds();
+  uvrun_file_unref(file);
+  CHECK(sk::count_fds() == held - 1);
+  CHECK(while_held > before);
+}
