@@ -39,7 +39,9 @@ struct uvr_job {
   void *ud;
   uvr_map *ctx; /* the submitter's context (X7) */
   uvr_executor *pool;
-  uvrun_future_t *fut; /* reference, loop thread only; NULL once detached */
+  uvrun_future_t *fut;   /* reference, loop thread only; NULL once detached */
+  uint8_t io;            /* cancelled at runner close while queued (L1) */
+  uint8_t cancel_queued; /* loop thread, under mu: io and still queued */
   /* Written by the worker before the completion is posted. */
   void *result;
   uvrun_error_t *err; /* NULL on success */
@@ -305,7 +307,7 @@ int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_fu
   return 0;
 }
 
-int uvr_executor_submit_into(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut) {
+static int submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut, int io) {
   uvr_executor *s;
   uvr_job *job;
   int rc;
@@ -325,6 +327,7 @@ int uvr_executor_submit_into(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvr
   job->pool = s;
   job->ctx = uvr_map_ref(uvr_context_current()->map);
   job->fut = uvrun_future_ref(fut);
+  job->io = (uint8_t)io;
 
   uv_mutex_lock(&s->mu);
   /* Like ThreadPoolExecutor: a new worker unless an idle one will take it. */
@@ -354,6 +357,29 @@ fail_thread:
   uvrun_future_unref(job->fut);
   job_free(job);
   return rc;
+}
+
+int uvr_executor_submit_into(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut) {
+  return submit(loop, fn, ud, fut, 0);
+}
+
+int uvr_executor_submit_io(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut) {
+  return submit(loop, fn, ud, fut, 1);
+}
+
+/* Which jobs are still queued is known under mu; their futures are the
+ * loop thread's, cancelled after it (cancel callbacks are queued, never
+ * run inline, so the job list holds still). A job a worker takes meanwhile
+ * runs: it has started. */
+void uvr_executor_cancel_queued_io(uvrun_loop_t *loop) {
+  uvr_executor *s = loop->executor;
+  uvr_job *job;
+  if (s == NULL) return;
+  uv_mutex_lock(&s->mu);
+  for (job = s->head; job != NULL; job = job->qnext) job->cancel_queued = job->io;
+  uv_mutex_unlock(&s->mu);
+  for (job = s->jobs; job != NULL; job = job->next)
+    if (job->cancel_queued) uvrun_future_cancel(job->fut, NULL);
 }
 
 uvrun_future_t *uvrun_run_in_executor(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud) {

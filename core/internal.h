@@ -206,6 +206,12 @@ int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_fu
 /* The same job completing fut, the caller's (an I/O future that frees its
  * result itself); the job holds a reference to it until it completes. */
 int uvr_executor_submit_into(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut);
+/* The same for an I/O job (a file operation), which a runner's close
+ * cancels while it is still queued: fut's cancel must make the job return
+ * at once when it starts. */
+int uvr_executor_submit_io(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut);
+/* Runner close (L1): cancels the futures of the I/O jobs not yet started. */
+void uvr_executor_cancel_queued_io(uvrun_loop_t *loop);
 /* Whether jobs are out whose completion the loop will receive. */
 int uvr_executor_busy(const uvrun_loop_t *loop);
 /* Jobs queued or running (0 without an executor). */

@@ -659,4 +659,5 @@ UVRUN_EXTERN void uvrun_runner_free_v2(uvrun_runner_t *runner);
 
 #include "uvrun_io.h"
 #include "uvrun_process.h"
+#include "uvrun_fs.h"
 #endif /* UVRUN_H */

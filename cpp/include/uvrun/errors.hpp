@@ -103,10 +103,23 @@ class BrokenPipeError : public ConnectionError {
  public:
   using ConnectionError::ConnectionError;
 };
-// -ENOENT where the code is known to come from the system: a Unix socket
-// path or a program that does not exist (alone, -ENOENT is also
-// UVRUN_E_NOTFOUND, a LookupError).
+// -ENOENT where the code is known to come from the system: a file, a Unix
+// socket path or a program that does not exist (alone, -ENOENT is also
+// UVRUN_E_NOTFOUND, a LookupError). The other file errors, as Python names
+// them: -EEXIST, -EISDIR, -ENOTDIR, and -EACCES or -EPERM.
 class FileNotFoundError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class FileExistsError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class IsADirectoryError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class NotADirectoryError : public OSError {
  public:
   using OSError::OSError;
 };
@@ -232,6 +245,9 @@ enum class CodeSource { runtime, io };
   case -ECONNREFUSED: throw ConnectionRefusedError(code, message);
   case -EPIPE: throw BrokenPipeError(code, message);
   case -ECONNABORTED: throw ConnectionError(code, message);
+  case -EEXIST: throw FileExistsError(code, message);
+  case -EISDIR: throw IsADirectoryError(code, message);
+  case -ENOTDIR: throw NotADirectoryError(code, message);
   case -EACCES:
   case -EPERM: throw PermissionError(code, message);
   case -ESRCH: throw ProcessLookupError(code, message);

@@ -6,6 +6,7 @@
 #include "debug.hpp"
 #include "errors.hpp"
 #include "executor.hpp"
+#include "fs.hpp"
 #include "future.hpp"
 #include "gather.hpp"
 #include "interop.hpp"

@@ -1,0 +1,178 @@
+/* fs_file.c -- an open file (F2): positional reads and writes, fsync, stat
+ * and close, each one executor job.
+ *
+ * The file itself belongs to the loop's thread; its descriptor lives in a
+ * uvr_fd that its jobs share, so that dropping the file while a job runs
+ * closes the descriptor only once that job is done with it -- never under
+ * it, where the number could already name another file. close() is a job
+ * too, which waits for the jobs submitted before it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+struct uvrun_file_s {
+  int refs;           /* loop thread only */
+  int closed;         /* close() was called */
+  uvrun_loop_t *loop; /* reference */
+  uvr_fd *fd;         /* reference */
+};
+
+uvrun_file_t *uvrun_file_ref(uvrun_file_t *file) {
+  if (file != NULL) file->refs++;
+  return file;
+}
+
+void uvrun_file_unref(uvrun_file_t *file) {
+  if (file == NULL || --file->refs > 0) return;
+  uvr_fd_unref(file->fd);
+  uvr_loop_unref(file->loop);
+  uvr_free(file);
+}
+
+const char *uvrun_file_path(const uvrun_file_t *file) { return file != NULL ? file->fd->path : NULL; }
+
+/* ---- open ---- */
+
+static int run_open(uvr_fs_req *req) {
+  int fd = open(req->path, req->flags | O_CLOEXEC, (mode_t)req->mode);
+  if (fd < 0) return uvr_fs_fail(req, -errno);
+  req->fd->fd = fd; /* the future's completion publishes it to the loop thread */
+  return 0;
+}
+
+uvrun_future_t *uvrun_file_open(uvrun_loop_t *loop, const char *path, int flags, int mode) {
+  uvrun_file_t *file;
+  uvr_fs_req *req;
+  if (uvr_io_check_loop(loop, "open") < 0) return NULL;
+  if (path == NULL) {
+    uvr_fs_bad_arg("open", "path must not be NULL");
+    return NULL;
+  }
+  if ((req = uvr_fs_req_new("open", run_open, path)) == NULL) return NULL;
+  if ((file = uvr_calloc(1, sizeof *file)) == NULL || (file->fd = uvr_fd_new(path)) == NULL) {
+    if (file != NULL) uvr_fail(UVRUN_E_NOMEM, "out of memory");
+    uvr_free(file);
+    uvr_fs_req_free(req);
+    return NULL;
+  }
+  file->refs = 1;
+  file->loop = uvr_loop_ref(loop);
+  req->fd = uvr_fd_ref(file->fd);
+  req->flags = flags;
+  req->mode = mode;
+  req->result = file;
+  return uvr_fs_submit(loop, req, file);
+}
+
+/* ---- operations on it ---- */
+
+static int run_read(uvr_fs_req *req) {
+  ssize_t k;
+  if ((req->data = uvr_malloc(req->len + 1)) == NULL) return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  if ((k = uvr_fs_read_full(req->fd->fd, req->data, req->len, req->offset)) < 0) return uvr_fs_fail(req, (int)k);
+  req->data[k] = '\0';
+  req->bytes.data = req->data;
+  req->bytes.len = (size_t)k;
+  req->result = &req->bytes;
+  return 0;
+}
+
+static int run_write(uvr_fs_req *req) {
+  int rc = uvr_fs_write_all(req->fd->fd, req->data, req->len, req->offset);
+  if (rc < 0) return uvr_fs_fail(req, rc);
+  req->result = (void *)(uintptr_t)req->len;
+  return 0;
+}
+
+static int run_fsync(uvr_fs_req *req) { return fsync(req->fd->fd) < 0 ? uvr_fs_fail(req, -errno) : 0; }
+
+static int run_fstat(uvr_fs_req *req) {
+  struct stat st;
+  if (fstat(req->fd->fd, &st) < 0) return uvr_fs_fail(req, -errno);
+  uvr_fs_stat_fill(&req->st, &st);
+  req->result = &req->st;
+  return 0;
+}
+
+static int run_close(uvr_fs_req *req) {
+  int rc = uvr_fd_close_when_idle(req->fd);
+  return rc < 0 ? uvr_fs_fail(req, rc) : 0;
+}
+
+/* A request on an open file, or NULL (recorded): the file must not be
+ * NULL, its loop open, the file not closed. */
+static uvr_fs_req *file_req(uvrun_file_t *file, const char *what, int (*run)(uvr_fs_req *)) {
+  uvr_fs_req *req;
+  if (file == NULL) {
+    uvr_fs_bad_arg(what, "file must not be NULL");
+    return NULL;
+  }
+  if (uvr_io_check_loop(file->loop, what) < 0) return NULL;
+  if (file->closed) {
+    uvr_fail(-EBADF, "%s(\"%s\"): the file is closed", what, file->fd->path);
+    return NULL;
+  }
+  if ((req = uvr_fs_req_new(what, run, NULL)) == NULL) return NULL;
+  req->fd = uvr_fd_ref(file->fd);
+  req->on_file = run != run_close; /* close waits for the others */
+  return req;
+}
+
+static int check_offset(const char *what, int64_t offset) {
+  if (offset >= -1) return 0;
+  return uvr_fail(UVRUN_E_INVAL, "%s: offset must be -1 (the file's position) or more, not %lld", what,
+                  (long long)offset);
+}
+
+uvrun_future_t *uvrun_file_read(uvrun_file_t *file, size_t n, int64_t offset) {
+  uvr_fs_req *req;
+  if (check_offset("read", offset) < 0) return NULL;
+  if (n > (size_t)SSIZE_MAX) {
+    uvr_fail(UVRUN_E_INVAL, "read: n must be at most %zd", (ssize_t)SSIZE_MAX);
+    return NULL;
+  }
+  if ((req = file_req(file, "read", run_read)) == NULL) return NULL;
+  req->len = n;
+  req->offset = offset;
+  return uvr_fs_submit(file->loop, req, NULL);
+}
+
+uvrun_future_t *uvrun_file_write(uvrun_file_t *file, const void *data, size_t n, int64_t offset) {
+  uvr_fs_req *req;
+  if (check_offset("write", offset) < 0) return NULL;
+  if (data == NULL && n > 0) {
+    uvr_fs_bad_arg("write", "data must not be NULL");
+    return NULL;
+  }
+  if ((req = file_req(file, "write", run_write)) == NULL) return NULL;
+  if (n > 0 && (req->data = uvr_malloc(n)) == NULL) {
+    uvr_fs_req_free(req);
+    uvr_fail(UVRUN_E_NOMEM, "out of memory");
+    return NULL;
+  }
+  if (n > 0) memcpy(req->data, data, n);
+  req->len = n;
+  req->offset = offset;
+  return uvr_fs_submit(file->loop, req, NULL);
+}
+
+uvrun_future_t *uvrun_file_fsync(uvrun_file_t *file) {
+  uvr_fs_req *req = file_req(file, "fsync", run_fsync);
+  return req != NULL ? uvr_fs_submit(file->loop, req, NULL) : NULL;
+}
+
+uvrun_future_t *uvrun_file_stat(uvrun_file_t *file) {
+  uvr_fs_req *req = file_req(file, "stat", run_fstat);
+  return req != NULL ? uvr_fs_submit(file->loop, req, NULL) : NULL;
+}
+
+uvrun_future_t *uvrun_file_close(uvrun_file_t *file) {
+  uvr_fs_req *req = file_req(file, "close", run_close);
+  uvrun_future_t *fut = req != NULL ? uvr_fs_submit(file->loop, req, NULL) : NULL;
+  if (fut != NULL) file->closed = 1;
+  return fut;
+}
