@@ -2,7 +2,7 @@
 # check-format.sh [--fix]: every C and C++ source against .clang-format, with
 # Debian's clang-format (installed through scripts/deps.sh). Prints the files
 # that differ and "format: N passed, N failed", one per file. --fix rewrites
-# them in place instead.
+# those in place instead (only those: a rewritten file is rebuilt).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if ! scripts/deps.sh clang-format >/dev/null || ! command -v clang-format >/dev/null; then
@@ -16,20 +16,24 @@ else
   mapfile -t files < <(find core capi cpp tests examples bench bindings \
     \( -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.hpp' \) -not -path '*/node_modules/*' | sort)
 fi
-if [ "${1:-}" = --fix ]; then
-  clang-format -i "${files[@]}"
-  echo "format: rewrote ${#files[@]} files"
-  exit 0
-fi
-passed=0 failed=0
+fix=0
+[ "${1:-}" = --fix ] && fix=1
+passed=0 failed=0 rewrote=0
 for f in "${files[@]}"; do
   if clang-format "$f" | cmp -s - "$f"; then
     passed=$((passed + 1))
+  elif [ $fix -eq 1 ]; then
+    clang-format -i "$f"
+    rewrote=$((rewrote + 1))
   else
     echo "not formatted: $f ($(clang-format "$f" | diff "$f" - | grep -c '^>') lines differ)"
     failed=$((failed + 1))
   fi
 done
+if [ $fix -eq 1 ]; then
+  echo "format: rewrote $rewrote files"
+  exit 0
+fi
 [ "$failed" -eq 0 ] || echo "format: scripts/check-format.sh --fix rewrites them"
 echo "format: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
