@@ -657,7 +657,6 @@ UVRUN_EXTERN void uvrun_runner_free_v2(uvrun_runner_t *runner);
 }
 #endif
 
+/* The I/O headers; uvrun_io.h includes the ones built on its streams. */
 #include "uvrun_io.h"
-#include "uvrun_process.h"
-#include "uvrun_fs.h"
 #endif /* UVRUN_H */

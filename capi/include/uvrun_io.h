@@ -230,4 +230,9 @@ UVRUN_EXTERN void uvrun_io_sigpipe(int ignore);
 #ifdef __cplusplus
 }
 #endif
+
+/* Here rather than in uvrun.h: their types need the streams above, also when
+ * this header is the one a program includes first. */
+#include "uvrun_process.h"
+#include "uvrun_fs.h"
 #endif /* UVRUN_IO_H */
