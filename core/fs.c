@@ -87,13 +87,7 @@ uvrun_future_t *uvrun_write_file(uvrun_loop_t *loop, const char *path, const voi
     return NULL;
   }
   if ((req = uvr_fs_req_new("write_file", run_write_file, path)) == NULL) return NULL;
-  if (n > 0 && (req->data = uvr_malloc(n)) == NULL) {
-    uvr_fs_req_free(req);
-    uvr_fail(UVRUN_E_NOMEM, "out of memory");
-    return NULL;
-  }
-  if (n > 0) memcpy(req->data, data, n);
-  req->len = n;
+  if (uvr_fs_req_take_copy(req, data, n) < 0) return NULL;
   req->flags = flags;
   return uvr_fs_submit(loop, req, NULL);
 }

@@ -53,6 +53,9 @@ struct uvr_fs_req {
 uvr_fs_req *uvr_fs_req_new(const char *what, int (*run)(uvr_fs_req *req), const char *path);
 /* For a request never submitted. */
 void uvr_fs_req_free(uvr_fs_req *req);
+/* Copies the bytes a write job will write into req (data, len); on failure
+ * frees req and records the error. */
+int uvr_fs_req_take_copy(uvr_fs_req *req, const void *data, size_t n);
 /* Submits req (taken over, also on failure) as one job on the loop's
  * executor; file (a reference, taken over; NULL: none) is released with
  * the future -- open's value. NULL on failure (recorded). */

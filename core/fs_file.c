@@ -149,13 +149,7 @@ uvrun_future_t *uvrun_file_write(uvrun_file_t *file, const void *data, size_t n,
     return NULL;
   }
   if ((req = file_req(file, "write", run_write)) == NULL) return NULL;
-  if (n > 0 && (req->data = uvr_malloc(n)) == NULL) {
-    uvr_fs_req_free(req);
-    uvr_fail(UVRUN_E_NOMEM, "out of memory");
-    return NULL;
-  }
-  if (n > 0) memcpy(req->data, data, n);
-  req->len = n;
+  if (uvr_fs_req_take_copy(req, data, n) < 0) return NULL;
   req->offset = offset;
   return uvr_fs_submit(file->loop, req, NULL);
 }

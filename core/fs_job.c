@@ -83,6 +83,16 @@ uvr_fs_req *uvr_fs_req_new(const char *what, int (*run)(uvr_fs_req *req), const 
   return req;
 }
 
+int uvr_fs_req_take_copy(uvr_fs_req *req, const void *data, size_t n) {
+  if (n > 0 && (req->data = uvr_malloc(n)) == NULL) {
+    uvr_fs_req_free(req);
+    return uvr_fail(UVRUN_E_NOMEM, "out of memory");
+  }
+  if (n > 0) memcpy(req->data, data, n);
+  req->len = n;
+  return 0;
+}
+
 void uvr_fs_req_free(uvr_fs_req *req) {
   uvr_free(req->path);
   uvr_free(req->path2);
