@@ -53,11 +53,12 @@ static int spawn_step(uvrun_task_t *task, bench_t *b) {
 /* Writes the bytes into cat's stdin, then closes it: cat sees the end. */
 static int feed_step(uvrun_task_t *task, void *arg) {
   bench_t *b = arg;
-  uvrun_stream_t *in = uvrun_process_stdio(b->proc, 0);
   size_t n = b->left < CHUNK ? (size_t)b->left : CHUNK;
+  uvrun_stream_t *in;
   void *v;
   int rc = uvrun_task_resume(task, &v);
-  if (rc < 0) return rc;
+  if (rc < 0) return rc; /* before touching b->proc: the main task may be gone */
+  in = uvrun_process_stdio(b->proc, 0);
   if (n == 0) return uvrun_stream_close(in);
   if ((rc = uvrun_stream_write(in, b->buf, n)) < 0) return rc;
   b->left -= n;
