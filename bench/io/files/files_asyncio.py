@@ -7,13 +7,14 @@ uvloop's (usage in ../oneshot.h):
 The file is read whole N times in turn; `big` times each read and reports
 the median.
 """
-import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import oneshot  # noqa: E402  (bench/io/oneshot.py)
 
 
 async def read_files(path, n, big):
@@ -32,22 +33,8 @@ async def read_files(path, n, big):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--impl", choices=["asyncio", "uvloop"], default="asyncio")
-    ap.add_argument("mode", choices=["small", "big"])
-    ap.add_argument("path", type=Path)
-    ap.add_argument("count", type=int)
-    a = ap.parse_args()
-    if a.impl == "uvloop":
-        import uvloop
-        uvloop.install()
-    start = time.monotonic()
-    try:
-        value = asyncio.run(read_files(a.path, a.count, a.mode == "big"))
-    except OSError as e:
-        sys.exit(f"files_asyncio {a.mode}: {e}")
-    print(json.dumps({"impl": a.impl, "case": a.mode, "count": a.count,
-                      "seconds": round(time.monotonic() - start, 6), "value": round(value, 1)}), flush=True)
+    args = oneshot.parse_args("files_asyncio.py", ["small", "big"], with_path=True)
+    oneshot.run("files_asyncio", args, lambda: read_files(args.path, args.count, args.mode == "big"))
 
 
 if __name__ == "__main__":

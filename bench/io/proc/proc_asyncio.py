@@ -7,11 +7,13 @@ spawn: create_subprocess_exec("true") and await its wait(), N times in turn.
 cat: one task writes 64 KiB chunks into cat's stdin (write, then drain)
 while the main task reads its stdout to the end.
 """
-import argparse
 import asyncio
-import json
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import oneshot  # noqa: E402  (bench/io/oneshot.py)
 
 CHUNK = 64 << 10
 
@@ -49,21 +51,9 @@ async def cat_round_trip(n):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--impl", choices=["asyncio", "uvloop"], default="asyncio")
-    ap.add_argument("mode", choices=["spawn", "cat"])
-    ap.add_argument("count", type=int)
-    a = ap.parse_args()
-    if a.impl == "uvloop":
-        import uvloop
-        uvloop.install()
-    start = time.monotonic()
-    try:
-        value = asyncio.run(spawn_true(a.count) if a.mode == "spawn" else cat_round_trip(a.count))
-    except OSError as e:
-        sys.exit(f"proc_asyncio {a.mode}: {e}")
-    print(json.dumps({"impl": a.impl, "case": a.mode, "count": a.count,
-                      "seconds": round(time.monotonic() - start, 6), "value": round(value, 1)}), flush=True)
+    args = oneshot.parse_args("proc_asyncio.py", ["spawn", "cat"], with_path=False)
+    oneshot.run("proc_asyncio", args,
+                lambda: spawn_true(args.count) if args.mode == "spawn" else cat_round_trip(args.count))
 
 
 if __name__ == "__main__":
