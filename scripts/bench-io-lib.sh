@@ -1,10 +1,21 @@
 # Sourced by scripts/bench-io.sh (W8-W12) and scripts/bench-proc-fs.sh
 # (W13, W14): how every implementation is found or built, and the record of
 # a run, one JSON object a line in $jsonl (bench/io/aggregate_io.py reads it).
-# The caller sets root, py, jsonl, logs, niceness, impls_wanted, and budget
-# before calling left.
+# The caller sets root, py, niceness, impls_wanted, and budget before
+# calling left, and calls open_record first.
 
 declare -A cmd=() # kind/impl -> the command that runs it (shell words)
+
+# A fresh record: bench/results/raw/NAME.jsonl, and raw/NAME/ for the logs.
+open_record() { # name
+  out=bench/results
+  raw=$out/raw
+  logs=$raw/$1
+  jsonl=$raw/$1.jsonl
+  rm -rf "$logs" "$jsonl"
+  mkdir -p "$logs"
+  : >"$jsonl"
+}
 
 record() { jq -nc "$@" >>"$jsonl"; }
 wanted() { [ -z "$impls_wanted" ] || [[ " $impls_wanted " == *" $1 "* ]]; }

@@ -50,14 +50,8 @@ scripts/deps.sh python3 python3-uvloop jq redis-server redis-tools wrk apache2-u
 command -v node >/dev/null || scripts/deps.sh nodejs # keep a node installed otherwise
 command -v cargo >/dev/null || scripts/deps.sh cargo
 
-out=bench/results
-raw=$out/raw
-logs=$raw/io
-rm -rf "$logs" "$raw/io.jsonl"
-mkdir -p "$logs"
-jsonl=$raw/io.jsonl
-: >"$jsonl"
 source scripts/bench-io-lib.sh
+open_record io
 
 # ---- build -------------------------------------------------------------------
 [ -d build-release ] || meson setup build-release --buildtype=release >/dev/null

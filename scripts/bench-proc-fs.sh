@@ -43,14 +43,8 @@ scripts/deps.sh python3 python3-uvloop jq librust-tokio-dev
 command -v node >/dev/null || scripts/deps.sh nodejs # keep a node installed otherwise
 command -v cargo >/dev/null || scripts/deps.sh cargo
 
-out=bench/results
-raw=$out/raw
-logs=$raw/proc-fs
-rm -rf "$logs" "$raw/proc-fs.jsonl"
-mkdir -p "$logs"
-jsonl=$raw/proc-fs.jsonl
-: >"$jsonl"
 source scripts/bench-io-lib.sh
+open_record proc-fs
 
 # ---- build -------------------------------------------------------------------
 [ -d build-release ] || meson setup build-release --buildtype=release >/dev/null
