@@ -12,7 +12,7 @@
 # Environment (default):
 #   BENCH_PF_ROUNDS (3)         rounds; the programs' order turns by one
 #                               each round; the median is the result
-#   BENCH_PF_BUDGET (900)       seconds of measuring; runs that no longer fit
+#   BENCH_PF_BUDGET (1200)      seconds of measuring; runs that no longer fit
 #                               are recorded as skipped
 #   BENCH_PF_ONLY ("W13 W14")   the workloads to run
 #   BENCH_PF_IMPLS (all)        only these, e.g. "uvrun uvrun-cpp libuv"
@@ -29,7 +29,7 @@ root=$PWD
 py=/usr/bin/python3 # Debian's: python3-uvloop lives there
 
 rounds=${BENCH_PF_ROUNDS:-3}
-budget=${BENCH_PF_BUDGET:-900}
+budget=${BENCH_PF_BUDGET:-1200}
 only=${BENCH_PF_ONLY:-W13 W14}
 impls_wanted=${BENCH_PF_IMPLS:-}
 spawns=${BENCH_PF_SPAWNS:-10000}
