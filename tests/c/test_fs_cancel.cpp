@@ -150,8 +150,10 @@ TEST_CASE("F3: an open cancelled while it runs closes the descriptor it got") {
   spin_until(loop, [&] { return fifo.reader_waiting(); });
   CHECK(uvrun_future_cancel(open, nullptr) == 1);
   uvrun_future_unref(open);
-  // Only the writer's end is left once the job is done.
-  spin_until(loop, [&] { return sk::count_fds() == before + 1; });
+  // Only the writer's end is left once the job is done. (At most: a lookup
+  // an earlier test left running on its worker may close its DNS socket
+  // meanwhile.)
+  spin_until(loop, [&] { return sk::count_fds() <= before + 1; });
   CHECK(uvrun_loop_free(loop) == 0);
 }
 
