@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <unistd.h>
 #include <uvrun.h>
+#include <uvrun_uv.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,20 @@
 #include <vector>
 
 namespace pr {
+
+// libuv opens a pipe for its signal handling (SIGCHLD included) the first
+// time a process uses it, and keeps it for the process's life: a test that
+// counts descriptors around its first spawn makes sure it is there first.
+inline void open_libuv_signal_pipe() {
+  uv_loop_t loop;
+  uv_signal_t sig;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  REQUIRE(uv_signal_init(&loop, &sig) == 0);
+  uv_close(reinterpret_cast<uv_handle_t *>(&sig), nullptr);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  REQUIRE(uv_loop_close(&loop) == 0);
+}
+
 
 // A child of this process and its state letter ('S', 'R', 'Z' ...).
 struct Child {

@@ -78,6 +78,7 @@ TEST_CASE("L1: closing a loop kills and reaps a child still running; its waits f
 }
 
 TEST_CASE("L2: a run that spawns, communicates, reads pipes and kills leaves no child and no fd") {
+  pr::open_libuv_signal_pipe();
   uvrun_release_memory();
   int fds = sk::count_fds();
   size_t kids = pr::children().size();
