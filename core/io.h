@@ -33,6 +33,11 @@ const char *uvr_io_failure(const char *what, int code, char *buf, size_t len);
 /* An I/O call's loop: not NULL, open and, in debug mode, this thread's. 0
  * or the error (recorded); `what` names the call. */
 int uvr_io_check_loop(uvrun_loop_t *loop, const char *what);
+/* An info call's start (streams, servers, UDP): `size` (the caller's
+ * struct's first field) not NULL and set; `all` zeroed, its size field the
+ * smaller of the two sizes, to be copied back that long. 0 or the error
+ * (recorded). */
+int uvr_io_info_start(const uint32_t *size, void *all, size_t all_size);
 /* R23's check for an I/O object (stream.c): in debug mode, while its loop
  * runs, only the loop's thread may use it. */
 int uvr_io_on_wrong_thread(const uvrun_loop_t *loop);

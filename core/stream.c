@@ -313,10 +313,7 @@ int uvrun_stream_info(const uvrun_stream_t *stream, uvrun_stream_info_t *info) {
   uv_os_fd_t fd;
   int len, rc = uvr_stream_check(stream);
   if (rc < 0) return rc;
-  if (info == NULL) return uvr_fail(UVRUN_E_INVAL, "info must not be NULL");
-  if (info->size < sizeof info->size) return uvr_fail(UVRUN_E_INVAL, "info->size must be set");
-  memset(&all, 0, sizeof all);
-  all.size = info->size < sizeof all ? info->size : (uint32_t)sizeof all;
+  if ((rc = uvr_io_info_start(info != NULL ? &info->size : NULL, &all, sizeof all)) < 0) return rc;
   all.fd = uv_fileno(&stream->uv.handle, &fd) == 0 && !stream->closing ? fd : -1;
   all.closed = stream->closing;
   all.at_eof = stream->at_eof;

@@ -369,10 +369,7 @@ int uvrun_udp_info(const uvrun_udp_t *udp, uvrun_udp_info_t *info) {
   uv_os_fd_t fd;
   int rc = uvr_udp_check(udp);
   if (rc < 0) return rc;
-  if (info == NULL) return uvr_fail(UVRUN_E_INVAL, "info must not be NULL");
-  if (info->size < sizeof info->size) return uvr_fail(UVRUN_E_INVAL, "info->size must be set");
-  memset(&all, 0, sizeof all);
-  all.size = info->size < sizeof all ? info->size : (uint32_t)sizeof all;
+  if ((rc = uvr_io_info_start(info != NULL ? &info->size : NULL, &all, sizeof all)) < 0) return rc;
   all.fd = !udp->closing && uv_fileno((const uv_handle_t *)&udp->uv, &fd) == 0 ? fd : -1;
   all.closed = udp->closing;
   all.connected = udp->connected;

@@ -70,7 +70,7 @@ static void udp_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
 }
 
 static void udp_on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
-                    unsigned flags);
+                        unsigned flags);
 
 /* Receives while a receive waits and no datagram is held for it. */
 static void udp_recv_flow(uvrun_udp_t *udp) {
@@ -90,7 +90,7 @@ static void udp_recv_flow(uvrun_udp_t *udp) {
 }
 
 static void udp_on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
-                    unsigned flags) {
+                        unsigned flags) {
   uvrun_udp_t *udp = (uvrun_udp_t *)handle;
   uvr_datagram *d;
   char msg[128];

@@ -27,9 +27,11 @@ typedef struct uvrun_udp_s uvrun_udp_t;
 
 typedef struct uvrun_udp_opts_s {
   uint32_t size;
-  int32_t reuse_address; /* SO_REUSEADDR (several sockets on one multicast port): 0 (default) or 1 */
-  int32_t ipv6_only;     /* an IPv6 socket takes no IPv4 datagrams: 0 (default) or 1 */
-  int32_t broadcast;     /* SO_BROADCAST: 0 (default) or 1 */
+  int32_t
+      reuse_address; /* SO_REUSEADDR (several sockets on one multicast port): 0 (default) or 1 */
+  int32_t
+      ipv6_only; /* an IPv6 socket takes no IPv4 datagrams: 0 (default) or 1 */
+  int32_t broadcast; /* SO_BROADCAST: 0 (default) or 1 */
   /* For a NULL or "" host: AF_INET (the default, 0.0.0.0) or AF_INET6
    * (::); 0 is AF_INET. A numeric host has its own family. */
   int32_t family;
@@ -38,8 +40,8 @@ UVRUN_EXTERN void uvrun_udp_opts_init(uvrun_udp_opts_t *opts);
 
 /* A socket bound to host (numeric; NULL or "": any address of
  * opts->family) and port (0: a free one, see uvrun_udp_sockname). */
-UVRUN_EXTERN int uvrun_udp_bind(uvrun_loop_t *loop, const char *host,
-                                int port, const uvrun_udp_opts_t *opts,
+UVRUN_EXTERN int uvrun_udp_bind(uvrun_loop_t *loop, const char *host, int port,
+                                const uvrun_udp_opts_t *opts,
                                 uvrun_udp_t **out);
 /* Sends and receives with this peer only (numeric host, port 1-65535);
  * uvrun_udp_send then needs no address. Once only. */
@@ -64,11 +66,10 @@ UVRUN_EXTERN int uvrun_udp_peername(const uvrun_udp_t *udp,
  * NULL only then. */
 /* `to`: its host (numeric) and port are used, so a receive's sender can be
  * answered as it is. */
-UVRUN_EXTERN int uvrun_udp_send_to(uvrun_udp_t *udp, const void *data,
-                                   size_t n, const uvrun_address_t *to);
+UVRUN_EXTERN int uvrun_udp_send_to(uvrun_udp_t *udp, const void *data, size_t n,
+                                   const uvrun_address_t *to);
 /* On a connected socket. */
-UVRUN_EXTERN int uvrun_udp_send(uvrun_udp_t *udp, const void *data,
-                                size_t n);
+UVRUN_EXTERN int uvrun_udp_send(uvrun_udp_t *udp, const void *data, size_t n);
 /* Done when no datagram is queued any more. Any number may wait; a
  * cancelled drain leaves the queue as it is. */
 UVRUN_EXTERN uvrun_future_t *uvrun_udp_drain(uvrun_udp_t *udp);
@@ -113,8 +114,7 @@ typedef struct uvrun_udp_info_s {
   uint64_t sent;        /* datagrams sent */
   uint64_t received;    /* datagrams received (dropped ones included) */
 } uvrun_udp_info_t;
-UVRUN_EXTERN int uvrun_udp_info(const uvrun_udp_t *udp,
-                                uvrun_udp_info_t *info);
+UVRUN_EXTERN int uvrun_udp_info(const uvrun_udp_t *udp, uvrun_udp_info_t *info);
 
 #ifdef __cplusplus
 }

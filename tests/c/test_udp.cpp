@@ -404,7 +404,7 @@ TEST_CASE("E: bad addresses and ports, a busy receive, NULL buffers, options: cl
   CHECK(t::take_error().code == UVRUN_E_READ_BUSY);
   uvrun_future_t *plain = t::new_future(loop);
   CHECK(uvrun_udp_recv_address(first, &to) == UVRUN_E_INVALID_STATE);  // still pending
-  CHECK(uvrun_udp_recv_address(plain, &to) == UVRUN_E_INVAL);           // not a receive
+  CHECK(uvrun_udp_recv_address(plain, &to) == UVRUN_E_INVAL);          // not a receive
   uvrun_future_unref(plain);
   REQUIRE(send(a, b, "ok") == 0);
   uintptr_t n = 0;

@@ -138,9 +138,8 @@ TEST_CASE("E: C++ bad input and use after close throw: Error for bad addresses, 
     CHECK_THROWS_AS(a.send_nowait("x"), uvrun::OSError);  // not connected: EDESTADDRREQ
     CHECK_THROWS_AS(a.send_to_nowait("x", {std::string(100, '1'), 9}), uvrun::Error);
     CHECK_THROWS_WITH_AS(a.join_group("not a group"), doctest::Contains("not a group"), uvrun::Error);
-    auto first = uvrun::create_task([](uvrun::DatagramSocket &b) -> uvrun::Task<std::string> {
-      co_return (co_await b.recv_from()).data;
-    }(b));
+    auto first = uvrun::create_task(
+        [](uvrun::DatagramSocket &b) -> uvrun::Task<std::string> { co_return (co_await b.recv_from()).data; }(b));
     co_await uvrun::sleep(1ms);
     CHECK_THROWS_AS(co_await b.recv_from(), uvrun::RuntimeError);  // READ_BUSY
     a.send_to_nowait("first", where(b));

@@ -89,7 +89,8 @@ struct RecvIntoAwaiter : RecvAwaiter {
 // moving its bytes.
 class RecvOwnAwaiter : public RecvAwaiter {
  public:
-  RecvOwnAwaiter(uvrun_udp_t *u, std::size_t cap) : RecvOwnAwaiter(u, cap, std::unique_ptr<char[]>(new char[cap + 1])) {}
+  RecvOwnAwaiter(uvrun_udp_t *u, std::size_t cap)
+      : RecvOwnAwaiter(u, cap, std::unique_ptr<char[]>(new char[cap + 1])) {}
   Datagram await_resume() {
     auto [n, from] = take();
     return {std::string(buf_.get(), n), std::move(from)};
