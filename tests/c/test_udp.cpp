@@ -60,13 +60,17 @@ int send(uvrun_udp_t *from, const uvrun_udp_t *to, const std::string &data) {
   return uvrun_udp_send_to(from, data.data(), data.size(), &a);
 }
 
-// One datagram received (REQUIRE): its bytes, and its sender's port.
+// One datagram received within 5 s (REQUIRE): its bytes, and its sender's
+// port.
 std::string recv(uvrun_loop_t *loop, uvrun_udp_t *udp, int *from_port = nullptr) {
   char buf[2048];
   uvrun_future_t *fut = uvrun_udp_recv_from(udp, buf, sizeof buf);
   REQUIRE(fut != nullptr);
+  uvrun_future_t *bounded = uvrun_wait_for(uvrun_future_ref(fut), 5);
   void *value = nullptr;
-  REQUIRE(uvrun_loop_run_until_complete(loop, fut, &value) == 0);
+  int rc = uvrun_loop_run_until_complete(loop, bounded, &value);
+  uvrun_future_unref(bounded);
+  REQUIRE(rc == 0);
   uvrun_address_t from;
   REQUIRE(uvrun_udp_recv_address(fut, &from) == 0);
   if (from_port != nullptr) *from_port = from.port;
