@@ -33,6 +33,29 @@ const char *uvr_io_failure(const char *what, int code, char *buf, size_t len);
 /* An I/O call's loop: not NULL, open and, in debug mode, this thread's. 0
  * or the error (recorded); `what` names the call. */
 int uvr_io_check_loop(uvrun_loop_t *loop, const char *what);
+/* An info call's start (streams, servers, UDP): `size` (the caller's
+ * struct's first field) not NULL and set; `all` zeroed, its size field the
+ * smaller of the two sizes, to be copied back that long. 0 or the error
+ * (recorded). */
+int uvr_io_info_start(const uint32_t *size, void *all, size_t all_size);
+/* R23's check for an I/O object (stream.c): in debug mode, while its loop
+ * runs, only the loop's thread may use it. */
+int uvr_io_on_wrong_thread(const uvrun_loop_t *loop);
+
+/* ---- waiters (stream.c) ----
+ * Futures waiting for one event of an object (a stream's drain, shutdown,
+ * close; a UDP socket's drain), linked through their state. The list does
+ * not hold them: a future freed while it waits leaves the list. */
+typedef struct uvr_waiters {
+  uvrun_future_t *head;
+} uvr_waiters;
+/* A pending future on `list`, holding `owner` (a reference taken by the
+ * caller) until it is freed, then release(owner); NULL on failure
+ * (recorded, owner released). */
+uvrun_future_t *uvr_waiter_new_on(uvrun_loop_t *loop, uvr_waiters *list, void *owner, void (*release)(void *owner));
+/* Every future on list is done: with a NULL result (code 0) or the error
+ * (code, message). */
+void uvr_waiters_settle(uvr_waiters *list, int code, const char *message);
 
 /* ---- stream.c: a stream's life ---- */
 /* A stream with an initialized, unconnected handle of `type` (UV_TCP or
@@ -80,8 +103,15 @@ struct sockaddr_un;
 int uvr_unix_address(const char *path, struct sockaddr_un *sun, socklen_t *len);
 
 /* ---- stream_read.c ---- */
+/* The loop's buffer libuv reads into (streams, UDP), made on first use;
+ * NULL when out of memory. */
+char *uvr_read_scratch(uvrun_loop_t *loop, size_t *size);
 /* Loop close: frees the buffer the loop's streams read into. */
 void uvr_streams_free_scratch(uvrun_loop_t *loop);
+
+/* ---- udp.c ---- */
+/* Loop close (L1): closes every UDP socket still open; 1 if any was. */
+int uvr_udp_close_all(uvrun_loop_t *loop);
 
 /* ---- server.c ---- */
 /* Runner close (L1): every server of loop stops listening. */

@@ -4,6 +4,8 @@
  * its kind; the kind says how it is cancelled (a connect closes its sockets),
  * freed, and taken (a read consumes its bytes only when its result is taken,
  * so that a read cancelled after its bytes arrived consumed none). */
+#include <string.h>
+
 #include "io.h"
 
 #define IO_STATE_AT ((sizeof(const uvr_io_kind *) + 15) & ~(size_t)15)
@@ -42,6 +44,14 @@ void uvr_io_future_drop(void *fut) { uvrun_future_unref(fut); }
 int uvr_io_check_loop(uvrun_loop_t *loop, const char *what) {
   if (loop == NULL) return uvr_fail(UVRUN_E_INVAL, "%s: loop must not be NULL", what);
   return uvr_loop_check(loop);
+}
+
+int uvr_io_info_start(const uint32_t *size, void *all, size_t all_size) {
+  if (size == NULL) return uvr_fail(UVRUN_E_INVAL, "info must not be NULL");
+  if (*size < sizeof *size) return uvr_fail(UVRUN_E_INVAL, "info->size must be set");
+  memset(all, 0, all_size);
+  *(uint32_t *)all = *size < all_size ? *size : (uint32_t)all_size;
+  return 0;
 }
 
 const char *uvr_io_strerror(int code, char *buf, size_t len) {

@@ -147,6 +147,7 @@ struct uvrun_loop_s {
   uvrun_server_t *servers;    /* server.c: every server not yet freed */
   uvrun_process_t *processes; /* process.c: each kept until its handle closed */
   uvrun_file_t *files;        /* fs_file.c: every open file not yet freed */
+  uvrun_udp_t *udps;          /* udp.c: each kept until its handle closed */
   uvr_tsq ts;                 /* last: what other threads write */
 };
 

@@ -4,9 +4,9 @@
  * a context) or CLOSED. It initializes lazily, binds to the thread that
  * initialized it (D6), and closes in asyncio's order: cancel what is left,
  * close async generators, shut the executor down, close the loop (R47);
- * servers stop listening before all that, and after it streams no task
- * closed are aborted and children still running are killed and reaped
- * (L1). */
+ * servers stop listening before all that, and after it streams and UDP
+ * sockets no task closed are aborted and children still running are killed
+ * and reaped (L1). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,6 +405,7 @@ static int shut_down(uvrun_runner_t *r) {
   announce(r, UVRUN_SHUTDOWN_EXECUTOR, 1, rc, uvr_executor_jobs, executor_timeout);
   if (rc < 0) return rc;
   uvr_streams_abort_all(loop); /* L1: what no task closed */
+  uvr_udp_close_all(loop);
   return reap_children(loop);
 }
 

@@ -410,10 +410,7 @@ int uvrun_server_info(const uvrun_server_t *server, uvrun_server_info_t *info) {
   uvrun_server_info_t all;
   int rc = uvr_server_check(server);
   if (rc < 0) return rc;
-  if (info == NULL) return uvr_fail(UVRUN_E_INVAL, "info must not be NULL");
-  if (info->size < sizeof info->size) return uvr_fail(UVRUN_E_INVAL, "info->size must be set");
-  memset(&all, 0, sizeof all);
-  all.size = info->size < sizeof all ? info->size : (uint32_t)sizeof all;
+  if ((rc = uvr_io_info_start(info != NULL ? &info->size : NULL, &all, sizeof all)) < 0) return rc;
   all.listening = server->listening;
   all.port = server->port;
   all.open = server->open;

@@ -51,14 +51,13 @@ int uvr_stream_opts_from(const uvrun_stream_opts_t *given, uvrun_stream_opts_t *
 
 /* ---- checks ---- */
 
-/* R23's check, for a stream: in debug mode, only the loop's thread. */
-static int on_wrong_thread(const uvrun_loop_t *loop) {
+int uvr_io_on_wrong_thread(const uvrun_loop_t *loop) {
   return loop->debug && loop->running && !uv_thread_equal(&loop->thread, &(uv_thread_t){uv_thread_self()});
 }
 
 int uvr_stream_check(const uvrun_stream_t *stream) {
   if (stream == NULL) return uvr_fail(UVRUN_E_INVAL, "stream must not be NULL");
-  if (on_wrong_thread(stream->loop))
+  if (uvr_io_on_wrong_thread(stream->loop))
     return uvr_fail(UVRUN_E_WRONG_THREAD, "a stream is used from a thread other than its loop's");
   return 0;
 }
@@ -315,10 +314,7 @@ int uvrun_stream_info(const uvrun_stream_t *stream, uvrun_stream_info_t *info) {
   uv_os_fd_t fd;
   int len, rc = uvr_stream_check(stream);
   if (rc < 0) return rc;
-  if (info == NULL) return uvr_fail(UVRUN_E_INVAL, "info must not be NULL");
-  if (info->size < sizeof info->size) return uvr_fail(UVRUN_E_INVAL, "info->size must be set");
-  memset(&all, 0, sizeof all);
-  all.size = info->size < sizeof all ? info->size : (uint32_t)sizeof all;
+  if ((rc = uvr_io_info_start(info != NULL ? &info->size : NULL, &all, sizeof all)) < 0) return rc;
   all.fd = uv_fileno(&stream->uv.handle, &fd) == 0 && !stream->closing ? fd : -1;
   all.closed = stream->closing;
   all.at_eof = stream->at_eof;
@@ -339,8 +335,9 @@ int uvrun_stream_info(const uvrun_stream_t *stream, uvrun_stream_info_t *info) {
 /* ---- futures waiting for an event ---- */
 
 typedef struct waiter_state {
-  uvrun_stream_t *stream; /* reference */
-  uvr_waiters *list;      /* NULL once settled or cancelled */
+  void *owner; /* reference, let go by release */
+  void (*release)(void *owner);
+  uvr_waiters *list; /* NULL once settled or cancelled */
   uvrun_future_t *prev, *next;
 } waiter_state;
 
@@ -363,23 +360,34 @@ static int waiter_cancel(uvrun_future_t *fut, const char *msg) {
 }
 
 static void waiter_free(uvrun_future_t *fut) {
+  waiter_state *w = waiter_of(fut);
   waiter_unlink(fut);
-  uvrun_stream_unref(waiter_of(fut)->stream);
+  w->release(w->owner);
 }
 
-static const uvr_io_kind waiter_kind = {"stream event", waiter_cancel, waiter_free, NULL};
+static const uvr_io_kind waiter_kind = {"event", waiter_cancel, waiter_free, NULL};
 
-uvrun_future_t *uvr_waiter_new(uvrun_stream_t *stream, uvr_waiters *list) {
-  uvrun_future_t *fut = uvr_io_future_new(stream->loop, &waiter_kind, sizeof(waiter_state));
+uvrun_future_t *uvr_waiter_new_on(uvrun_loop_t *loop, uvr_waiters *list, void *owner, void (*release)(void *owner)) {
+  uvrun_future_t *fut = uvr_io_future_new(loop, &waiter_kind, sizeof(waiter_state));
   waiter_state *w;
-  if (fut == NULL) return NULL;
+  if (fut == NULL) {
+    release(owner);
+    return NULL;
+  }
   w = waiter_of(fut);
-  w->stream = uvrun_stream_ref(stream);
+  w->owner = owner;
+  w->release = release;
   w->list = list;
   w->next = list->head;
   if (list->head != NULL) waiter_of(list->head)->prev = fut;
   list->head = fut;
   return fut;
+}
+
+static void stream_release(void *stream) { uvrun_stream_unref(stream); }
+
+uvrun_future_t *uvr_waiter_new(uvrun_stream_t *stream, uvr_waiters *list) {
+  return uvr_waiter_new_on(stream->loop, list, uvrun_stream_ref(stream), stream_release);
 }
 
 void uvr_waiters_settle(uvr_waiters *list, int code, const char *message) {

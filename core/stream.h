@@ -22,13 +22,6 @@ typedef struct uvr_wchunk {
   uvrun_free_fn release;
 } uvr_wchunk;
 
-/* Futures waiting for one event of a stream (drain, shutdown, close),
- * linked through their state. The list does not hold them: a future freed
- * while it waits leaves the list. */
-typedef struct uvr_waiters {
-  uvrun_future_t *head;
-} uvr_waiters;
-
 struct uvrun_stream_s {
   union {
     uv_handle_t handle;
@@ -76,13 +69,8 @@ struct uvrun_stream_s {
 int uvr_stream_check(const uvrun_stream_t *stream);
 int uvr_stream_check_open(const uvrun_stream_t *stream);
 
-/* ---- waiters (stream.c) ---- */
-/* A pending future on `list`, holding a reference to stream; NULL on
- * failure (recorded). */
+/* A waiter (io.h) holding a reference to stream. */
 uvrun_future_t *uvr_waiter_new(uvrun_stream_t *stream, uvr_waiters *list);
-/* Every future on list is done: with a NULL result (code 0) or the error
- * (code, message). */
-void uvr_waiters_settle(uvr_waiters *list, int code, const char *message);
 
 /* ---- stream_read.c ---- */
 /* The stream closes: a pending read fails with code, reading stops and the

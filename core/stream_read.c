@@ -82,10 +82,11 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   uvrun_stream_t *stream = (uvrun_stream_t *)handle;
   uvrun_loop_t *loop = stream->loop;
   size_t room = wanted(stream) - stream->rbuf.len;
+  size_t size;
+  char *scratch = uvr_read_scratch(loop, &size);
   (void)suggested;
-  if (loop->read_scratch == NULL) loop->read_scratch = uvr_malloc(SCRATCH_SIZE);
   /* No buffer: libuv reports UV_ENOBUFS to on_read. */
-  *buf = uv_buf_init(loop->read_scratch, loop->read_scratch == NULL ? 0 : room < SCRATCH_SIZE ? room : SCRATCH_SIZE);
+  *buf = uv_buf_init(scratch, room < size ? room : size);
 }
 
 static void reader_check(uvrun_stream_t *stream);
@@ -119,6 +120,12 @@ static void on_read(uv_stream_t *handle, ssize_t nread, const uv_buf_t *buf) {
   }
   read_flow(stream);
   reader_check(stream);
+}
+
+char *uvr_read_scratch(uvrun_loop_t *loop, size_t *size) {
+  if (loop->read_scratch == NULL) loop->read_scratch = uvr_malloc(SCRATCH_SIZE);
+  *size = loop->read_scratch != NULL ? SCRATCH_SIZE : 0;
+  return loop->read_scratch;
 }
 
 void uvr_streams_free_scratch(uvrun_loop_t *loop) {

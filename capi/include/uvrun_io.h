@@ -235,4 +235,5 @@ UVRUN_EXTERN void uvrun_io_sigpipe(int ignore);
  * this header is the one a program includes first. */
 #include "uvrun_process.h"
 #include "uvrun_fs.h"
+#include "uvrun_udp.h"
 #endif /* UVRUN_IO_H */

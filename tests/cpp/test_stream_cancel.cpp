@@ -14,43 +14,13 @@
 
 #include "c/socket_support.h"
 #include "stream_pair.h"
+#include "cpp/cancel_support.h"
 
 using namespace std::chrono_literals;
 
 TEST_SUITE_BEGIN("cpp");
 
 namespace {
-
-void cancel_task(uvrun_future_t *, void *task) { uvrun_task_cancel(static_cast<uvrun_task_t *>(task), nullptr); }
-
-// Awaits `inner`, cancelling the awaiting task from a done callback of the
-// future it suspended on: that callback runs before the task's wake-up, so
-// the task is cancelled in the iteration the operation completed, its
-// result untaken (the shape of the C tests' S3 case).
-template <class A>
-struct CancelledOnCompletion {
-  A inner;
-  bool await_ready() { return inner.await_ready(); }
-  void await_suspend(std::coroutine_handle<> h) {
-    inner.await_suspend(h);
-    uvrun::detail::StepState &st = uvrun::detail::step_state();
-    CHECK(uvrun_future_add_done_callback(st.await, cancel_task, st.task) == 0);
-  }
-  decltype(auto) await_resume() { return inner.await_resume(); }
-};
-
-struct Plain {
-  template <class A>
-  A operator()(A aw) const {
-    return aw;
-  }
-};
-struct CancelOnCompletion {
-  template <class A>
-  CancelledOnCompletion<A> operator()(A aw) const {
-    return {std::move(aw)};
-  }
-};
 
 enum class Read { some, into, exactly, until };
 const Read kReads[] = {Read::some, Read::into, Read::exactly, Read::until};
@@ -78,15 +48,6 @@ uvrun::Task<std::string> read_hello(Read kind, uvrun::Stream &s, Wrap wrap) {
   }
 }
 
-// Awaits a task expected to end cancelled.
-template <class T>
-uvrun::Task<bool> ended_cancelled(uvrun::TaskHandle<T> task) {
-  try {
-    co_await task;
-  } catch (const uvrun::CancelledError &) {
-    co_return true;
-  }
-  co_return false;
 }
 
 }  // namespace

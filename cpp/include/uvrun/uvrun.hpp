@@ -23,3 +23,4 @@
 #include "taskgroup.hpp"
 #include "timeout.hpp"
 #include "typed_future.hpp"
+#include "udp.hpp"
