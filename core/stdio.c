@@ -39,11 +39,11 @@ static int stdio_adopt(uvrun_stream_t *stream, uv_handle_type type, int fd) {
 static int stdio_kind_of(int fd, uv_handle_type *type) {
   *type = uv_guess_handle(fd);
   switch (*type) {
-    case UV_TTY:
-    case UV_TCP:
-    case UV_NAMED_PIPE:
-    case UV_FILE: return 0;
-    default: return uvr_fail(UVRUN_E_INVAL, "fd %d is not a TTY, a pipe, a stream socket or a file", fd);
+  case UV_TTY:
+  case UV_TCP:
+  case UV_NAMED_PIPE:
+  case UV_FILE: return 0;
+  default: return uvr_fail(UVRUN_E_INVAL, "fd %d is not a TTY, a pipe, a stream socket or a file", fd);
   }
 }
 
@@ -83,8 +83,7 @@ int uvrun_stdio_open(uvrun_loop_t *loop, int fd, uvrun_stream_t **out) {
     rc = uvr_fail(rc, "cannot open fd %d as a stream: %s", fd, uv_strerror(rc));
     goto fail;
   }
-  if (type == UV_TTY)
-    st->tty_reopened = uv_fileno(&stream->uv.handle, &handle_fd) == 0 && handle_fd != fd;
+  if (type == UV_TTY) st->tty_reopened = uv_fileno(&stream->uv.handle, &handle_fd) == 0 && handle_fd != fd;
   *out = stream;
   return 0;
 

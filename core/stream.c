@@ -85,9 +85,9 @@ static char *origin_of(uvrun_loop_t *loop) {
 /* The handle: an unconnected TCP socket or pipe, or a TTY on fd. */
 static int handle_init(uvrun_loop_t *loop, uvrun_stream_t *stream, uv_handle_type type, int fd) {
   switch (type) {
-    case UV_TCP: return uv_tcp_init(loop->uv, &stream->uv.tcp);
-    case UV_NAMED_PIPE: return uv_pipe_init(loop->uv, &stream->uv.pipe, 0);
-    default: return uv_tty_init(loop->uv, &stream->uv.tty, fd, 0);
+  case UV_TCP: return uv_tcp_init(loop->uv, &stream->uv.tcp);
+  case UV_NAMED_PIPE: return uv_pipe_init(loop->uv, &stream->uv.pipe, 0);
+  default: return uv_tty_init(loop->uv, &stream->uv.tty, fd, 0);
   }
 }
 
@@ -338,7 +338,10 @@ int uvrun_stream_info(const uvrun_stream_t *stream, uvrun_stream_info_t *info) {
   if (info->size < sizeof info->size) return uvr_fail(UVRUN_E_INVAL, "info->size must be set");
   memset(&all, 0, sizeof all);
   all.size = info->size < sizeof all ? info->size : (uint32_t)sizeof all;
-  all.fd = stream->closing ? -1 : stream->stdio != NULL ? uvr_stdio_fd(stream) : uv_fileno(&stream->uv.handle, &fd) == 0 ? fd : -1;
+  all.fd = stream->closing                           ? -1
+           : stream->stdio != NULL                   ? uvr_stdio_fd(stream)
+           : uv_fileno(&stream->uv.handle, &fd) == 0 ? fd
+                                                     : -1;
   all.closed = stream->closing;
   all.at_eof = stream->at_eof;
   all.read_buffered = stream->rbuf.len;

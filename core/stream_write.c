@@ -101,7 +101,8 @@ static void write_next(uvrun_stream_t *stream) {
   for (chunk = stream->wq_head; chunk != NULL && n < MAX_BUFS; chunk = chunk->next)
     bufs[n++] = buf_of(chunk->base, chunk->len);
   stream->wreq.data = stream;
-  rc = stream->is_file ? uvr_file_write(stream, bufs, n) : uv_write(&stream->wreq, &stream->uv.stream, bufs, n, on_write);
+  rc = stream->is_file ? uvr_file_write(stream, bufs, n)
+                       : uv_write(&stream->wreq, &stream->uv.stream, bufs, n, on_write);
   if (rc < 0) {
     write_failed(stream, rc);
     return;

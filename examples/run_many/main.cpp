@@ -36,7 +36,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kGrace = 1s;          // from SIGTERM to SIGKILL
+constexpr auto kGrace = 1s;            // from SIGTERM to SIGKILL
 constexpr std::size_t kChunk = 65536;  // read from a child at once; a longer line is split
 
 struct Config {
@@ -203,7 +203,8 @@ int main(int argc, char **argv) {
     char *end = nullptr;
     if (std::strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
       long n = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || end == argv[i] || n < 1 || n > 100000) return usage("-j needs a number of commands, 1 or more");
+      if (*end != '\0' || end == argv[i] || n < 1 || n > 100000)
+        return usage("-j needs a number of commands, 1 or more");
       config.jobs = static_cast<int>(n);
     } else if (std::strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
       double t = std::strtod(argv[++i], &end);

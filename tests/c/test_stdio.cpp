@@ -66,12 +66,13 @@ void write_drained(uvrun_loop_t *loop, uvrun_stream_t *s, const std::string &byt
 struct Drain {
   std::string got;
   std::thread th;
-  explicit Drain(int fd) : th([this, fd] {
-      char buf[65536];
-      ssize_t k;
-      while ((k = read(fd, buf, sizeof buf)) > 0 || (k < 0 && errno == EINTR))
-        if (k > 0) got.append(buf, (size_t)k);
-    }) {}
+  explicit Drain(int fd)
+      : th([this, fd] {
+          char buf[65536];
+          ssize_t k;
+          while ((k = read(fd, buf, sizeof buf)) > 0 || (k < 0 && errno == EINTR))
+            if (k > 0) got.append(buf, (size_t)k);
+        }) {}
   std::string join() {
     th.join();
     return got;
@@ -208,7 +209,7 @@ TEST_CASE("U2: a TTY reads by lines, writes with backpressure, and leaves raw mo
   write_drained(loop, s, bytes);
   REQUIRE(tcgetattr(probe, &tio) == 0);
   CHECK((tio.c_lflag & ICANON) != 0);  // back to how it was found
-  close(probe);                         // the last slave: the master reads its end
+  close(probe);                        // the last slave: the master reads its end
   CHECK(reader.join() == bytes);
   close(master);
   end_loop(loop);
@@ -240,8 +241,8 @@ TEST_CASE("U2: stdin and stdout are never closed, and are left in their blocking
     uvrun_stream_unref(in);
     uvrun_loop_free(loop);
     int flags = fcntl(0, F_GETFL);
-    CHILD_EXPECT(flags >= 0, 10);                // still open
-    CHILD_EXPECT((flags & O_NONBLOCK) == 0, 11);  // blocking again
+    CHILD_EXPECT(flags >= 0, 10);                     // still open
+    CHILD_EXPECT((flags & O_NONBLOCK) == 0, 11);      // blocking again
     CHILD_EXPECT(read(0, buf, sizeof buf) >= 0, 12);  // readable, and blocking: no EAGAIN
     return 0;
   }));
@@ -260,7 +261,8 @@ TEST_CASE("U2: a bad fd, a directory and a closed loop each give a clear error, 
   CHECK(s == nullptr);
   int dir = open("/tmp", O_RDONLY | O_DIRECTORY);
   CHECK(uvrun_stdio_open(loop, dir, &s) == UVRUN_E_INVAL);
-  CHECK(std::string(uvrun_errmsg()) == "fd " + std::to_string(dir) + " is not a TTY, a pipe, a stream socket or a file");
+  CHECK(std::string(uvrun_errmsg()) ==
+        "fd " + std::to_string(dir) + " is not a TTY, a pipe, a stream socket or a file");
   CHECK(fcntl(dir, F_GETFD) < 0);  // the stream's, so closed
   int p[2];
   REQUIRE(pipe2(p, O_CLOEXEC) == 0);

@@ -41,11 +41,12 @@ uvrun::Task<int> number_lines(uvrun::Stream in, uvrun::Stream out) {
 struct Drain {
   std::string got;
   std::thread th;
-  explicit Drain(int fd) : th([this, fd] {
-      char buf[65536];
-      ssize_t k;
-      while ((k = read(fd, buf, sizeof buf)) > 0) got.append(buf, (size_t)k);
-    }) {}
+  explicit Drain(int fd)
+      : th([this, fd] {
+          char buf[65536];
+          ssize_t k;
+          while ((k = read(fd, buf, sizeof buf)) > 0) got.append(buf, (size_t)k);
+        }) {}
   std::string join() {
     th.join();
     return got;
