@@ -9,7 +9,8 @@
  * as well): a later open() would take the number, and printf() or a child
  * inheriting stdout would write into whatever that is. At close they are
  * left as found: their blocking mode (libuv makes them non-blocking, and the
- * open file may be a shell's too) and a TTY's settings. */
+ * open file may be a shell's too), not close-on-exec (libuv sets that on a
+ * TTY it reopens), and a TTY's settings. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ int uvrun_stdio_open(uvrun_loop_t *loop, int fd, uvrun_stream_t **out) {
   }
   st->fd = fd;
   st->flags = flags;
+  st->fd_flags = fcntl(fd, F_GETFD); /* libuv's reopened TTY sets FD_CLOEXEC on fd */
   st->owned = fd > STDERR_FILENO;
   if (type == UV_TTY && tcgetattr(fd, &st->termios) < 0) {
     rc = uvr_fail(-errno, "cannot read the settings of TTY fd %d: %s", fd, uv_strerror(-errno));
@@ -121,7 +123,10 @@ void uvr_stdio_closed(uvrun_stream_t *stream) {
   struct uvr_stdio *st = stream->stdio;
   /* libuv closed its own fd: a pipe's or socket's above 2, a TTY's copy. */
   if (st->owned && st->tty_reopened) close(st->fd);
-  if (!st->owned) fcntl(st->fd, F_SETFL, st->flags);
+  if (!st->owned) {
+    fcntl(st->fd, F_SETFL, st->flags);
+    fcntl(st->fd, F_SETFD, st->fd_flags);
+  }
   uvr_fd_unref(st->file); /* the file's fd closes with the last job's end */
   st->file = NULL;
 }

@@ -119,7 +119,7 @@ int uvr_file_write(uvrun_stream_t *stream, const uv_buf_t *bufs, unsigned n);
 struct uvr_fd;
 struct uvr_stdio {
   int fd;                 /* as given */
-  int flags;              /* its F_GETFL flags then */
+  int flags, fd_flags;    /* its F_GETFL and F_GETFD flags then */
   uint8_t owned;          /* fd > 2: the stream's, closed with it */
   uint8_t tty_reopened;   /* libuv's TTY handle has a new fd; fd is a copy of it */
   uint8_t raw;            /* a TTY in raw mode: termios goes back at close */

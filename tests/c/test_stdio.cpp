@@ -248,6 +248,33 @@ TEST_CASE("U2: stdin and stdout are never closed, and are left in their blocking
   }));
 }
 
+TEST_CASE("U2: a TTY as stdin is left open, blocking, inherited by exec and in its mode") {
+  t::check_child(t::in_child([] {
+    int master, slave;
+    CHILD_EXPECT(openpty(&master, &slave, nullptr, nullptr, nullptr) == 0, 2);
+    CHILD_EXPECT(dup2(slave, 0) == 0, 3);
+    close(slave);
+    uvrun_loop_t *loop = nullptr;
+    CHILD_EXPECT(uvrun_loop_new(&loop) == 0, 4);
+    uvrun_stream_t *in = nullptr;
+    CHILD_EXPECT(uvrun_stdio_open(loop, 0, &in) == 0, 5);
+    CHILD_EXPECT(uvrun_stdio_set_raw(in, 1) == 0, 6);
+    CHILD_EXPECT((fcntl(0, F_GETFD) & FD_CLOEXEC) != 0, 7);  // libuv reopened the TTY
+    uvrun_stream_close(in);
+    uvrun_future_t *fut = uvrun_stream_wait_closed(in);
+    CHILD_EXPECT(uvrun_loop_run_until_complete(loop, fut, nullptr) == 0, 8);
+    uvrun_future_unref(fut);
+    uvrun_stream_unref(in);
+    uvrun_loop_free(loop);
+    struct termios tio;
+    CHILD_EXPECT(tcgetattr(0, &tio) == 0 && (tio.c_lflag & ICANON) != 0, 9);
+    CHILD_EXPECT((fcntl(0, F_GETFL) & O_NONBLOCK) == 0, 10);
+    CHILD_EXPECT((fcntl(0, F_GETFD) & FD_CLOEXEC) == 0, 11);
+    close(master);
+    return 0;
+  }));
+}
+
 TEST_CASE("U2: a bad fd, a directory and a closed loop each give a clear error, leaking nothing") {
   int before = fds_at_rest();
   uvrun_loop_t *loop = t::new_loop();
