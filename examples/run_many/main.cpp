@@ -59,25 +59,37 @@ void signal_job(const Job &job, int sig) {
   if (job.running && job.pid > 0) ::kill(-job.pid, sig);
 }
 
+// Writes text to out unless out failed before (its reader is gone: `| head`);
+// the child's pipe is still read to its end, so the child never blocks.
+uvrun::Task<void> emit(uvrun::Stream &out, std::string text, bool &open) {
+  if (!open || text.empty()) co_return;
+  try {
+    co_await out.write(text);
+  } catch (const uvrun::OSError &) {
+    open = false;
+  }
+}
+
 // Copies a child's pipe to out, each line prefixed "[n] "; the lines of one
 // read go out in one write, so lines of different commands never mix.
 uvrun::Task<void> relay(uvrun::Stream from, int number, uvrun::Stream &out) {
   const std::string prefix = "[" + std::to_string(number) + "] ";
   std::string pending;
+  bool open = true;
   for (;;) {
     std::string chunk = co_await from.read(kChunk);
-    std::string lines;
     if (chunk.empty()) {
-      if (!pending.empty()) co_await out.write(prefix + pending + "\n");
+      if (!pending.empty()) co_await emit(out, prefix + pending + "\n", open);
       co_return;
     }
     pending += chunk;
+    std::string lines;
     std::size_t start = 0;
     for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
       lines += prefix + pending.substr(start, nl + 1 - start);
     pending.erase(0, start);
     if (pending.size() >= kChunk) lines += prefix + std::exchange(pending, {}) + "\n";
-    if (!lines.empty()) co_await out.write(lines);
+    co_await emit(out, std::move(lines), open);
   }
 }
 
@@ -106,21 +118,26 @@ uvrun::Task<void> run_job(Job &job, const Config &config, uvrun::Semaphore &slot
   options.std_in = uvrun::Stdio::devnull();
   options.std_out = uvrun::Stdio::pipe();
   options.std_err = uvrun::Stdio::pipe();
+  std::optional<uvrun::Process> proc;
   try {
-    uvrun::Process proc = uvrun::process::spawn({"setsid", "sh", "-c", job.command}, options);
-    job.pid = proc.pid();
-    job.running = true;
-    auto relay_out = uvrun::create_task(relay(std::move(proc.std_out()), job.number, out));
-    auto relay_err = uvrun::create_task(relay(std::move(proc.std_err()), job.number, err));
-    job.returncode = co_await wait_job(proc, job, config);
-    job.running = false;
-    co_await relay_out;
-    co_await relay_err;
+    proc = uvrun::process::spawn({"setsid", "sh", "-c", job.command}, options);
   } catch (const uvrun::OSError &e) {
     job.returncode = 127;
     failure = e.what();
   }
-  if (!failure.empty()) co_await err.write("[" + std::to_string(job.number) + "] cannot start: " + failure + "\n");
+  if (proc) {
+    job.pid = proc->pid();
+    job.running = true;
+    auto relay_out = uvrun::create_task(relay(std::move(proc->std_out()), job.number, out));
+    auto relay_err = uvrun::create_task(relay(std::move(proc->std_err()), job.number, err));
+    job.returncode = co_await wait_job(*proc, job, config);
+    job.running = false;
+    co_await relay_out;
+    co_await relay_err;
+  } else {
+    bool open = true;
+    co_await emit(err, "[" + std::to_string(job.number) + "] cannot start: " + failure + "\n", open);
+  }
   job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   slots.release();
 }

@@ -43,6 +43,10 @@ echo "head -c 104857600 /dev/zero | tr '\\0' a | fold -w 100" | "$RUN" 2>"$TMP/e
 check "100 MiB of output: 1048576 lines of '[1] ' and 100 bytes" \
   test "$(awk '{ print $1, $2 }' "$TMP/count")" = "1048576 $((1048576 * 105))"
 
+echo 'seq 1 1000000' | "$RUN" 2>"$TMP/err" | head -n 2 >"$TMP/out"
+check "a stdout closed early (| head -n 2) still runs the command to its end" \
+  test "$(cat "$TMP/out")" = "$(printf '[1] 1\n[1] 2')" -a -n "$(grep '^\[1\] exit 0 in ' "$TMP/err")"
+
 t0=$(now)
 printf 'sleep 0.5\nsleep 0.5\nsleep 0.5\nsleep 0.5\n' | "$RUN" -j 2 >"$TMP/out" 2>"$TMP/err"
 check "-j 2 runs 4 sleeps of 0.5 s two at a time (1 s, not 0.5 or 2)" between "$(echo "$(now) - $t0" | bc)" 0.95 1.9
