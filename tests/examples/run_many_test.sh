@@ -56,7 +56,10 @@ set -m
 printf '%s\n' 'trap "echo last words; exit 3" TERM; echo started; while :; do sleep 0.05; done' 'sleep 31.25' \
   | "$RUN" -j 2 >"$TMP/out" 2>"$TMP/err" &
 set +m
-sleep 1
+for _ in $(seq 100); do # until the first command has set its trap
+  grep -q started "$TMP/out" && break
+  sleep 0.1
+done
 pid=$(pgrep -n -f "^$RUN")
 kill -INT "$pid"
 wait %1 2>/dev/null
