@@ -48,6 +48,18 @@ static int stdio_kind_of(int fd, uv_handle_type *type) {
   }
 }
 
+/* A stream of loop open on fd already: a second would take over its
+ * watcher in libuv, and closing either would pull fd from under the other. */
+static int fd_in_use(const uvrun_loop_t *loop, int fd) {
+  const uvrun_stream_t *s;
+  uv_os_fd_t used;
+  for (s = loop->streams; s != NULL; s = s->next) {
+    if (s->closing) continue;
+    if (s->stdio != NULL ? s->stdio->fd == fd : uv_fileno(&s->uv.handle, &used) == 0 && used == fd) return 1;
+  }
+  return 0;
+}
+
 int uvrun_stdio_open(uvrun_loop_t *loop, int fd, uvrun_stream_t **out) {
   struct uvr_stdio *st = NULL;
   uvrun_stream_t *stream = NULL;
@@ -62,6 +74,8 @@ int uvrun_stdio_open(uvrun_loop_t *loop, int fd, uvrun_stream_t **out) {
     goto fail;
   }
   if ((rc = uvr_io_check_loop(loop, "stdio_open")) < 0 || (rc = stdio_kind_of(fd, &type)) < 0) goto fail;
+  if (fd_in_use(loop, fd)) /* fd is that stream's: left open */
+    return uvr_fail(UVRUN_E_INVALID_STATE, "fd %d already has an open stream on this loop", fd);
   if ((st = uvr_calloc(1, sizeof *st)) == NULL) {
     rc = uvr_fail(UVRUN_E_NOMEM, "out of memory");
     goto fail;

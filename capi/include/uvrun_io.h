@@ -65,7 +65,8 @@ UVRUN_EXTERN int uvrun_stream_open(uvrun_loop_t *loop, int fd,
  * end of the file completes with 0). Fds above 2 are the stream's, as with
  * uvrun_stream_open: closed with it, or when this fails. Fds 0, 1 and 2 are
  * never closed; at close they are left as found (blocking mode, a TTY's
- * settings). */
+ * settings). A fd that has an open stream on loop already fails with
+ * UVRUN_E_INVALID_STATE and stays that stream's. */
 UVRUN_EXTERN int uvrun_stdio_open(uvrun_loop_t *loop, int fd,
                                   uvrun_stream_t **out);
 /* A TTY's stream: raw mode (1: bytes as typed, no echo, no line editing)

@@ -306,6 +306,22 @@ TEST_CASE("U2: a bad fd, a directory and a closed loop each give a clear error, 
   CHECK(sk::count_fds() == before);
 }
 
+TEST_CASE("U2: a fd that has an open stream on the loop cannot get a second; the first goes on") {
+  uvrun_loop_t *loop = t::new_loop();
+  int p[2];
+  REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+  uvrun_stream_t *first = open_stdio(loop, p[0]);
+  uvrun_stream_t *second = nullptr;
+  CHECK(uvrun_stdio_open(loop, p[0], &second) == UVRUN_E_INVALID_STATE);
+  CHECK(std::string(uvrun_errmsg()) == "fd " + std::to_string(p[0]) + " already has an open stream on this loop");
+  CHECK(second == nullptr);
+  REQUIRE(write(p[1], "alpha\nbeta\n", 11) == 11);
+  close(p[1]);
+  check_lines(loop, first);
+  close_stream(loop, first);
+  end_loop(loop);
+}
+
 TEST_CASE("U2: raw mode is for a TTY only; a closed stdio stream fails as any stream") {
   uvrun_loop_t *loop = t::new_loop();
   int p[2];
