@@ -61,6 +61,8 @@ void uvr_waiters_settle(uvr_waiters *list, int code, const char *message);
 /* A stream with an initialized, unconnected handle of `type` (UV_TCP or
  * UV_NAMED_PIPE), registered with its loop; NULL on failure (recorded). */
 uvrun_stream_t *uvr_stream_new(uvrun_loop_t *loop, uv_handle_type type, const uvrun_stream_opts_t *opts);
+/* A TTY's stream on fd (uv_tty_init: libuv may reopen the device). */
+uvrun_stream_t *uvr_stream_new_tty(uvrun_loop_t *loop, int fd, const uvrun_stream_opts_t *opts);
 uv_stream_t *uvr_stream_handle(uvrun_stream_t *stream);
 /* Closes a stream that never became the caller's, without a report. */
 void uvr_stream_discard(uvrun_stream_t *stream);

@@ -82,7 +82,16 @@ char *uvr_io_origin(uvrun_loop_t *loop) {
   return uvr_strdup(buf);
 }
 
-uvrun_stream_t *uvr_stream_new(uvrun_loop_t *loop, uv_handle_type type, const uvrun_stream_opts_t *opts) {
+/* The handle: an unconnected TCP socket or pipe, or a TTY on fd. */
+static int handle_init(uvrun_loop_t *loop, uvrun_stream_t *stream, uv_handle_type type, int fd) {
+  switch (type) {
+  case UV_TCP: return uv_tcp_init(loop->uv, &stream->uv.tcp);
+  case UV_NAMED_PIPE: return uv_pipe_init(loop->uv, &stream->uv.pipe, 0);
+  default: return uv_tty_init(loop->uv, &stream->uv.tty, fd, 0);
+  }
+}
+
+static uvrun_stream_t *stream_new(uvrun_loop_t *loop, uv_handle_type type, int fd, const uvrun_stream_opts_t *opts) {
   uvrun_stream_opts_t o;
   uvrun_stream_t *stream;
   int rc;
@@ -91,17 +100,12 @@ uvrun_stream_t *uvr_stream_new(uvrun_loop_t *loop, uv_handle_type type, const uv
     return NULL;
   }
   if (uvr_loop_check(loop) < 0 || uvr_stream_opts_from(opts, &o) < 0) return NULL;
-  if (type != UV_TCP && type != UV_NAMED_PIPE) {
-    uvr_fail(UVRUN_E_INVAL, "a stream is a TCP connection or a pipe");
-    return NULL;
-  }
   uvr_io_sigpipe_once();
   if ((stream = uvr_calloc(1, sizeof *stream)) == NULL) {
     uvr_fail(UVRUN_E_NOMEM, "out of memory");
     return NULL;
   }
-  rc = type == UV_TCP ? uv_tcp_init(loop->uv, &stream->uv.tcp) : uv_pipe_init(loop->uv, &stream->uv.pipe, 0);
-  if (rc < 0) {
+  if ((rc = handle_init(loop, stream, type, fd)) < 0) {
     uvr_free(stream);
     uvr_fail(rc, "cannot make a stream: %s", uv_strerror(rc));
     return NULL;
@@ -119,6 +123,18 @@ uvrun_stream_t *uvr_stream_new(uvrun_loop_t *loop, uv_handle_type type, const uv
   if (loop->streams != NULL) loop->streams->prev = stream;
   loop->streams = stream;
   return stream;
+}
+
+uvrun_stream_t *uvr_stream_new(uvrun_loop_t *loop, uv_handle_type type, const uvrun_stream_opts_t *opts) {
+  if (type != UV_TCP && type != UV_NAMED_PIPE) {
+    uvr_fail(UVRUN_E_INVAL, "a stream is a TCP connection or a pipe");
+    return NULL;
+  }
+  return stream_new(loop, type, -1, opts);
+}
+
+uvrun_stream_t *uvr_stream_new_tty(uvrun_loop_t *loop, int fd, const uvrun_stream_opts_t *opts) {
+  return stream_new(loop, UV_TTY, fd, opts);
 }
 
 uv_stream_t *uvr_stream_handle(uvrun_stream_t *stream) { return &stream->uv.stream; }
@@ -185,6 +201,7 @@ uvrun_stream_t *uvrun_stream_ref(uvrun_stream_t *stream) {
 }
 
 static void stream_free(uvrun_stream_t *stream) {
+  if (stream->stdio != NULL) uvr_stdio_free(stream->stdio);
   if (stream->data_free != NULL) stream->data_free(stream->data);
   uvr_free(stream->origin);
   uvr_loop_unref(stream->loop);
@@ -235,6 +252,7 @@ static void on_close(uv_handle_t *handle) {
   if (stream->prev != NULL) stream->prev->next = stream->next;
   else loop->streams = stream->next;
   if (stream->next != NULL) stream->next->prev = stream->prev;
+  if (stream->stdio != NULL) uvr_stdio_closed(stream);
   if (stream->on_closed != NULL) stream->on_closed(stream->on_closed_ud);
   uvr_waiters_settle(&stream->closes, 0, NULL);
   if (stream->refs == 0) stream_free(stream);
@@ -246,7 +264,9 @@ void uvr_stream_on_closed(uvrun_stream_t *stream, void (*fn)(void *ud), void *ud
 }
 
 void uvr_stream_close_handle(uvrun_stream_t *stream) {
-  if (!uv_is_closing(&stream->uv.handle)) uv_close(&stream->uv.handle, on_close);
+  if (uv_is_closing(&stream->uv.handle)) return;
+  if (stream->stdio != NULL) uvr_stdio_closing(stream);
+  uv_close(&stream->uv.handle, on_close);
 }
 
 static void stream_abort(uvrun_stream_t *stream) {
@@ -257,7 +277,7 @@ static void stream_abort(uvrun_stream_t *stream) {
   /* A reset tells the peer the bytes it sent were not all read; a handle
    * with no socket yet, or one shutting down, closes plainly. */
   if (stream->is_tcp && uv_tcp_close_reset(&stream->uv.tcp, on_close) == 0) return;
-  uv_close(&stream->uv.handle, on_close);
+  uvr_stream_close_handle(stream);
 }
 
 int uvrun_stream_close(uvrun_stream_t *stream) {
@@ -315,7 +335,10 @@ int uvrun_stream_info(const uvrun_stream_t *stream, uvrun_stream_info_t *info) {
   int len, rc = uvr_stream_check(stream);
   if (rc < 0) return rc;
   if ((rc = uvr_io_info_start(info != NULL ? &info->size : NULL, &all, sizeof all)) < 0) return rc;
-  all.fd = uv_fileno(&stream->uv.handle, &fd) == 0 && !stream->closing ? fd : -1;
+  all.fd = stream->closing                           ? -1
+           : stream->stdio != NULL                   ? uvr_stdio_fd(stream)
+           : uv_fileno(&stream->uv.handle, &fd) == 0 ? fd
+                                                     : -1;
   all.closed = stream->closing;
   all.at_eof = stream->at_eof;
   all.read_buffered = stream->rbuf.len;

@@ -97,22 +97,26 @@ static void read_flow(uvrun_stream_t *stream) {
   int go = !stream->closing && !stream->at_eof && stream->read_err == 0 && stream->rbuf.len < wanted(stream);
   int rc;
   if (go && !stream->reading) {
-    if ((rc = uv_read_start(&stream->uv.stream, on_alloc, on_read)) < 0) {
+    rc = stream->is_file ? uvr_file_read_start(stream) : uv_read_start(&stream->uv.stream, on_alloc, on_read);
+    if (rc < 0) {
       stream->read_err = rc;
       reader_check(stream);
       return;
     }
     stream->reading = 1;
   } else if (!go && stream->reading) {
-    uv_read_stop(&stream->uv.stream);
+    if (!stream->is_file) uv_read_stop(&stream->uv.stream); /* a file's read out delivers when it ends */
     stream->reading = 0;
   }
 }
 
 static void on_read(uv_stream_t *handle, ssize_t nread, const uv_buf_t *buf) {
-  uvrun_stream_t *stream = (uvrun_stream_t *)handle;
+  uvr_stream_received((uvrun_stream_t *)handle, nread, buf->base);
+}
+
+void uvr_stream_received(uvrun_stream_t *stream, ssize_t nread, const char *bytes) {
   if (nread > 0) {
-    if (buffer_append(&stream->rbuf, buf->base, (size_t)nread) < 0) stream->read_err = UVRUN_E_NOMEM;
+    if (buffer_append(&stream->rbuf, bytes, (size_t)nread) < 0) stream->read_err = UVRUN_E_NOMEM;
   } else if (nread == UV_EOF) {
     stream->at_eof = 1;
   } else if (nread < 0) {
@@ -317,7 +321,7 @@ uvrun_future_t *uvrun_stream_read_until(uvrun_stream_t *stream, const void *deli
 void uvr_stream_read_close(uvrun_stream_t *stream, int code, const char *message) {
   if (reader_waits(stream)) read_fail(stream, uvr_error_make(code, message));
   stream->reader = NULL;
-  if (stream->reading) uv_read_stop(&stream->uv.stream);
+  if (stream->reading && !stream->is_file) uv_read_stop(&stream->uv.stream);
   stream->reading = 0;
   buffer_consume(&stream->rbuf, stream->rbuf.len);
 }

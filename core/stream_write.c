@@ -56,8 +56,7 @@ static void write_failed(uvrun_stream_t *stream, int code) {
   if (stream->closing && uvr_stream_write_idle(stream)) uvr_stream_close_handle(stream);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status) {
-  uvrun_stream_t *stream = req->data;
+static void shutdown_done(uvrun_stream_t *stream, int status) {
   stream->shutdown = 3;
   if (status < 0 && status != UV_ECANCELED) {
     write_failed(stream, status);
@@ -67,8 +66,14 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
   if (stream->closing) uvr_stream_close_handle(stream);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status) { shutdown_done(req->data, status); }
+
 static void start_shutdown(uvrun_stream_t *stream) {
   int rc;
+  if (stream->is_file) { /* a file has no end to send: its bytes are written */
+    shutdown_done(stream, 0);
+    return;
+  }
   stream->sreq.data = stream;
   if ((rc = uv_shutdown(&stream->sreq, &stream->uv.stream, on_shutdown)) < 0) {
     stream->shutdown = 3;
@@ -96,7 +101,9 @@ static void write_next(uvrun_stream_t *stream) {
   for (chunk = stream->wq_head; chunk != NULL && n < MAX_BUFS; chunk = chunk->next)
     bufs[n++] = buf_of(chunk->base, chunk->len);
   stream->wreq.data = stream;
-  if ((rc = uv_write(&stream->wreq, &stream->uv.stream, bufs, n, on_write)) < 0) {
+  rc = stream->is_file ? uvr_file_write(stream, bufs, n)
+                       : uv_write(&stream->wreq, &stream->uv.stream, bufs, n, on_write);
+  if (rc < 0) {
     write_failed(stream, rc);
     return;
   }
@@ -104,8 +111,9 @@ static void write_next(uvrun_stream_t *stream) {
   stream->wq_flight = n;
 }
 
-static void on_write(uv_write_t *req, int status) {
-  uvrun_stream_t *stream = req->data;
+static void on_write(uv_write_t *req, int status) { uvr_stream_wrote(req->data, status); }
+
+void uvr_stream_wrote(uvrun_stream_t *stream, int status) {
   stream->writing = 0;
   if (status == UV_ECANCELED && stream->closing) return; /* abort: the queue is gone already */
   if (status < 0) {
@@ -132,7 +140,8 @@ static void on_write(uv_write_t *req, int status) {
 static int write_bytes(uvrun_stream_t *stream, const char *data, size_t n, int owned) {
   uvr_wchunk *chunk;
   size_t done = 0;
-  if (stream->wq_head == NULL) { /* nothing ahead of it: the socket may take it now */
+  /* Nothing ahead of it: a socket may take it now; a file's bytes go on the executor. */
+  if (stream->wq_head == NULL && !stream->is_file) {
     uv_buf_t buf = buf_of((char *)data, n);
     int rc = uv_try_write(&stream->uv.stream, &buf, 1);
     if (rc >= 0) {

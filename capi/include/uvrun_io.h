@@ -59,6 +59,20 @@ UVRUN_EXTERN int uvrun_stream_open(uvrun_loop_t *loop, int fd,
                                    const uvrun_stream_opts_t *opts,
                                    uvrun_stream_t **out);
 
+/* U2: a standard stream (or any fd) as a stream, whatever it is: a TTY, a
+ * pipe, a socket, or a regular file or device (/dev/null), whose reads and
+ * writes run on the loop's executor at the file's position (a read at the
+ * end of the file completes with 0). Fds above 2 are the stream's, as with
+ * uvrun_stream_open: closed with it, or when this fails. Fds 0, 1 and 2 are
+ * never closed; at close they are left as found (blocking mode, a TTY's
+ * settings). A fd that has an open stream on loop already fails with
+ * UVRUN_E_INVALID_STATE and stays that stream's. */
+UVRUN_EXTERN int uvrun_stdio_open(uvrun_loop_t *loop, int fd,
+                                  uvrun_stream_t **out);
+/* A TTY's stream: raw mode (1: bytes as typed, no echo, no line editing)
+ * or back to normal (0). Closing the stream also puts it back. */
+UVRUN_EXTERN int uvrun_stdio_set_raw(uvrun_stream_t *stream, int raw);
+
 UVRUN_EXTERN uvrun_stream_t *uvrun_stream_ref(uvrun_stream_t *stream);
 UVRUN_EXTERN void uvrun_stream_unref(uvrun_stream_t *stream);
 UVRUN_EXTERN uvrun_loop_t *uvrun_stream_loop(const uvrun_stream_t *stream);

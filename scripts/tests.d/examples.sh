@@ -11,3 +11,5 @@ else
   echo "examples: cannot install redis-tools, netcat-openbsd, curl"
   count 0 2
 fi
+run_script "example: uvrun-run-many with coreutils" \
+  timeout 300 tests/examples/run_many_test.sh build/examples/uvrun-run-many

@@ -155,6 +155,16 @@ class Stream {
     return Stream(s);
   }
 
+  // U2: fd as a stream whatever it is (TTY, pipe, socket, file). Fds above
+  // 2 are the stream's; 0, 1 and 2 are never closed (uvrun_stdio_open).
+  static Stream open_stdio(int fd) {
+    uvrun_stream_t *s = nullptr;
+    detail::io_check(uvrun_stdio_open(running_loop(), fd, &s));
+    return Stream(s);
+  }
+  // A TTY's raw mode on or off; closing the stream turns it off.
+  void set_raw(bool raw) { detail::io_check(uvrun_stdio_set_raw(checked(), raw ? 1 : 0)); }
+
   // Up to n bytes as soon as any are there; "" at the end of the stream.
   detail::ReadAwaiter read(std::size_t n = 65536) { return {checked(), detail::ReadAwaiter::kSome, n}; }
   // Into buf; 0 at the end of the stream. buf must outlive the await.
@@ -231,6 +241,14 @@ inline detail::StreamAwaiter connect(std::string_view host, int port, const Stre
 }
 inline detail::StreamAwaiter connect(std::string_view host, int port) { return connect(host, port, StreamOptions()); }
 }  // namespace tcp
+
+// The running loop's view of the process's standard streams (U2).
+inline Stream open_stdio(int fd) { return Stream::open_stdio(fd); }
+namespace stdio {
+inline Stream in() { return Stream::open_stdio(0); }
+inline Stream out() { return Stream::open_stdio(1); }
+inline Stream err() { return Stream::open_stdio(2); }
+}  // namespace stdio
 
 namespace unix_socket {
 // A path starting with '@' names an abstract socket (Linux).
