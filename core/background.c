@@ -12,7 +12,7 @@ struct uvrun_background_s {
   uv_thread_t thread;
   uv_mutex_t mu;
   uv_cond_t ready_cond;
-  int ready;               /* the thread got as far as running, or failed */
+  int ready;                /* the thread got as far as running, or failed */
   uvrun_error_t *start_err; /* why it failed */
   uvrun_options_t opts;
   uvrun_loop_t *loop;

@@ -29,8 +29,8 @@ typedef struct uvrun_cfuture_s uvrun_cfuture_t;
  * copied now; a context given must stay valid until the task starts). On
  * error (NULL arguments, a closed loop: UVRUN_E_LOOP_CLOSED) nothing is
  * started and arg_free, if any, has run. */
-UVRUN_EXTERN int uvrun_submit_threadsafe(uvrun_loop_t *loop,
-                                         uvrun_step_fn step, void *arg,
+UVRUN_EXTERN int uvrun_submit_threadsafe(uvrun_loop_t *loop, uvrun_step_fn step,
+                                         void *arg,
                                          const uvrun_task_opts_t *opts,
                                          uvrun_cfuture_t **out);
 

@@ -128,20 +128,21 @@ TEST_CASE("H2: a blocking wait on the loop's own thread fails at once instead of
   int waited = 1, awaited = 1;
   double took = 1;
   REQUIRE(t::run([&](uvrun_task_t *task, int step) {
-    static uvrun_cfuture_t *cf;
-    if (step == 0) {
-      cf = th::submit(uvrun_get_running_loop(), [](uvrun_task_t *tk, int) { return uvrun_task_return(tk, t::iv(5)); });
-      auto t0 = std::chrono::steady_clock::now();
-      waited = uvrun_cfuture_wait(cf, -1);
-      took = t::since(t0);
-      // Awaiting it instead works on the same loop.
-      return uvrun_task_await(task, uvrun_wrap_cfuture(uvrun_get_running_loop(), cf));
-    }
-    void *v = nullptr;
-    awaited = uvrun_task_resume(task, &v) == 0 && v == t::iv(5) ? 0 : -1;
-    uvrun_cfuture_unref(cf);
-    return uvrun_task_return(task, nullptr);
-  }) == 0);
+            static uvrun_cfuture_t *cf;
+            if (step == 0) {
+              cf = th::submit(uvrun_get_running_loop(),
+                              [](uvrun_task_t *tk, int) { return uvrun_task_return(tk, t::iv(5)); });
+              auto t0 = std::chrono::steady_clock::now();
+              waited = uvrun_cfuture_wait(cf, -1);
+              took = t::since(t0);
+              // Awaiting it instead works on the same loop.
+              return uvrun_task_await(task, uvrun_wrap_cfuture(uvrun_get_running_loop(), cf));
+            }
+            void *v = nullptr;
+            awaited = uvrun_task_resume(task, &v) == 0 && v == t::iv(5) ? 0 : -1;
+            uvrun_cfuture_unref(cf);
+            return uvrun_task_return(task, nullptr);
+          }) == 0);
   CHECK(waited == UVRUN_E_WOULD_DEADLOCK);
   CHECK(took < 0.1);
   CHECK(awaited == 0);
@@ -175,7 +176,8 @@ TEST_CASE("H2: a future cancelled before its task started never runs the task (a
   CHECK(uvrun_cfuture_result(cf, nullptr) == UVRUN_E_CANCELLED);
   release = true;
   REQUIRE(uvrun_cfuture_wait(blocker, 5) == 0);
-  uvrun_cfuture_t *marker = th::submit(bg.loop(), [](uvrun_task_t *task, int) { return uvrun_task_return(task, nullptr); });
+  uvrun_cfuture_t *marker =
+      th::submit(bg.loop(), [](uvrun_task_t *task, int) { return uvrun_task_return(task, nullptr); });
   REQUIRE(uvrun_cfuture_wait(marker, 5) == 0);  // the cancelled submission's turn has passed
   CHECK_FALSE(ran);
   CHECK(args_freed == 1);
@@ -205,7 +207,8 @@ TEST_CASE("H2: a future cancelled while its task runs cancels the task on its lo
 
 TEST_CASE("H2: cancelling a done future returns 0 and keeps its value") {
   th::Background bg;
-  uvrun_cfuture_t *cf = th::submit(bg.loop(), [](uvrun_task_t *task, int) { return uvrun_task_return(task, t::iv(3)); });
+  uvrun_cfuture_t *cf =
+      th::submit(bg.loop(), [](uvrun_task_t *task, int) { return uvrun_task_return(task, t::iv(3)); });
   REQUIRE(uvrun_cfuture_wait(cf, 5) == 0);
   CHECK(uvrun_cfuture_cancel(cf) == 0);
   void *v = nullptr;
@@ -250,26 +253,26 @@ TEST_CASE("H2: a task on another loop awaits the future without blocking its own
   int ticks = 0, rc = 1;
   void *value = nullptr;
   REQUIRE(t::run([&](uvrun_task_t *task, int step) {
-    static uvrun_cfuture_t *cf;
-    static uvrun_task_t *ticker;
-    if (step == 0) {
-      cf = th::submit(bg.loop(), [](uvrun_task_t *tk, int s) {
-        return s == 0 ? uvrun_task_sleep(tk, 0.1) : uvrun_task_return(tk, t::iv(9));
-      });
-      ticker = t::spawn(uvrun_get_running_loop(), [&](uvrun_task_t *tk, int s) {
-        int rc = s == 0 ? 0 : uvrun_task_resume(tk, nullptr);
-        if (rc < 0) return rc;  // cancelled
-        ticks++;
-        return uvrun_task_sleep(tk, 0.005);
-      });
-      return uvrun_task_await(task, uvrun_wrap_cfuture(uvrun_get_running_loop(), cf));
-    }
-    rc = uvrun_task_resume(task, &value);
-    uvrun_task_cancel(ticker, nullptr);
-    uvrun_task_unref(ticker);
-    uvrun_cfuture_unref(cf);
-    return uvrun_task_return(task, nullptr);
-  }) == 0);
+            static uvrun_cfuture_t *cf;
+            static uvrun_task_t *ticker;
+            if (step == 0) {
+              cf = th::submit(bg.loop(), [](uvrun_task_t *tk, int s) {
+                return s == 0 ? uvrun_task_sleep(tk, 0.1) : uvrun_task_return(tk, t::iv(9));
+              });
+              ticker = t::spawn(uvrun_get_running_loop(), [&](uvrun_task_t *tk, int s) {
+                int rc = s == 0 ? 0 : uvrun_task_resume(tk, nullptr);
+                if (rc < 0) return rc;  // cancelled
+                ticks++;
+                return uvrun_task_sleep(tk, 0.005);
+              });
+              return uvrun_task_await(task, uvrun_wrap_cfuture(uvrun_get_running_loop(), cf));
+            }
+            rc = uvrun_task_resume(task, &value);
+            uvrun_task_cancel(ticker, nullptr);
+            uvrun_task_unref(ticker);
+            uvrun_cfuture_unref(cf);
+            return uvrun_task_return(task, nullptr);
+          }) == 0);
   CHECK(rc == 0);
   CHECK(value == t::iv(9));
   CHECK(ticks >= 5);  // the waiting loop ran its other task meanwhile
@@ -282,10 +285,11 @@ TEST_CASE("H2: cancelling the future a task awaits cancels the other loop's task
   int rc = 0;
   uvrun_cfuture_t *cf = submit_sleeper(bg.loop(), 100, &started, &outcome);
   REQUIRE(t::run([&](uvrun_task_t *task, int step) {
-    if (step == 0) return uvrun_task_await(task, uvrun_wait_for(uvrun_wrap_cfuture(uvrun_get_running_loop(), cf), 0.05));
-    rc = uvrun_task_resume(task, nullptr);
-    return uvrun_task_return(task, nullptr);
-  }) == 0);
+            if (step == 0)
+              return uvrun_task_await(task, uvrun_wait_for(uvrun_wrap_cfuture(uvrun_get_running_loop(), cf), 0.05));
+            rc = uvrun_task_resume(task, nullptr);
+            return uvrun_task_return(task, nullptr);
+          }) == 0);
   CHECK(rc == UVRUN_E_TIMEDOUT);
   CHECK(uvrun_cfuture_cancelled(cf));
   auto t0 = std::chrono::steady_clock::now();
@@ -389,9 +393,8 @@ TEST_CASE("H4: a background runner starts, takes work, stops once and leaves no 
   CHECK(uvrun_background_stop(bg) == 0);
   CHECK(uvrun_background_stop(bg) == 0);  // idempotent
   int rc = 0;
-  uvrun_cfuture_t *late = th::submit(uvrun_background_loop(bg), [](uvrun_task_t *task, int) {
-    return uvrun_task_return(task, nullptr);
-  }, &rc);
+  uvrun_cfuture_t *late = th::submit(
+      uvrun_background_loop(bg), [](uvrun_task_t *task, int) { return uvrun_task_return(task, nullptr); }, &rc);
   CHECK(late == nullptr);
   CHECK(rc == UVRUN_E_LOOP_CLOSED);
   CHECK(uvrun_background_free(bg) == 0);

@@ -21,5 +21,6 @@
 #include "sync.hpp"
 #include "task.hpp"
 #include "taskgroup.hpp"
+#include "thread.hpp"
 #include "timeout.hpp"
 #include "typed_future.hpp"
