@@ -16,11 +16,11 @@ DOC = "docs/semantics.md"
 TEST_DIRS = ["tests", "bindings/python/tests", "bindings/node/test"]
 TEST_SUFFIXES = (".c", ".cpp", ".h", ".hpp", ".py", ".js", ".mjs", ".sh")
 # R, D, X: the runner's items; A: the ported CPython tests; S, N, T, U, V, P,
-# F, L: the I/O groups written down so far (streams, names, TCP, Unix sockets,
-# servers, processes, files, life cycle). The others (G H) join when their
+# F, H, L: the I/O groups written down so far (streams, names, TCP, Unix
+# sockets, servers, processes, files, threads, life cycle). G joins when its
 # items are written down; E (bad input) has no numbers.
-ID = re.compile(r"\b([RDXASNTUVPFL])([0-9]{1,3})\b")
-ITEM = re.compile(r"^- \*\*([RDXASNTUVPFL][0-9]{1,3})\b")
+ID = re.compile(r"\b([RDXASNTUVPFHL])([0-9]{1,3})\b")
+ITEM = re.compile(r"^- \*\*([RDXASNTUVPFHL][0-9]{1,3})\b")
 LISTED = re.compile(r"`((?:tests|bindings)/[^`]+)`")
 
 
