@@ -441,56 +441,8 @@ TEST_CASE("E: submissions and thread-safe futures refuse NULL with INVAL") {
 }
 
 TEST_CASE("H1 H3: 8 threads submit while the loop runs and stops: every submission ends exactly once") {
-  constexpr int kThreads = 8;
-  constexpr int kEach = 5000;
-  std::atomic<long> submitted{0}, done{0}, cancelled{0}, closed{0}, refused{0}, calls{0};
-  struct Tally {
-    std::atomic<long> *done, *cancelled, *closed, *calls;
-  } tally{&done, &cancelled, &closed, &calls};
-  auto count = [](uvrun_cfuture_t *cf, void *ud) {
-    auto *t = static_cast<Tally *>(ud);
-    (*t->calls)++;
-    if (uvrun_cfuture_cancelled(cf)) (*t->cancelled)++;
-    else if (uvrun_cfuture_result(cf, nullptr) == UVRUN_E_LOOP_CLOSED) (*t->closed)++;
-    else (*t->done)++;
-    uvrun_cfuture_unref(cf);
-  };
-  t::LogCapture logs;  // tasks still pending at the close are reported
-  uvrun_background_t *bg = nullptr;
-  REQUIRE(uvrun_background_start(nullptr, &bg) == 0);
-  uvrun_loop_t *loop = uvrun_background_loop(bg);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; i++)
-    threads.emplace_back([&] {
-      for (int k = 0; k < kEach; k++) {
-        if (k % 50 == 49) std::this_thread::sleep_for(std::chrono::microseconds(500));  // spread out
-        submitted++;
-        uvrun_cfuture_t *cf = nullptr;
-        if (k % 3) {
-          uvrun_submit_threadsafe(loop, noop_step, nullptr, nullptr, &cf);
-        } else {
-          cf = th::submit(loop, [](uvrun_task_t *task, int step) {
-            if (step == 0) return uvrun_task_sleep(task, 10);  // left for the shutdown to cancel
-            int rc = uvrun_task_resume(task, nullptr);
-            return rc < 0 ? rc : uvrun_task_return(task, nullptr);
-          });
-        }
-        if (cf == nullptr) {
-          refused++;
-          continue;
-        }
-        if (k % 7 == 0) uvrun_cfuture_cancel(cf);
-        uvrun_cfuture_add_done_callback(cf, count, &tally);
-      }
-    });
-  // Stop once a quarter is in: the rest lands on a loop shutting down, then
-  // closed.
-  while (submitted.load() < kThreads * kEach / 4) std::this_thread::yield();
-  CHECK(uvrun_background_stop(bg) == 0);
-  for (auto &t : threads) t.join();
-  CHECK(uvrun_background_free(bg) == 0);
-  CHECK(calls.load() == done + cancelled + closed);
-  CHECK(calls.load() + refused.load() == kThreads * kEach);
-  MESSAGE("done ", done.load(), ", cancelled ", cancelled.load(), ", loop closed ", closed.load(), ", refused ",
-          refused.load());
+  th::StormTally tally;
+  th::submission_storm(8, 5000, tally);  // 100,000 each: the reliability suite
+  MESSAGE("done ", tally.done.load(), ", cancelled ", tally.cancelled.load(), ", loop closed ", tally.closed.load(),
+          ", refused ", tally.refused.load());
 }
