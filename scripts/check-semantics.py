@@ -16,11 +16,11 @@ DOC = "docs/semantics.md"
 TEST_DIRS = ["tests", "bindings/python/tests", "bindings/node/test"]
 TEST_SUFFIXES = (".c", ".cpp", ".h", ".hpp", ".py", ".js", ".mjs", ".sh")
 # R, D, X: the runner's items; A: the ported CPython tests; S, N, T, U, V, P,
-# F, G, L: the I/O groups written down so far (streams, names, TCP, Unix
-# sockets, servers, processes, files, datagrams, life cycle). H joins when its
-# items are written down; E (bad input) has no numbers.
-ID = re.compile(r"\b([RDXASNTUVPFGL])([0-9]{1,3})\b")
-ITEM = re.compile(r"^- \*\*([RDXASNTUVPFGL][0-9]{1,3})\b")
+# F, G, H, L: the I/O groups written down so far (streams, names, TCP, Unix
+# sockets, servers, processes, files, datagrams, threads, life cycle); E (bad
+# input) has no numbers.
+ID = re.compile(r"\b([RDXASNTUVPFGHL])([0-9]{1,3})\b")
+ITEM = re.compile(r"^- \*\*([RDXASNTUVPFGHL][0-9]{1,3})\b")
 LISTED = re.compile(r"`((?:tests|bindings)/[^`]+)`")
 
 

@@ -93,7 +93,9 @@ UVRUN_EXTERN const char *uvrun_version_string(void);
      "data")                                                                   \
   XX(INCOMPLETE_READ, (-20018), "the stream ended before the expected bytes")  \
   XX(LIMIT_OVERRUN, (-20019),                                                  \
-     "Separator is not found, and chunk exceed the limit")
+     "Separator is not found, and chunk exceed the limit")                     \
+  XX(WOULD_DEADLOCK, (-20020),                                                 \
+     "waiting would deadlock: this thread runs the loop that completes it")
 
 typedef enum {
 #define UVRUN_XX_(name, value, msg) UVRUN_E_##name = value,
@@ -657,6 +659,8 @@ UVRUN_EXTERN void uvrun_runner_free_v2(uvrun_runner_t *runner);
 }
 #endif
 
-/* The I/O headers; uvrun_io.h includes the ones built on its streams. */
+/* Threads; then the I/O headers (uvrun_io.h includes the ones built on its
+ * streams). */
+#include "uvrun_thread.h"
 #include "uvrun_io.h"
 #endif /* UVRUN_H */

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "c/thread_support.h"
 #include "sigint_support.h"
 #include "support.h"
 
@@ -173,6 +174,18 @@ TEST_CASE("torture: 8 threads post 1M call_soon_threadsafe callbacks while the l
   figure("threadsafe_posts", posted.load());
   figure("threadsafe_ran", ts_ran.load());
   figure("threadsafe_refused_after_close", refused.load());
+}
+
+// ---- tasks submitted from other threads while the loop stops ----
+
+TEST_CASE("torture: 8 threads submit 100,000 tasks each while the loop runs, stops and closes") {
+  th::StormTally tally;
+  th::submission_storm(8, 100000, tally);
+  figure("submissions", tally.submitted.load());
+  figure("submissions_done", tally.done.load());
+  figure("submissions_cancelled", tally.cancelled.load());
+  figure("submissions_loop_closed", tally.closed.load());
+  figure("submissions_refused", tally.refused.load());
 }
 
 // ---- wake-ups from another thread ----

@@ -236,6 +236,7 @@ enum class CodeSource { runtime, io };
   case UVRUN_E_OTHER_LOOP_RUNNING:
   case UVRUN_E_LOOP_STOPPED:
   case UVRUN_E_WRONG_THREAD:
+  case UVRUN_E_WOULD_DEADLOCK:
   case UVRUN_E_EXECUTOR_SHUTDOWN:
   case UVRUN_E_READ_BUSY: throw RuntimeError(code, message);
   case UVRUN_E_STREAM_CLOSED: throw StreamClosedError(code, message);

@@ -21,6 +21,7 @@
 #include "sync.hpp"
 #include "task.hpp"
 #include "taskgroup.hpp"
+#include "thread.hpp"
 #include "timeout.hpp"
 #include "typed_future.hpp"
 #include "udp.hpp"
