@@ -20,8 +20,8 @@ int threads_parse_args(int argc, char **argv, const char *prog, const char **mod
 void threads_report_roundtrip(const char *impl, double *trips, uint64_t n, double seconds) {
   double median = oneshot_median(trips, (size_t)n); /* sorts */
   double p99 = trips[(size_t)((double)(n - 1) * 0.99)];
-  printf("{\"impl\":\"%s\",\"case\":\"roundtrip\",\"count\":%llu,\"seconds\":%.6f,\"value\":%.2f,\"p99\":%.2f}\n",
-         impl, (unsigned long long)n, seconds, median * 1e6, p99 * 1e6);
+  printf("{\"impl\":\"%s\",\"case\":\"roundtrip\",\"count\":%llu,\"seconds\":%.6f,\"value\":%.2f,\"p99\":%.2f}\n", impl,
+         (unsigned long long)n, seconds, median * 1e6, p99 * 1e6);
   fflush(stdout);
 }
 

@@ -2,7 +2,8 @@
 //!
 //!     threads-tokio roundtrip N | burst N
 //!
-//! A current-thread runtime runs on a thread of its own until told to stop;
+//! A current-thread runtime with its I/O and time drivers (as one that also
+//! serves sockets has) runs on a thread of its own until told to stop;
 //! this thread hands it `async { 42 }` with Handle::spawn and receives the
 //! value on a oneshot channel with blocking_recv (the JoinHandle cannot be
 //! awaited outside the runtime without another executor).
@@ -62,7 +63,7 @@ fn main() {
             exit(2);
         }
     };
-    let rt = Builder::new_current_thread().build().expect("a current-thread runtime");
+    let rt = Builder::new_current_thread().enable_all().build().expect("a current-thread runtime");
     let handle = rt.handle().clone();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
