@@ -239,8 +239,13 @@ int uvrun_submit_threadsafe(uvrun_loop_t *loop, uvrun_step_fn step, void *arg, c
   return 0;
 }
 
+/* Seconds beyond which a deadline in nanoseconds would overflow (292
+ * years): a longer timeout, INFINITY included, is no limit. */
+#define CF_WAIT_LIMIT ((double)(INT64_MAX / 1000000000))
+
 int uvrun_cfuture_wait(uvrun_cfuture_t *cf, double timeout) {
   uint64_t deadline = 0;
+  int forever = !(timeout >= 0 && timeout < CF_WAIT_LIMIT);
   int rc = 0;
   if (cf == NULL) return uvr_fail(UVRUN_E_INVAL, "cfuture must not be NULL");
   uv_mutex_lock(&cf->mu);
@@ -248,9 +253,9 @@ int uvrun_cfuture_wait(uvrun_cfuture_t *cf, double timeout) {
     uv_mutex_unlock(&cf->mu);
     return uvr_fail(UVRUN_E_WOULD_DEADLOCK, "a blocking wait on the thread of the loop that completes the future");
   }
-  if (timeout >= 0) deadline = uv_hrtime() + uvr_seconds_to_ns(timeout);
+  if (!forever) deadline = uv_hrtime() + uvr_seconds_to_ns(timeout);
   while (cf->state == CF_PENDING && rc == 0) {
-    if (timeout < 0) {
+    if (forever) {
       uv_cond_wait(&cf->done_cond, &cf->mu);
     } else {
       uint64_t now = uv_hrtime();

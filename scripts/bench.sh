@@ -154,7 +154,8 @@ $py bench/compare/aggregate.py "$out"
 echo "wrote $out/summary.md and $out/ratios.png in $((SECONDS - start))s of measuring" >&2
 cat "$out/summary.md"
 
-# ---- I/O benchmarks (W8-W12), then child processes and files (W13, W14):
-# their own scripts, budgets and results ------------------------------------------
+# ---- I/O benchmarks (W8-W12), child processes and files (W13, W14), then
+# tasks from another thread (W15): their own scripts, budgets and results -------
 scripts/bench-io.sh
 scripts/bench-proc-fs.sh
+scripts/bench-threads.sh

@@ -3,9 +3,10 @@ table per workload and case (median of the rounds, min-max, ratios to uvrun
 and to raw libuv), the issue's goals with met or not met, the failures, and
 the implementations that were not available and why; and REPORT.png, a chart
 of uvrun's lead over each peer in every case. REPORT is `io` (W8-W12,
-scripts/bench-io.sh) or `proc-fs` (W13, W14, scripts/bench-proc-fs.sh).
+scripts/bench-io.sh), `proc-fs` (W13, W14, scripts/bench-proc-fs.sh) or
+`threads` (W15, scripts/bench-threads.sh).
 
-    aggregate_io.py RESULTS_DIR [io|proc-fs]
+    aggregate_io.py RESULTS_DIR [io|proc-fs|threads]
 """
 import json
 import statistics
@@ -37,16 +38,24 @@ WORKLOADS = {
             "`proc-IMPL cat BYTES` (write BYTES into `cat` while reading them back)"),
     "W14": ("whole-file reads", "files", "`files-IMPL small PATH N` (read a 4 KiB file whole N times in turn), "
             "`files-IMPL big PATH N` (the median of N reads of the big file)"),
+    "W15": ("tasks handed to a loop in another thread", "threads",
+            "`threads-IMPL roundtrip N` (W15a: submit a task returning an int and block for its result, N times in "
+            "turn, each timed), `threads-IMPL burst N` (W15b: N submissions without waiting, then wait for each "
+            "future; submissions completed per second)"),
 }
 # Each report: its title, workloads, whose goals, what "Client" means, how
 # a run is set up.
 REPORTS = {
     "io": ("I/O benchmarks (W8–W12)", ["W8", "W9", "W10", "W11", "W12"], "issue 17", "Client", "server",
            "every round starts each server afresh and turns their order by one. The server runs on one core, the "
-           "client on the other (`taskset`)."),
+           "client on the other (`taskset`).", "../io/README.md"),
     "proc-fs": ("Child processes and files (W13, W14)", ["W13", "W14"], "issue 18", "Programs", "program",
                 "every round runs each program afresh, in an order turned by one each round, on both cores. "
-                "\"uvrun\" is the C API, \"uvrun C++\" the C++ layer over it."),
+                "\"uvrun\" is the C API, \"uvrun C++\" the C++ layer over it.", "../io/README.md"),
+    "threads": ("Tasks from another thread (W15)", ["W15"], "issue 19", "Programs", "program",
+                "every round runs each program afresh, in an order turned by one each round, on both cores (the "
+                "loop's thread and the submitting one). \"uvrun\" is the C API, \"uvrun C++\" the C++ layer "
+                "over it.", "../threads/README.md"),
 }
 HTTP_PEERS = ["asyncio", "asio", "tokio", "node"]
 # Issues 17's and 18's goals: (workload, case prefix or None for every case, peer, test, threshold, text).
@@ -65,6 +74,8 @@ GOALS = (
        for p in ["asyncio", "tokio", "node"]]
     + [("W13", "cat round trip", "libuv", "ge", 0.8, "≥ 0.8× raw libuv (cat round trip)")]
     + [("W14", None, p, "gt", 1.0, f"ahead of {NAMES[p]}") for p in ["asyncio", "tokio", "node"]]
+    + [("W15", c, p, t, 1.0, f"ahead of {NAMES[p]} ({c[5:]})")
+       for c, t in [("W15a round trip, median", "lt"), ("W15b burst", "gt")] for p in ["asyncio", "tokio", "asio"]]
 )
 
 
@@ -86,7 +97,7 @@ def load(path):
 
 
 def fmt(value, unit):
-    if unit in ("req/s", "conn/s", "MB/s", "spawns/s", "reads/s"):
+    if unit in ("req/s", "conn/s", "MB/s", "spawns/s", "reads/s", "submissions/s"):
         return f"{value:,.0f}"
     if unit == "ms":
         return f"{value:.3f}"
@@ -163,7 +174,7 @@ def check_goal(res, goal, unavailable, failures):
             unchecked.append(key[1])
             continue
         if test == "lt":
-            ok, shown = u < p, f"{u / p:.2f}× its memory"
+            ok, shown = u < p, f"{u / p:.2f}× its {'memory' if res.unit[key] == 'KiB/conn' else 'time'}"
         else:
             ratio = u / p
             ok = ratio >= threshold if test == "ge" else ratio > threshold
@@ -185,7 +196,7 @@ def check_goal(res, goal, unavailable, failures):
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results")
     report = sys.argv[2] if len(sys.argv) > 2 else "io"
-    title, workloads, issue, how_label, noun, setup = REPORTS[report]
+    title, workloads, issue, how_label, noun, setup, readme = REPORTS[report]
     rows, failures, unavailable, meta = load(out / "raw" / f"{report}.jsonl")
     res = Results(rows)
     start, end, versions = meta.get("start", {}), meta.get("end", {}), meta.get("versions", {})
@@ -198,7 +209,7 @@ def main():
                    "numbers and ratios with care."]
     md += ["", f"Each number is the median of the rounds (min–max beside it); {setup} \"× uvrun\" and "
                "\"× raw libuv\" divide an implementation's median by uvrun's and by raw libuv's. How each number "
-               "is taken: [bench/io/README.md](../io/README.md).", ""]
+               f"is taken: [bench/{readme[3:]}]({readme}).", ""]
     md.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()
                                         if k not in ("meta", "machine", "knobs")) + ".")
     md += ["", f"Settings: {versions.get('knobs', '?')}.", "", f"## Goals ({issue})", "",

@@ -40,7 +40,8 @@ UVRUN_EXTERN uvrun_cfuture_t *uvrun_cfuture_ref(uvrun_cfuture_t *cf);
 UVRUN_EXTERN void uvrun_cfuture_unref(uvrun_cfuture_t *cf);
 
 /* Blocks the calling thread until the future is done or `timeout` seconds
- * pass (a negative timeout waits without limit): 0 when done,
+ * pass (a negative timeout, or one too long to count, INFINITY included,
+ * waits without limit): 0 when done,
  * UVRUN_E_TIMEDOUT when not. On the thread running the task's loop it
  * returns UVRUN_E_WOULD_DEADLOCK at once instead of hanging. */
 UVRUN_EXTERN int uvrun_cfuture_wait(uvrun_cfuture_t *cf, double timeout);

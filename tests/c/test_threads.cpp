@@ -7,6 +7,7 @@
 #include <uvrun.h>
 
 #include <atomic>
+#include <cmath>
 #include <string>
 #include <thread>
 
@@ -122,6 +123,20 @@ TEST_CASE("H2: a blocking wait times out while the task runs, then sees it done"
   CHECK(outcome == 1);
   CHECK(uvrun_cfuture_wait(cf, 0) == 0);  // done: no wait at all
   uvrun_cfuture_unref(cf);
+}
+
+TEST_CASE("H2: a blocking wait with a timeout too long to count in nanoseconds waits for the task") {
+  th::Background bg;
+  for (double timeout : {HUGE_VAL, 1e300, 3e10}) {
+    CAPTURE(timeout);
+    std::atomic<bool> started{false};
+    std::atomic<int> outcome{0};
+    uvrun_cfuture_t *cf = submit_sleeper(bg.loop(), 0.05, &started, &outcome);
+    CHECK(uvrun_cfuture_wait(cf, timeout) == 0);
+    CHECK(outcome == 1);
+    REQUIRE(uvrun_cfuture_wait(cf, 5) == 0);  // the sleeper does not outlive its counters
+    uvrun_cfuture_unref(cf);
+  }
 }
 
 TEST_CASE("H2: a blocking wait on the loop's own thread fails at once instead of hanging") {
