@@ -1,4 +1,5 @@
 /* error.c -- the code table, error objects and the per-thread last error. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -149,9 +150,28 @@ int uvr_fail(int code, const char *fmt, ...) {
   return code;
 }
 
+/* A thread that ends holding an error object as its last failure lets go of
+ * it then (a thread-specific key's destructor runs before the thread's
+ * thread-locals go). Keyed once per thread, at its first error object. */
+static pthread_key_t last_error_key;
+static pthread_once_t last_error_key_once = PTHREAD_ONCE_INIT;
+static _Thread_local unsigned char last_error_keyed;
+
+static void release_last_error(void *slot) {
+  uvrun_error_t **at = slot;
+  uvrun_error_unref(*at);
+  *at = NULL;
+}
+
+static void make_last_error_key(void) { pthread_key_create(&last_error_key, release_last_error); }
+
 int uvr_fail_error(uvrun_error_t *err) {
   int code = uvr_fail(err->code, "%s", err->message);
   last_error = err;
+  if (!last_error_keyed) {
+    pthread_once(&last_error_key_once, make_last_error_key);
+    last_error_keyed = pthread_setspecific(last_error_key, &last_error) == 0;
+  }
   return code;
 }
 

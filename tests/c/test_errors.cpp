@@ -2,8 +2,10 @@
 #include <doctest/doctest.h>
 #include <uvrun.h>
 
+#include <atomic>
 #include <cerrno>
 #include <string>
+#include <thread>
 
 #include "support.h"
 
@@ -72,4 +74,17 @@ TEST_CASE("uvrun_take_error hands over the last failure with its message") {
   CHECK(uvrun_error_code(err) == UVRUN_E_INVAL);
   CHECK(std::string(uvrun_error_message(err)) == uvrun_errmsg());
   uvrun_error_unref(err);
+}
+
+TEST_CASE("A thread that ends with an error object as its last failure frees it") {
+  static std::atomic<int> freed{0};
+  freed = 0;
+  std::thread([] {
+    uvrun_error_t *err = uvrun_error_new(-EPERM, "kept by the thread", &freed, [](void *p) {
+      ++*static_cast<std::atomic<int> *>(p);
+    });
+    CHECK(uvrun_error_set_last(err) == -EPERM);  // the thread's last failure holds it
+  }).join();
+  CHECK(freed == 1);
+  std::thread([] { CHECK(uvrun_cfuture_wait(nullptr, 0) == UVRUN_E_INVAL); }).join();  // a code only: nothing held
 }

@@ -48,8 +48,6 @@ uvrun::Task<std::string> read_hello(Read kind, uvrun::Stream &s, Wrap wrap) {
   }
 }
 
-}
-
 }  // namespace
 
 TEST_CASE("S3: a C++ read cancelled before its bytes came consumed nothing") {
