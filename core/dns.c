@@ -10,7 +10,8 @@
  * be gone by the time the resolver returns. Cancelling the future marks the
  * request, and a job that starts after that returns at once without calling
  * the resolver; one already in the resolver finishes, and its result is freed
- * with the request. */
+ * with the request. A lookup is an I/O job: a runner's close cancels it while
+ * it is still queued (L1). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +180,7 @@ static uvrun_future_t *lookup_submit(uvrun_loop_t *loop, lookup_req *lk, const u
   }
   *lookup_slot(fut) = lk;
   atomic_init(&lk->refs, 2);
-  if (uvr_executor_submit_into(loop, lookup_job, lk, fut) < 0) {
+  if (uvr_executor_submit_io(loop, lookup_job, lk, fut) < 0) {
     atomic_store_explicit(&lk->refs, 1, memory_order_relaxed);
     uvrun_future_unref(fut);
     return NULL;

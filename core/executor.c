@@ -291,22 +291,6 @@ static void job_done_cb(uvrun_loop_t *loop, uvr_item *item, int run) {
 
 int uvr_executor_busy(const uvrun_loop_t *loop) { return loop->executor != NULL && loop->executor->jobs != NULL; }
 
-int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t **out) {
-  uvrun_future_t *fut;
-  int rc;
-
-  *out = NULL;
-  if (loop == NULL || fn == NULL)
-    return uvr_fail(UVRUN_E_INVAL, "uvrun_run_in_executor: %s is NULL", loop == NULL ? "loop" : "fn");
-  if ((rc = uvrun_future_new(loop, &fut)) < 0) return rc;
-  if ((rc = uvr_executor_submit_into(loop, fn, ud, fut)) < 0) {
-    uvrun_future_unref(fut);
-    return rc;
-  }
-  *out = fut;
-  return 0;
-}
-
 static int submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut, int io) {
   uvr_executor *s;
   uvr_job *job;
@@ -359,8 +343,20 @@ fail_thread:
   return rc;
 }
 
-int uvr_executor_submit_into(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut) {
-  return submit(loop, fn, ud, fut, 0);
+int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t **out) {
+  uvrun_future_t *fut;
+  int rc;
+
+  *out = NULL;
+  if (loop == NULL || fn == NULL)
+    return uvr_fail(UVRUN_E_INVAL, "uvrun_run_in_executor: %s is NULL", loop == NULL ? "loop" : "fn");
+  if ((rc = uvrun_future_new(loop, &fut)) < 0) return rc;
+  if ((rc = submit(loop, fn, ud, fut, 0)) < 0) {
+    uvrun_future_unref(fut);
+    return rc;
+  }
+  *out = fut;
+  return 0;
 }
 
 int uvr_executor_submit_io(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut) {

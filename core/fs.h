@@ -16,7 +16,8 @@ typedef struct uvr_fd {
   char *path; /* for messages */
   uv_mutex_t mu;
   uv_cond_t idle;
-  int busy; /* under mu: jobs submitted on it that have not ended */
+  int busy;          /* under mu: jobs submitted on it that have not ended */
+  int close_on_idle; /* under mu: the job that ends last closes fd */
 } uvr_fd;
 
 /* NULL on failure (recorded). One reference, the caller's. */
@@ -25,6 +26,9 @@ uvr_fd *uvr_fd_ref(uvr_fd *fd);
 void uvr_fd_unref(uvr_fd *fd);
 /* On a worker: waits until no job uses fd, then closes it: 0 or -errno. */
 int uvr_fd_close_when_idle(uvr_fd *fd);
+/* On the loop thread, never waiting: closes fd now, or has the last job
+ * using it close it. The descriptor it had, -1 if none. */
+int uvr_fd_close_soon(uvr_fd *fd);
 
 /* One operation. The future and the job share it (atomic refs): the job
  * never touches the future, which may be gone when the job ends. */

@@ -5,9 +5,14 @@
  * uvr_fd that its jobs share, so that dropping the file while a job runs
  * closes the descriptor only once that job is done with it -- never under
  * it, where the number could already name another file. close() is a job
- * too, which waits for the jobs submitted before it. */
+ * too, which waits for the jobs submitted before it.
+ *
+ * A file left open is closed when its last reference goes, or at the
+ * loop's close (L1); debug mode reports it, as asyncio's ResourceWarning
+ * does for a file object never closed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,10 +20,12 @@
 #include "fs.h"
 
 struct uvrun_file_s {
-  int refs;           /* loop thread only */
-  int closed;         /* close() was called */
-  uvrun_loop_t *loop; /* reference */
-  uvr_fd *fd;         /* reference */
+  int refs;                  /* loop thread only */
+  int closed;                /* close() was called, or the loop closed it */
+  uvrun_loop_t *loop;        /* reference */
+  uvr_fd *fd;                /* reference */
+  char *origin;              /* debug mode: who opened it, for the report */
+  uvrun_file_t *prev, *next; /* loop->files */
 };
 
 uvrun_file_t *uvrun_file_ref(uvrun_file_t *file) {
@@ -26,11 +33,45 @@ uvrun_file_t *uvrun_file_ref(uvrun_file_t *file) {
   return file;
 }
 
+/* "unclosed file <File fd=5 path='/tmp/x'> created by task 'main', closed
+ * when dropped", in the words of a stream's report. */
+static void report_unclosed_file(const uvrun_file_t *file, int fd, const char *when) {
+  uvr_logf(UVRUN_LOG_WARNING, "unclosed file <File fd=%d path='%s'>%s, closed %s", fd, file->fd->path,
+           file->origin != NULL ? file->origin : "", when);
+}
+
+/* The descriptor, read under the lock the open job writes it under. */
+static int file_fd_number(const uvrun_file_t *file) {
+  int fd;
+  uv_mutex_lock(&file->fd->mu);
+  fd = file->fd->fd;
+  uv_mutex_unlock(&file->fd->mu);
+  return fd;
+}
+
 void uvrun_file_unref(uvrun_file_t *file) {
+  int fd;
   if (file == NULL || --file->refs > 0) return;
+  /* The descriptor closes with the last of the jobs using it (uvr_fd_unref). */
+  if (file->loop->debug && !file->closed && (fd = file_fd_number(file)) >= 0)
+    report_unclosed_file(file, fd, "when dropped");
+  if (file->prev != NULL) file->prev->next = file->next;
+  else file->loop->files = file->next;
+  if (file->next != NULL) file->next->prev = file->prev;
   uvr_fd_unref(file->fd);
   uvr_loop_unref(file->loop);
+  uvr_free(file->origin);
   uvr_free(file);
+}
+
+void uvr_files_close_all(uvrun_loop_t *loop) {
+  uvrun_file_t *file;
+  int fd;
+  for (file = loop->files; file != NULL; file = file->next) {
+    if (file->closed) continue;
+    file->closed = 1;
+    if ((fd = uvr_fd_close_soon(file->fd)) >= 0 && loop->debug) report_unclosed_file(file, fd, "at loop close");
+  }
 }
 
 const char *uvrun_file_path(const uvrun_file_t *file) { return file != NULL ? file->fd->path : NULL; }
@@ -40,7 +81,12 @@ const char *uvrun_file_path(const uvrun_file_t *file) { return file != NULL ? fi
 static int run_open(uvr_fs_req *req) {
   int fd = open(req->path, req->flags | O_CLOEXEC, (mode_t)req->mode);
   if (fd < 0) return uvr_fs_fail(req, -errno);
-  req->fd->fd = fd; /* the future's completion publishes it to the loop thread */
+  /* Under the lock: the loop thread reads it to report a dropped file, and
+   * one whose loop closed meanwhile is not to be left open. */
+  uv_mutex_lock(&req->fd->mu);
+  if (req->fd->close_on_idle) close(fd);
+  else req->fd->fd = fd;
+  uv_mutex_unlock(&req->fd->mu);
   return 0;
 }
 
@@ -61,6 +107,10 @@ uvrun_future_t *uvrun_file_open(uvrun_loop_t *loop, const char *path, int flags,
   }
   file->refs = 1;
   file->loop = uvr_loop_ref(loop);
+  if (loop->debug) file->origin = uvr_io_origin(loop);
+  file->next = loop->files;
+  if (loop->files != NULL) loop->files->prev = file;
+  loop->files = file;
   req->fd = uvr_fd_ref(file->fd);
   req->flags = flags;
   req->mode = mode;

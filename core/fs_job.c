@@ -62,9 +62,28 @@ int uvr_fd_close_when_idle(uvr_fd *fd) {
   return rc;
 }
 
+int uvr_fd_close_soon(uvr_fd *fd) {
+  int had;
+  uv_mutex_lock(&fd->mu);
+  had = fd->fd;
+  if (had >= 0 && fd->busy == 0) {
+    close(had);
+    fd->fd = -1;
+  }
+  fd->close_on_idle = 1;
+  uv_mutex_unlock(&fd->mu);
+  return had;
+}
+
 static void fd_job_ended(uvr_fd *fd) {
   uv_mutex_lock(&fd->mu);
-  if (--fd->busy == 0) uv_cond_broadcast(&fd->idle);
+  if (--fd->busy == 0) {
+    uv_cond_broadcast(&fd->idle);
+    if (fd->close_on_idle && fd->fd >= 0) {
+      close(fd->fd);
+      fd->fd = -1;
+    }
+  }
   uv_mutex_unlock(&fd->mu);
 }
 

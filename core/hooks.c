@@ -10,11 +10,12 @@
 static void detach_executor(uvrun_loop_t *loop) { uvr_executor_detach(loop); }
 
 /* Nothing can run now: servers stop listening, streams still open are
- * aborted and children still running are killed and reaped (L1), and what holds references through callbacks (a gather
+ * aborted, files closed and children still running are killed and reaped (L1), and what holds references through callbacks (a gather
  * awaiting a task, a task awaiting itself through a gather) lets go. */
 static void drop_references(uvrun_loop_t *loop) {
   uvr_servers_drop_all(loop);
   uvr_streams_abort_all(loop);
+  uvr_files_close_all(loop);
   uvr_processes_drop_all(loop);
   uvr_asyncgen_detach_all(loop);
   uvr_task_drop_all(loop);

@@ -203,12 +203,11 @@ void uvr_task_cache_free(uvrun_loop_t *loop);
 /* Frees nothing that a late worker may still touch: workers hold their own
  * reference to the shared pool state. */
 int uvr_executor_submit(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t **out);
-/* The same job completing fut, the caller's (an I/O future that frees its
- * result itself); the job holds a reference to it until it completes. */
-int uvr_executor_submit_into(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut);
-/* The same for an I/O job (a file operation), which a runner's close
- * cancels while it is still queued: fut's cancel must make the job return
- * at once when it starts. */
+/* An I/O job (a file operation, a name lookup) completing fut, the
+ * caller's (an I/O future that frees its result itself); the job holds a
+ * reference to it until it completes. A runner's close cancels it while it
+ * is still queued: fut's cancel must make the job return at once when it
+ * starts. */
 int uvr_executor_submit_io(uvrun_loop_t *loop, uvrun_work_fn fn, void *ud, uvrun_future_t *fut);
 /* Runner close (L1): cancels the futures of the I/O jobs not yet started. */
 void uvr_executor_cancel_queued_io(uvrun_loop_t *loop);

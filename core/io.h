@@ -46,12 +46,20 @@ void uvr_stream_discard(uvrun_stream_t *stream);
 int uvr_stream_connected(uvrun_stream_t *stream);
 /* Loop close (L1): aborts every stream still open; 1 if any was. */
 int uvr_streams_abort_all(uvrun_loop_t *loop);
+/* Debug mode: " created by task 'name' at site" for the current task, to
+ * name in an unclosed report; NULL outside a task (or without memory). */
+char *uvr_io_origin(uvrun_loop_t *loop);
 /* fn(ud) runs once the handle has closed, while the stream's memory is
  * still there (a server counts its open connections, V7); fn NULL: none.
  * One per stream. */
 void uvr_stream_on_closed(uvrun_stream_t *stream, void (*fn)(void *ud), void *ud);
 /* Fills opts from `given` (NULL: defaults), checking it. */
 int uvr_stream_opts_from(const uvrun_stream_opts_t *given, uvrun_stream_opts_t *opts);
+
+/* ---- fs_file.c ---- */
+/* Loop close (L1): closes every open file not closed, reported in debug
+ * mode; a descriptor a job still uses is closed when that job ends. */
+void uvr_files_close_all(uvrun_loop_t *loop);
 
 /* ---- dns.c ---- */
 /* uvrun_getaddrinfo with getaddrinfo's AI_* flags, unchecked. */

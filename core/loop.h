@@ -146,6 +146,7 @@ struct uvrun_loop_s {
   char *read_scratch;
   uvrun_server_t *servers;    /* server.c: every server not yet freed */
   uvrun_process_t *processes; /* process.c: each kept until its handle closed */
+  uvrun_file_t *files;        /* fs_file.c: every open file not yet freed */
   uvr_tsq ts;                 /* last: what other threads write */
 };
 

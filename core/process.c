@@ -56,8 +56,10 @@ static int process_opts_from(const uvrun_process_opts_t *given, uvrun_process_op
   }
   if (opts->env_replace != 0 && opts->env_replace != 1) return uvr_fail(UVRUN_E_INVAL, "env_replace must be 0 or 1");
   for (i = 0; i < 3; i++) {
-    if (opts->stdio[i] < UVRUN_STDIO_INHERIT || opts->stdio[i] > UVRUN_STDIO_FD)
+    if (opts->stdio[i] < UVRUN_STDIO_INHERIT || opts->stdio[i] > UVRUN_STDIO_STDOUT)
       return uvr_fail(UVRUN_E_INVAL, "stdio[%d] must be a UVRUN_STDIO_* value, not %d", i, (int)opts->stdio[i]);
+    if (opts->stdio[i] == UVRUN_STDIO_STDOUT && i != 2)
+      return uvr_fail(UVRUN_E_INVAL, "stdio[%d]: UVRUN_STDIO_STDOUT is for stderr (stdio[2]) only", i);
     if (opts->stdio[i] == UVRUN_STDIO_FD && opts->stdio_fd[i] < 0)
       return uvr_fail(UVRUN_E_INVAL, "stdio_fd[%d] must be a descriptor for UVRUN_STDIO_FD", i);
   }
@@ -171,31 +173,57 @@ static void process_on_exit(uv_process_t *handle, int64_t exit_status, int term_
   process_close_handle(proc);
 }
 
+/* stdout as a pipe that stderr shares (asyncio's stderr=STDOUT). libuv
+ * makes its pipes during the spawn, too late for stderr to name one, so this
+ * one is made first: the parent's end is the stream, the child's end is
+ * given to both as a descriptor and closed by the caller after the spawn. */
+static int process_shared_pipe(uvrun_process_t *proc, const uvrun_process_opts_t *o, uv_stdio_container_t *c,
+                               int *child_end) {
+  uv_os_fd_t fds[2];
+  int rc = uv_socketpair(SOCK_STREAM, 0, fds, 0, 0);
+  if (rc < 0) return uvr_fail(rc, "cannot make the stdout pipe: %s", uv_strerror(rc));
+  *child_end = fds[1];
+  if ((proc->stdio[1] = uvr_stream_new(proc->loop, UV_NAMED_PIPE, o->pipe.size != 0 ? &o->pipe : NULL)) == NULL) {
+    close(fds[0]);
+    return uvr_last_code();
+  }
+  if ((rc = uv_pipe_open((uv_pipe_t *)uvr_stream_handle(proc->stdio[1]), fds[0])) < 0) {
+    close(fds[0]);
+    return uvr_fail(rc, "cannot open the stdout pipe: %s", uv_strerror(rc));
+  }
+  c->flags = UV_INHERIT_FD;
+  c->data.fd = fds[1];
+  return 0;
+}
+
 /* The child's stdio[i] as libuv takes it. A pipe's stream is made here;
- * /dev/null is opened into *devnull, closed by the caller after the spawn. */
+ * descriptors opened for the child (/dev/null, a shared pipe's end) go into
+ * opened[i], closed by the caller after the spawn. */
 static int process_stdio_setup(uvrun_process_t *proc, const uvrun_process_opts_t *o, int i, uv_stdio_container_t *c,
-                               int *devnull) {
+                               int *opened) {
   switch (o->stdio[i]) {
   case UVRUN_STDIO_PIPE:
+    if (i == 1 && o->stdio[2] == UVRUN_STDIO_STDOUT) return process_shared_pipe(proc, o, &c[i], &opened[i]);
     proc->stdio[i] = uvr_stream_new(proc->loop, UV_NAMED_PIPE, o->pipe.size != 0 ? &o->pipe : NULL);
     if (proc->stdio[i] == NULL) return uvr_last_code();
     /* The child's side: it reads its stdin, writes the others. */
-    c->flags = UV_CREATE_PIPE | (i == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE);
-    c->data.stream = uvr_stream_handle(proc->stdio[i]);
+    c[i].flags = UV_CREATE_PIPE | (i == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE);
+    c[i].data.stream = uvr_stream_handle(proc->stdio[i]);
     return 0;
   case UVRUN_STDIO_DEVNULL:
-    if ((*devnull = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC)) < 0)
+    if ((opened[i] = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC)) < 0)
       return uvr_fail(-errno, "cannot open /dev/null: %s", strerror(errno));
-    c->flags = UV_INHERIT_FD;
-    c->data.fd = *devnull;
+    c[i].flags = UV_INHERIT_FD;
+    c[i].data.fd = opened[i];
     return 0;
   case UVRUN_STDIO_FD:
-    c->flags = UV_INHERIT_FD;
-    c->data.fd = o->stdio_fd[i];
+    c[i].flags = UV_INHERIT_FD;
+    c[i].data.fd = o->stdio_fd[i];
     return 0;
+  case UVRUN_STDIO_STDOUT: /* stderr: whatever stdout is, always a descriptor by now */ c[i] = c[1]; return 0;
   default:
-    c->flags = UV_INHERIT_FD;
-    c->data.fd = i;
+    c[i].flags = UV_INHERIT_FD;
+    c[i].data.fd = i;
     return 0;
   }
 }
@@ -241,11 +269,11 @@ static void process_spawn_undo(uvrun_process_t *proc, int spawned) {
 static int process_spawn(uvrun_process_t *proc, const char *const *argv, const uvrun_process_opts_t *o) {
   uv_process_options_t uo;
   uv_stdio_container_t stdio[3];
-  int devnull[3] = {-1, -1, -1}, i, rc = 0, failed;
+  int opened[3] = {-1, -1, -1}, i, rc = 0, failed;
   char **env = uvr_env_build(o->env, o->env_replace, &failed);
   if (failed < 0) return failed;
   memset(&uo, 0, sizeof uo);
-  for (i = 0; i < 3 && rc == 0; i++) rc = process_stdio_setup(proc, o, i, &stdio[i], &devnull[i]);
+  for (i = 0; i < 3 && rc == 0; i++) rc = process_stdio_setup(proc, o, i, stdio, opened);
   if (rc == 0) {
     uo.exit_cb = process_on_exit;
     uo.file = argv[0];
@@ -258,7 +286,7 @@ static int process_spawn(uvrun_process_t *proc, const char *const *argv, const u
     if (rc < 0) rc = process_spawn_error(rc, argv[0], o->cwd);
   }
   for (i = 0; i < 3; i++)
-    if (devnull[i] >= 0) close(devnull[i]);
+    if (opened[i] >= 0) close(opened[i]);
   uvr_env_free(env);
   return rc;
 }

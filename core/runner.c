@@ -399,7 +399,7 @@ static int shut_down(uvrun_runner_t *r) {
   rc = uvrun_loop_shutdown_asyncgens(loop);
   announce(r, UVRUN_SHUTDOWN_ASYNCGENS, 1, rc, uvr_asyncgen_count, 0);
   if (rc < 0) return rc;
-  uvr_executor_cancel_queued_io(loop); /* L1: file jobs not started never run */
+  uvr_executor_cancel_queued_io(loop); /* L1: lookups and file jobs not started never run */
   announce(r, UVRUN_SHUTDOWN_EXECUTOR, 0, 0, uvr_executor_jobs, executor_timeout);
   rc = uvrun_loop_shutdown_default_executor(loop, executor_timeout);
   announce(r, UVRUN_SHUTDOWN_EXECUTOR, 1, rc, uvr_executor_jobs, executor_timeout);

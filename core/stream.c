@@ -71,8 +71,9 @@ int uvr_stream_check_open(const uvrun_stream_t *stream) {
 
 /* ---- making one ---- */
 
-/* Debug mode: the task that makes a stream, named in its unclosed report. */
-static char *origin_of(uvrun_loop_t *loop) {
+/* Debug mode: the task that makes a stream (or a file), named in its
+ * unclosed report. */
+char *uvr_io_origin(uvrun_loop_t *loop) {
   char buf[256];
   const uvrun_task_t *task = loop->current_task;
   const char *site;
@@ -114,7 +115,7 @@ uvrun_stream_t *uvr_stream_new(uvrun_loop_t *loop, uv_handle_type type, const uv
   stream->write_low = (size_t)o.write_low;
   stream->nodelay = o.nodelay;
   stream->keepalive = o.keepalive;
-  if (loop->debug) stream->origin = origin_of(loop);
+  if (loop->debug) stream->origin = uvr_io_origin(loop);
   stream->next = loop->streams;
   if (loop->streams != NULL) loop->streams->prev = stream;
   loop->streams = stream;

@@ -50,13 +50,8 @@ scripts/deps.sh python3 python3-uvloop jq redis-server redis-tools wrk apache2-u
 command -v node >/dev/null || scripts/deps.sh nodejs # keep a node installed otherwise
 command -v cargo >/dev/null || scripts/deps.sh cargo
 
-out=bench/results
-raw=$out/raw
-logs=$raw/io
-rm -rf "$logs" "$raw/io.jsonl"
-mkdir -p "$logs"
-: >"$raw/io.jsonl"
-record() { jq -nc "$@" >>"$raw/io.jsonl"; }
+source scripts/bench-io-lib.sh
+open_record io
 
 # ---- build -------------------------------------------------------------------
 [ -d build-release ] || meson setup build-release --buildtype=release >/dev/null
@@ -68,50 +63,6 @@ for d in resp http; do
   fi
 done
 
-declare -A server=() # kind/impl -> the command that starts it (shell words)
-wanted() { [ -z "$impls_wanted" ] || [[ " $impls_wanted " == *" $1 "* ]]; }
-unavailable() {
-  record --arg kind "$1" --arg impl "$2" --arg why "$3" '{kind: $kind, impl: $impl, unavailable: $why}'
-  echo "not available: $1/$2: $3" >&2
-}
-first_error() { grep -m1 -iE 'error|unknown target' "$1" | cut -c1-200; }
-
-native() { # kind impl ninja-target source
-  wanted "$2" || return 0
-  [ -f "$4" ] || { unavailable "$1" "$2" "$4 is not in this tree"; return 0; }
-  if ! nice -n "$niceness" ninja -C build-release "$3" >"$logs/build-$1-$2.log" 2>&1; then
-    unavailable "$1" "$2" "did not build: $(first_error "$logs/build-$1-$2.log")"
-    return 0
-  fi
-  server[$1/$2]=$(printf %q "$root/build-release/$3")
-}
-
-crate() { # kind impl crate-folder
-  local copy=build-release/$3 exe
-  wanted "$2" || return 0
-  [ -f "$3/Cargo.toml" ] || { unavailable "$1" "$2" "$3/Cargo.toml is not in this tree"; return 0; }
-  if ! nice -n "$niceness" scripts/build-crate.sh "$3" "$copy" >"$logs/build-$1-$2.log" 2>&1; then
-    unavailable "$1" "$2" "cargo could not build it offline from /usr/share/cargo/registry: $(first_error "$logs/build-$1-$2.log")"
-    return 0
-  fi
-  exe=$(find "$copy/target/release" -maxdepth 1 -type f -perm -u+x | head -1)
-  [ -n "$exe" ] || { unavailable "$1" "$2" "cargo built no executable"; return 0; }
-  server[$1/$2]=$(printf %q "$root/$exe")
-}
-
-script() { # kind impl file interpreter [args after the file...]
-  local kind=$1 impl=$2 file=$3 interp=$4
-  shift 4
-  wanted "$impl" || return 0
-  [ -f "$file" ] || { unavailable "$kind" "$impl" "$file is not in this tree"; return 0; }
-  command -v "$interp" >/dev/null || { unavailable "$kind" "$impl" "$interp is not installed"; return 0; }
-  if [ "$impl" = uvloop ] && ! $py -c 'import uvloop' 2>/dev/null; then
-    unavailable "$kind" "$impl" "python3-uvloop does not import"
-    return 0
-  fi
-  server[$kind/$impl]="$(printf '%q ' "$interp" "$root/$file" "$@")"
-}
-
 resp_impls=(uvrun redis libuv asio tokio asyncio uvloop node)
 http_impls=(uvrun libuv asio tokio asyncio uvloop node)
 bulk_impls=(uvrun libuv)
@@ -119,7 +70,7 @@ bulk_impls=(uvrun libuv)
 native resp uvrun examples/uvrun-resp-server examples/resp_server/main.c
 native http uvrun examples/uvrun-http-hello examples/http_hello/main.cpp
 if wanted redis; then
-  if command -v redis-server >/dev/null; then server[resp/redis]=redis-server; else unavailable resp redis "redis-server is not installed"; fi
+  if command -v redis-server >/dev/null; then cmd[resp/redis]=redis-server; else unavailable resp redis "redis-server is not installed"; fi
 fi
 # The peers: the same names in both folders (notes in bench/io/README.md).
 for kind in resp http; do
@@ -135,7 +86,7 @@ done
 native bulk uvrun bench/io/bulk-uvrun bench/io/bulk_uvrun.c
 native bulk libuv bench/io/bulk-libuv bench/io/bulk_libuv.c
 for impl in "${bulk_impls[@]}"; do
-  [ -z "${server[bulk/$impl]:-}" ] || server[bulk/$impl]+=" sink"
+  [ -z "${cmd[bulk/$impl]:-}" ] || cmd[bulk/$impl]+=" sink"
 done
 
 # ---- servers -------------------------------------------------------------------
@@ -172,7 +123,7 @@ start_server() {
       sleep 0.1
     done
   else
-    (eval "exec $on_server ${server[$1/$2]} --host 127.0.0.1 --port 0") >"$log" 2>"$logs/$3.server.err" &
+    (eval "exec $on_server ${cmd[$1/$2]} --host 127.0.0.1 --port 0") >"$log" 2>"$logs/$3.server.err" &
     srv_pid=$!
     for _ in $(seq 200); do
       line=$(grep -m1 '^listening on ' "$log" || true)
@@ -200,21 +151,6 @@ stop_server() {
 
 # ---- results -------------------------------------------------------------------
 start=$SECONDS
-left() { echo $((budget - (SECONDS - start))); }
-# A client's time limit: its own, or what is left of the budget.
-limit() { local l; l=$(left); echo $(($1 < l ? $1 : (l > 1 ? l : 1))); }
-
-measured() { # workload case impl round unit value
-  record --arg w "$1" --arg c "$2" --arg i "$3" --argjson r "$4" --arg u "$5" --argjson v "$6" \
-    '{workload: $w, case: $c, impl: $i, round: $r, unit: $u, value: $v}'
-}
-failed() { # workload case impl round why
-  record --arg w "$1" --arg c "$2" --arg i "$3" --argjson r "$4" --arg why "$5" \
-    '{workload: $w, case: $c, impl: $i, round: $r, failed: $why}'
-  echo "failed: $1 $2 $3 round $4: $5" >&2
-}
-is_number() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; }
-
 # Each client run: $1 workload, $2 case, $3 impl, $4 round, $5 output file;
 # then the command. 0 when it exited well and the server still runs. A
 # server that dies ends the client at once (redis-benchmark would retry for
@@ -288,7 +224,7 @@ w10() { # the "server" is the sink: it exits by itself once it has answered
   local f=$logs/W10-$1-r$2.txt c mbs sink_rc=0
   c=$(numfmt --to=iec-i --suffix=B "$w10_bytes")
   client W10 "$c" "$1" "$2" "$f" timeout "$(limit 300)" \
-    bash -c "exec ${on_client[*]} ${server[bulk/$1]% sink} source --host 127.0.0.1 --port $srv_port --bytes $w10_bytes" ||
+    bash -c "exec ${on_client[*]} ${cmd[bulk/$1]% sink} source --host 127.0.0.1 --port $srv_port --bytes $w10_bytes" ||
     return 0
   wait "$srv_pid" || sink_rc=$?
   srv_pid=
@@ -338,7 +274,7 @@ run_workload() { # workload kind function round impls...
   local impls=("$@")
   for ((i = 0; i < n; i++)); do
     impl=${impls[(i + round - 1) % n]}
-    [ -n "${server[$kind/$impl]:-}" ] || continue
+    [ -n "${cmd[$kind/$impl]:-}" ] || continue
     if [ "$(left)" -lt 10 ]; then
       failed "$w" "" "$impl" "$round" "skipped: time budget spent"
       continue
@@ -354,14 +290,8 @@ run_workload() { # workload kind function round impls...
   done
 }
 
-meta() { # when: start or end
-  record --arg when "$1" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    '{meta: $when, date: $date, load: $load}'
-}
-
 meta start
-record --arg machine "$(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-  --arg uvrun "$(awk '/#define UVRUN_VERSION_(MAJOR|MINOR|PATCH) /{v = v (v == "" ? "" : ".") $3} END{print v}' capi/include/uvrun.h)" \
+record --arg machine "$(machine)" --arg uvrun "$(uvrun_version)" \
   --arg libuv "$(pkg-config --modversion libuv)" \
   --arg redis "$(redis-server --version | grep -o 'v=[^ ]*' | cut -c3-)" \
   --arg wrk "$(wrk -v 2>&1 | head -1 | cut -d' ' -f2)" \

@@ -1,10 +1,11 @@
-"""Turns bench/results/raw/io.jsonl (scripts/bench-io.sh) into
-bench/results/io.md: one table per workload and case (median of the rounds,
-min-max, ratios to uvrun and to raw libuv), issue 17's goals with met or not
-met, the failures, and the servers that were not available and why; and
-io.png, a chart of uvrun's lead over each peer in every case.
+"""Turns bench/results/raw/REPORT.jsonl into bench/results/REPORT.md: one
+table per workload and case (median of the rounds, min-max, ratios to uvrun
+and to raw libuv), the issue's goals with met or not met, the failures, and
+the implementations that were not available and why; and REPORT.png, a chart
+of uvrun's lead over each peer in every case. REPORT is `io` (W8-W12,
+scripts/bench-io.sh) or `proc-fs` (W13, W14, scripts/bench-proc-fs.sh).
 
-    aggregate_io.py RESULTS_DIR
+    aggregate_io.py RESULTS_DIR [io|proc-fs]
 """
 import json
 import statistics
@@ -12,9 +13,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-IMPLS = ["uvrun", "redis", "libuv", "asio", "tokio", "asyncio", "uvloop", "node"]
+IMPLS = ["uvrun", "uvrun-cpp", "redis", "libuv", "asio", "tokio", "asyncio", "uvloop", "node"]
+PEERS = IMPLS[2:]
 NAMES = {
     "uvrun": "uvrun",
+    "uvrun-cpp": "uvrun C++",
     "redis": "redis-server",
     "libuv": "raw libuv",
     "asio": "asio",
@@ -23,16 +26,30 @@ NAMES = {
     "uvloop": "uvloop",
     "node": "Node",
 }
-LOWER_IS_BETTER = {"ms", "KiB/conn"}
+LOWER_IS_BETTER = {"ms", "KiB/conn", "µs"}
 WORKLOADS = {
     "W8": ("RESP requests/s", "resp", "`redis-benchmark -c 50 -n N -t TEST -P 1|16 --csv`"),
     "W9": ("HTTP hello", "http", "`wrk -t1 -c64 --latency`"),
     "W10": ("bulk bytes through loopback", "bulk", "`bulk-* source` into `bulk-* sink`"),
     "W11": ("new connections/s", "http", "`ab -q -c 50`, no keep-alive: one connection per request"),
     "W12": ("memory per idle connection", "resp", "`idle_clients.py`: the server's VmRSS growth / connections"),
+    "W13": ("child processes", "proc", "`proc-IMPL spawn N` (spawn `true` and wait, N times in turn), "
+            "`proc-IMPL cat BYTES` (write BYTES into `cat` while reading them back)"),
+    "W14": ("whole-file reads", "files", "`files-IMPL small PATH N` (read a 4 KiB file whole N times in turn), "
+            "`files-IMPL big PATH N` (the median of N reads of the big file)"),
+}
+# Each report: its title, workloads, whose goals, what "Client" means, how
+# a run is set up.
+REPORTS = {
+    "io": ("I/O benchmarks (W8–W12)", ["W8", "W9", "W10", "W11", "W12"], "issue 17", "Client", "server",
+           "every round starts each server afresh and turns their order by one. The server runs on one core, the "
+           "client on the other (`taskset`)."),
+    "proc-fs": ("Child processes and files (W13, W14)", ["W13", "W14"], "issue 18", "Programs", "program",
+                "every round runs each program afresh, in an order turned by one each round, on both cores. "
+                "\"uvrun\" is the C API, \"uvrun C++\" the C++ layer over it."),
 }
 HTTP_PEERS = ["asyncio", "asio", "tokio", "node"]
-# Issue 17's goals: (workload, case or None for every case, peer, test, threshold, text).
+# Issues 17's and 18's goals: (workload, case prefix or None for every case, peer, test, threshold, text).
 # "ge": uvrun >= threshold x the peer; "gt": uvrun ahead; "lt": uvrun below (lower is better).
 GOALS = (
     [("W8", None, "redis", "ge", 1.0, "≥ redis-server")]
@@ -43,7 +60,11 @@ GOALS = (
     + [("W10", None, "libuv", "ge", 0.9, "≥ 0.9× raw libuv")]
     + [("W11", None, "libuv", "ge", 0.8, "≥ 0.8× raw libuv")]
     + [("W11", None, p, "gt", 1.0, f"ahead of {NAMES[p]}") for p in HTTP_PEERS + ["uvloop"]]
-    + [("W12", None, p, "lt", 1.0, f"below {NAMES[p]}") for p in IMPLS[1:]]
+    + [("W12", None, p, "lt", 1.0, f"below {NAMES[p]}") for p in PEERS]
+    + [("W13", c, p, "gt", 1.0, f"ahead of {NAMES[p]} ({c})") for c in ["spawn true", "cat round trip"]
+       for p in ["asyncio", "tokio", "node"]]
+    + [("W13", "cat round trip", "libuv", "ge", 0.8, "≥ 0.8× raw libuv (cat round trip)")]
+    + [("W14", None, p, "gt", 1.0, f"ahead of {NAMES[p]}") for p in ["asyncio", "tokio", "node"]]
 )
 
 
@@ -65,10 +86,12 @@ def load(path):
 
 
 def fmt(value, unit):
-    if unit in ("req/s", "conn/s", "MB/s"):
+    if unit in ("req/s", "conn/s", "MB/s", "spawns/s", "reads/s"):
         return f"{value:,.0f}"
     if unit == "ms":
         return f"{value:.3f}"
+    if unit == "µs":
+        return f"{value:.1f}"
     return f"{value:.2f}"
 
 
@@ -132,7 +155,7 @@ def table(res, key, unavailable, failures):
 
 def check_goal(res, goal, unavailable, failures):
     workload, case, peer, test, threshold, text = goal
-    keys = [k for k in res.cases(workload) if case is None or k[1] == case]
+    keys = [k for k in res.cases(workload) if case is None or k[1].startswith(case)]
     met, missed, unchecked = [], [], []
     for key in keys:
         u, p = res.median(key, "uvrun"), res.median(key, peer)
@@ -161,29 +184,31 @@ def check_goal(res, goal, unavailable, failures):
 
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results")
-    rows, failures, unavailable, meta = load(out / "raw" / "io.jsonl")
+    report = sys.argv[2] if len(sys.argv) > 2 else "io"
+    title, workloads, issue, how_label, noun, setup = REPORTS[report]
+    rows, failures, unavailable, meta = load(out / "raw" / f"{report}.jsonl")
     res = Results(rows)
     start, end, versions = meta.get("start", {}), meta.get("end", {}), meta.get("versions", {})
-    md = ["# I/O benchmarks (W8–W12)", ""]
+    md = [f"# {title}", ""]
     md.append(f"Measured {start.get('date', '?')} on {versions.get('machine', '?')}; 1/5/15-minute load "
               f"{start.get('load', '?')} at the start, {end.get('load', '?')} at the end.")
     load1 = float(start.get("load", "0").split()[0] or 0)
     if load1 >= 0.7:
         md += ["", f"**Measured on a busy machine** (1-minute load {load1} ≥ 0.7 at the start): treat the "
                    "numbers and ratios with care."]
-    md += ["", "Each number is the median of the rounds (min–max beside it); every round starts each server "
-               "afresh and turns their order by one. The server runs on one core, the client on the other "
-               "(`taskset`). \"× uvrun\" and \"× raw libuv\" divide an implementation's median by uvrun's and "
-               "by raw libuv's. How each number is taken: [bench/io/README.md](../io/README.md).", ""]
+    md += ["", f"Each number is the median of the rounds (min–max beside it); {setup} \"× uvrun\" and "
+               "\"× raw libuv\" divide an implementation's median by uvrun's and by raw libuv's. How each number "
+               "is taken: [bench/io/README.md](../io/README.md).", ""]
     md.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()
                                         if k not in ("meta", "machine", "knobs")) + ".")
-    md += ["", f"Settings: {versions.get('knobs', '?')}.", "", "## Goals (issue 17)", "",
+    md += ["", f"Settings: {versions.get('knobs', '?')}.", "", f"## Goals ({issue})", "",
            "| workload | goal | result (uvrun ÷ peer) |", "|---|---|---|"]
-    for goal in GOALS:
+    for goal in (g for g in GOALS if g[0] in workloads):
         text, result = check_goal(res, goal, unavailable, failures)
         md.append(f"| {goal[0]} | {text} | {result} |")
-    for w, (title, _, how) in WORKLOADS.items():
-        md += ["", f"## {w}: {title}", "", f"Client: {how}."]
+    for w in workloads:
+        what, _, how = WORKLOADS[w]
+        md += ["", f"## {w}: {what}", "", f"{how_label}: {how}."]
         cases = res.cases(w)  # in the order they were measured
         if not cases:
             md += ["", "Nothing measured (see Failures and Not available)."]
@@ -193,11 +218,11 @@ def main():
     md += [f"- {' '.join(filter(None, (f['workload'], f['case'], NAMES.get(f['impl'], f['impl']))))}, "
            f"round {f['round']}: {f['failed']}" for f in failures] or ["None."]
     md += ["", "## Not available", ""]
-    md += [f"- {u['kind']} server {NAMES.get(u['impl'], u['impl'])}: {u['unavailable']}"
-           for u in unavailable] or ["None: every server ran."]
-    md += ["", "![uvrun's lead over each peer](io.png)"]
-    (out / "io.md").write_text("\n".join(md) + "\n")
-    chart(out, res, start)
+    md += [f"- {u['kind']} {noun} {NAMES.get(u['impl'], u['impl'])}: {u['unavailable']}"
+           for u in unavailable] or [f"None: every {noun} ran."]
+    md += ["", f"![uvrun's lead over each peer]({report}.png)"]
+    (out / f"{report}.md").write_text("\n".join(md) + "\n")
+    chart(out / f"{report}.png", res, start, workloads)
 
 
 def lead(res, key, peer):
@@ -208,7 +233,7 @@ def lead(res, key, peer):
     return p / u if res.unit[key] in LOWER_IS_BETTER else u / p
 
 
-def chart(out, res, start):
+def chart(path, res, start, workloads):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -216,8 +241,8 @@ def chart(out, res, start):
     except ImportError:
         print("aggregate_io.py: matplotlib missing (python3-matplotlib): no chart", file=sys.stderr)
         return
-    keys = [k for w in WORKLOADS for k in res.cases(w)]
-    peers = [p for p in IMPLS[1:] if any(lead(res, k, p) for k in keys)]
+    keys = [k for w in workloads for k in res.cases(w)]
+    peers = [p for p in PEERS if any(lead(res, k, p) for k in keys)]
     if not keys or not peers:
         return
     fig, ax = plt.subplots(figsize=(11, 0.42 * len(keys) * max(1, len(peers) / 3) + 2))
@@ -237,7 +262,7 @@ def chart(out, res, start):
                  "at the start", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(out / "io.png", dpi=80)
+    fig.savefig(path, dpi=80)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <uvrun.h>
 
 #include "bulk.h"
+#include "run_main.h"
 
 #define IMPL "uvrun"
 
@@ -109,14 +110,7 @@ int main(int argc, char **argv) {
   int rc = bulk_parse_args(argc, argv, "bulk-uvrun", &b.args);
   if (rc != 0) return rc;
   if ((b.buf = bulk_chunk_new(b.args.chunk)) == NULL) return 1;
-  rc = uvrun_run(bulk_step, &b, NULL, NULL);
-  if (rc == UVRUN_E_TASK_FAILED) {
-    uvrun_error_t *err = uvrun_take_error();
-    fprintf(stderr, "bulk-uvrun %s: %s\n", argv[1], err != NULL ? uvrun_error_message(err) : uvrun_strerror(rc));
-    uvrun_error_unref(err);
-  } else if (rc < 0) {
-    fprintf(stderr, "bulk-uvrun %s: %s\n", argv[1], uvrun_strerror(rc));
-  }
+  rc = run_main(bulk_step, &b, "bulk-uvrun", argv[1]);
   free(b.buf);
   return rc < 0 || b.mismatch ? 1 : 0;
 }

@@ -33,6 +33,11 @@ typedef struct uvrun_process_s uvrun_process_t;
 #define UVRUN_STDIO_DEVNULL 2 /* /dev/null */
 #define UVRUN_STDIO_FD \
   3 /* the descriptor in stdio_fd[i] (stays the caller's) */
+/* stderr only: wherever stdout goes (asyncio's stderr=subprocess.STDOUT).
+ * With stdout a pipe, both write into it, interleaved as the child wrote
+ * them; uvrun_process_stdio(proc, 2) is then NULL, and so is communicate's
+ * stderr. */
+#define UVRUN_STDIO_STDOUT 4
 
 typedef struct uvrun_process_opts_s {
   uint32_t size;

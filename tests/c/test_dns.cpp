@@ -20,7 +20,8 @@ TEST_SUITE_BEGIN("sockets");
 // The resolver as this binary sees it: every getaddrinfo() call of the
 // library comes here first (an executable's symbol wins over libc's), which
 // counts the calls by name, notes the thread, and holds the lookup of one
-// chosen name until the test lets it go.
+// chosen name until the test lets it go. Names under .example resolve to
+// 127.0.0.1 without asking DNS.
 namespace {
 struct Resolver {
   std::mutex mu;
@@ -61,7 +62,8 @@ extern "C" int getaddrinfo(const char *node, const char *service, const struct a
     resolver.thread[name] = std::this_thread::get_id();
     if (!name.empty() && name == resolver.held) resolver.cv.wait(lock, [] { return resolver.release; });
   }
-  int rc = real(name == resolver.held ? "127.0.0.1" : node, service, hints, res);
+  bool example = name.size() > 8 && name.compare(name.size() - 8, 8, ".example") == 0;
+  int rc = real(example ? "127.0.0.1" : node, service, hints, res);
   std::lock_guard<std::mutex> lock(resolver.mu);
   resolver.returns[name]++;
   return rc;
@@ -182,6 +184,44 @@ TEST_CASE("N1: a lookup whose loop closes while it runs frees its result itself"
   resolver.let_go();
   while (resolver.returns_of("closing.example") == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the worker lets go of it
+}
+
+namespace {
+
+// Opens the gate that holds the executor's one worker as the executor's
+// shutdown step begins: the lookups queued behind it are cancelled by then.
+void open_gate_at_executor_step(const uvrun_shutdown_event_t *ev, void *ud) {
+  if (ev->step == UVRUN_SHUTDOWN_EXECUTOR && !ev->end) *static_cast<std::atomic<bool> *>(ud) = true;
+}
+
+}  // namespace
+
+TEST_CASE("L1: at runner close lookups still queued are cancelled and never run") {
+  std::atomic<bool> gate{false};
+  uvrun_options_t opts = one_worker();
+  opts.shutdown_hook = open_gate_at_executor_step;
+  opts.shutdown_hook_data = &gate;
+  uvrun_future_t *busy = nullptr, *by_name = nullptr, *by_address = nullptr;
+  int before = resolver.calls_of("queued.example");
+  int rc = t::run(
+      [&](uvrun_task_t *task, int) -> int {
+        uvrun_loop_t *loop = uvrun_task_loop(task);
+        // The one worker is held, so both lookups wait in the queue; the main
+        // task ends with their futures held by nobody who waits.
+        busy = uvrun_run_in_executor(loop, wait_for_gate, &gate);
+        by_name = uvrun_getaddrinfo(loop, "queued.example", "80", 0, SOCK_STREAM);
+        by_address = uvrun_getnameinfo(loop, "127.0.0.1", 80, 0);
+        return uvrun_task_return(task, nullptr);
+      },
+      &opts);
+  CHECK(rc == 0);
+  CHECK(uvrun_future_done(busy));  // R59: a plain job still runs
+  CHECK(uvrun_future_cancelled(by_name));
+  CHECK(uvrun_future_cancelled(by_address));
+  CHECK(resolver.calls_of("queued.example") == before);
+  uvrun_future_unref(busy);
+  uvrun_future_unref(by_name);
+  uvrun_future_unref(by_address);
 }
 
 TEST_CASE("N2: a lookup's addresses are one list, walked with next and freed with the future") {

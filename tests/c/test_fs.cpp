@@ -225,6 +225,64 @@ TEST_CASE("F2: dropping an open file closes its descriptor; a failed open leaves
   CHECK(uvrun_loop_free(loop) == 0);
 }
 
+TEST_CASE("L1: in debug mode a file dropped unclosed or left open at loop close is closed and reported") {
+  TempDir dir;
+  fsk::put(dir.at("a"), "a");
+  fsk::put(dir.at("b"), "b");
+  t::LogCapture log;
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_loop_set_debug(loop, 1);
+  int before = sk::count_fds();
+  uvrun_future_t *open_a = nullptr, *open_b = nullptr;
+  uvrun_task_t *opener = t::spawn(
+      loop,
+      [&](uvrun_task_t *, int) {
+        open_a = uvrun_file_open(loop, dir.at("a").c_str(), O_RDONLY, 0);
+        open_b = uvrun_file_open(loop, dir.at("b").c_str(), O_RDONLY, 0);
+        return 0;
+      },
+      "opener", "opener.c:7");
+  REQUIRE(sk::wait(loop, uvrun_task_future(opener)).rc == 0);  // takes over the task
+  uvrun_file_t *b = nullptr;
+  {
+    sk::Waited a = sk::wait(loop, open_a);
+    sk::Waited opened_b = sk::wait(loop, open_b);
+    REQUIRE(a.rc == 0);
+    REQUIRE(opened_b.rc == 0);
+    b = uvrun_file_ref(static_cast<uvrun_file_t *>(opened_b.value));
+    CHECK(sk::count_fds() == before + 2);
+  }  // a's last reference goes with its future
+  CHECK(log.count("unclosed file <File fd=") == 1);
+  CHECK(log.contains("path='" + dir.at("a") + "'> created by task 'opener' at opener.c:7, closed when dropped"));
+  CHECK(sk::count_fds() == before + 1);
+  // b, still held, is closed by the loop's close and reported once.
+  CHECK(uvrun_loop_free(loop) == 0);
+  CHECK(log.contains("path='" + dir.at("b") + "'> created by task 'opener' at opener.c:7, closed at loop close"));
+  CHECK(sk::count_fds() == before);
+  uvrun_file_unref(b);
+  CHECK(log.count("unclosed file") == 2);
+}
+
+TEST_CASE("L1 L2: out of debug mode a file left open is closed at loop close without a report") {
+  TempDir dir;
+  fsk::put(dir.at("f"), "f");
+  t::LogCapture log;
+  uvrun_loop_t *loop = t::new_loop();
+  uvrun_loop_set_debug(loop, 0);
+  int before = sk::count_fds();
+  uvrun_file_t *file = nullptr;
+  {
+    sk::Waited opened = sk::wait(loop, uvrun_file_open(loop, dir.at("f").c_str(), O_RDONLY, 0));
+    REQUIRE(opened.rc == 0);
+    file = uvrun_file_ref(static_cast<uvrun_file_t *>(opened.value));
+  }
+  CHECK(sk::count_fds() == before + 1);
+  CHECK(uvrun_loop_free(loop) == 0);
+  CHECK(sk::count_fds() == before);
+  uvrun_file_unref(file);
+  CHECK_FALSE(log.contains("unclosed file"));
+}
+
 TEST_CASE("F2: stat, rename, unlink, mkdir and scandir on paths") {
   TempDir dir;
   uvrun_loop_t *loop = t::new_loop();
@@ -276,7 +334,9 @@ TEST_CASE("E: every file operation on a closed loop fails with UVRUN_E_LOOP_CLOS
     REQUIRE(opened.rc == 0);
     f = uvrun_file_ref(static_cast<uvrun_file_t *>(opened.value));
   }
+  int before = sk::count_fds();
   REQUIRE(uvrun_loop_close(loop) == 0);
+  CHECK(sk::count_fds() == before - 1);  // L2: the close closed it
   std::string path = dir.at("f");
   const char *p = path.c_str();
   std::function<uvrun_future_t *()> calls[] = {
@@ -301,8 +361,7 @@ TEST_CASE("E: every file operation on a closed loop fails with UVRUN_E_LOOP_CLOS
     CHECK(e.message == "Event loop is closed");
   }
   CHECK(fsk::get(path) == "abc");
-  int before = sk::count_fds();
-  uvrun_file_unref(f);  // still closes its descriptor
+  uvrun_file_unref(f);
   CHECK(sk::count_fds() == before - 1);
   CHECK(uvrun_loop_free(loop) == 0);
 }

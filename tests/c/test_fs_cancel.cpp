@@ -95,40 +95,46 @@ TEST_CASE("F3: a write to an open file cancelled before its job started writes n
   uvrun_file_unref(file);
 }
 
-TEST_CASE("F3: a read_file cancelled while it runs is left to finish; its bytes are dropped and freed") {
+namespace {
+
+// A read_file of a FIFO whose job is in open() or read(), waiting for the
+// writer, with the descriptors counted before it.
+struct RunningRead {
   TempDir dir;
-  fsk::Fifo fifo(dir.at("fifo"));
+  fsk::Fifo fifo{dir.at("fifo")};
   uvrun_loop_t *loop = t::new_loop();
   int before = sk::count_fds();
   uvrun_future_t *read = uvrun_read_file(loop, fifo.path.c_str(), 0);
-  REQUIRE(read != nullptr);
-  spin_until(loop, [&] { return fifo.reader_waiting(); });  // the job is in open() or read()
-  CHECK(uvrun_future_cancel(read, "no longer needed") == 1);
-  fifo.finish(std::string(1000, 'x'));
+  RunningRead() {
+    REQUIRE(read != nullptr);
+    spin_until(loop, [&] { return fifo.reader_waiting(); });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("F3: a read_file cancelled while it runs is left to finish; its bytes are dropped and freed") {
+  RunningRead r;
+  CHECK(uvrun_future_cancel(r.read, "no longer needed") == 1);
+  r.fifo.finish(std::string(1000, 'x'));
   // The job read, closed its descriptor and returned; its completion comes
   // and goes, and the future stays cancelled.
-  spin_until(loop, [&] { return sk::count_fds() == before; });
-  sk::wait(loop, uvrun_sleep_value(loop, 0.01, nullptr));
-  CHECK(uvrun_future_cancelled(read));
-  uvrun_future_unref(read);
-  CHECK(uvrun_loop_free(loop) == 0);
+  spin_until(r.loop, [&] { return sk::count_fds() == r.before; });
+  sk::wait(r.loop, uvrun_sleep_value(r.loop, 0.01, nullptr));
+  CHECK(uvrun_future_cancelled(r.read));
+  uvrun_future_unref(r.read);
+  CHECK(uvrun_loop_free(r.loop) == 0);
 }
 
 TEST_CASE("F3: a read_file whose loop closes while it runs frees its bytes itself") {
-  TempDir dir;
-  fsk::Fifo fifo(dir.at("fifo"));
-  uvrun_loop_t *loop = t::new_loop();
-  int before = sk::count_fds();
-  uvrun_future_t *read = uvrun_read_file(loop, fifo.path.c_str(), 0);
-  REQUIRE(read != nullptr);
-  spin_until(loop, [&] { return fifo.reader_waiting(); });
-  uvrun_future_unref(read);
-  CHECK(uvrun_loop_free(loop) == 0);
-  fifo.finish("late");
+  RunningRead r;
+  uvrun_future_unref(r.read);
+  CHECK(uvrun_loop_free(r.loop) == 0);
+  r.fifo.finish("late");
   auto t0 = std::chrono::steady_clock::now();
   // The job read to the end and closed its descriptor on its own.
-  while (sk::count_fds() != before && t::since(t0) < 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  CHECK(sk::count_fds() == before);
+  while (sk::count_fds() != r.before && t::since(t0) < 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(sk::count_fds() == r.before);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the worker lets go of it
 }
 

@@ -46,6 +46,18 @@ pr::Output sh_env(uvrun_loop_t *loop, const char *script, const char *const *env
   return res;
 }
 
+// What a child wrote into the pipe fds it was given as a descriptor (still
+// the caller's): the write end is closed, the rest read, both closed.
+std::string drain_pipe(const int fds[2]) {
+  close(fds[1]);
+  std::string out;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("P1: a child's stdout as a pipe is a stream: read_until and read work on it") {
@@ -98,11 +110,7 @@ TEST_CASE("P1: the working directory, /dev/null, a given descriptor") {
   uvrun_process_t *proc = nullptr;
   REQUIRE(uvrun_process_spawn(loop, argv, &o, &proc) == 0);
   CHECK(pr::wait(loop, proc) == 0);
-  close(fds[1]);  // still the caller's
-  char buf[64] = {};
-  ssize_t n = read(fds[0], buf, sizeof buf - 1);
-  CHECK(std::string(buf, n > 0 ? n : 0) == "/usr\nend\n");
-  close(fds[0]);
+  CHECK(drain_pipe(fds) == "/usr\nend\n");
   uvrun_process_unref(proc);
   uvrun_loop_free(loop);
 }
@@ -243,6 +251,50 @@ TEST_CASE("P3: a child that fills both pipes before it reads its stdin never dea
   CHECK(res.err.size() == 2000008);
   CHECK(res.err.substr(2000000) == "2000000\n");
   uvrun_process_unref(proc);
+  uvrun_loop_free(loop);
+}
+
+TEST_CASE("P3: stderr as UVRUN_STDIO_STDOUT shares stdout's pipe: communicate's stdout holds both, in order") {
+  uvrun_loop_t *loop = t::new_loop();
+  const char *script = "echo one; echo two >&2; echo three; echo four >&2";
+  uvrun_process_t *proc = pr::sh(loop, script, UVRUN_STDIO_DEVNULL, UVRUN_STDIO_PIPE, UVRUN_STDIO_STDOUT);
+  CHECK(uvrun_process_stdio(proc, 1) != nullptr);
+  CHECK(uvrun_process_stdio(proc, 2) == nullptr);
+  pr::Output res = pr::communicate(loop, proc);
+  CHECK(res.rc == 0);
+  CHECK(res.out == "one\ntwo\nthree\nfour\n");
+  CHECK(res.err == "<none>");
+  CHECK(res.returncode == 0);
+  uvrun_process_unref(proc);
+  // stdout as a given descriptor: stderr goes there too.
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  uvrun_process_opts_t o;
+  uvrun_process_opts_init(&o);
+  o.stdio[1] = UVRUN_STDIO_FD;
+  o.stdio_fd[1] = fds[1];
+  o.stdio[2] = UVRUN_STDIO_STDOUT;
+  const char *argv[] = {"sh", "-c", script, nullptr};
+  REQUIRE(uvrun_process_spawn(loop, argv, &o, &proc) == 0);
+  CHECK(pr::wait(loop, proc) == 0);
+  CHECK(drain_pipe(fds) == "one\ntwo\nthree\nfour\n");
+  uvrun_process_unref(proc);
+  uvrun_loop_free(loop);
+}
+
+TEST_CASE("P3 E: UVRUN_STDIO_STDOUT for stdin or stdout is refused, naming the stream") {
+  uvrun_loop_t *loop = t::new_loop();
+  const char *argv[] = {"true", nullptr};
+  std::string msg;
+  uvrun_process_opts_t o;
+  uvrun_process_opts_init(&o);
+  o.stdio[0] = UVRUN_STDIO_STDOUT;
+  CHECK(spawn_code(loop, argv, &o, &msg) == UVRUN_E_INVAL);
+  CHECK(msg == "stdio[0]: UVRUN_STDIO_STDOUT is for stderr (stdio[2]) only");
+  uvrun_process_opts_init(&o);
+  o.stdio[1] = UVRUN_STDIO_STDOUT;
+  CHECK(spawn_code(loop, argv, &o, &msg) == UVRUN_E_INVAL);
+  CHECK(msg == "stdio[1]: UVRUN_STDIO_STDOUT is for stderr (stdio[2]) only");
   uvrun_loop_free(loop);
 }
 

@@ -182,6 +182,7 @@ TEST_CASE("E: every process operation on a closed loop fails with LOOP_CLOSED") 
   CHECK(uvrun_process_communicate(proc, nullptr, 0, nullptr) == nullptr);
   CHECK(uvrun_process_kill(proc, SIGTERM) == UVRUN_E_LOOP_CLOSED);
   CHECK(std::string(uvrun_errmsg()) == "Event loop is closed");
+  CHECK(uvrun_process_terminate(proc) == UVRUN_E_LOOP_CLOSED);
   CHECK(uvrun_process_pid(proc) > 0);
   uvrun_process_unref(proc);
   uvrun_loop_free(loop);

@@ -40,6 +40,37 @@ TEST_CASE("P1, P3: spawn, then co_await communicate(input) gives out, err and th
   CHECK(out.returncode == 2);
 }
 
+TEST_CASE("P3: Stdio::into_stdout() sends stderr into stdout's pipe: communicate's out holds both, in order") {
+  auto out = uvrun::run([]() -> uvrun::Task<uvrun::ProcessOutput> {
+    uvrun::ProcessOptions o = piped();
+    o.std_err = uvrun::Stdio::into_stdout();
+    uvrun::Process p = uvrun::process::spawn({"sh", "-c", "cat; echo warn >&2; echo last"}, o);
+    CHECK_FALSE(p.std_err());
+    co_return co_await p.communicate("first\n");
+  }());
+  CHECK(out.out == "first\nwarn\nlast\n");
+  CHECK(out.err == "");
+  CHECK(out.returncode == 0);
+}
+
+TEST_CASE("P3 E: Stdio::into_stdout() for stdin or stdout throws, naming the stream") {
+  uvrun::run([]() -> uvrun::Task<void> {
+    uvrun::ProcessOptions o;
+    o.std_out = uvrun::Stdio::into_stdout();
+    try {
+      uvrun::process::spawn({"true"}, o);
+      FAIL("spawn did not throw");
+    } catch (const uvrun::Error &e) {
+      CHECK(e.code() == UVRUN_E_INVAL);
+      CHECK(std::string(e.what()) == "stdio[1]: UVRUN_STDIO_STDOUT is for stderr (stdio[2]) only");
+    }
+    o.std_out = uvrun::Stdio();
+    o.std_in = uvrun::Stdio::into_stdout();
+    CHECK_THROWS_AS(uvrun::process::spawn({"true"}, o), uvrun::Error);
+    co_return;
+  }());
+}
+
 TEST_CASE("P1, P2: the pipes are Streams; co_await wait() gives the returncode") {
   auto got = uvrun::run([]() -> uvrun::Task<std::string> {
     uvrun::ProcessOptions o = piped();

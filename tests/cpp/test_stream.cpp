@@ -1,7 +1,6 @@
 // The C++ I/O layer: Stream over a socket pair and over TCP, Server with a
 // coroutine per connection, the exceptions of IO.md's Shape section.
 #include <doctest/doctest.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <uvrun/uvrun.hpp>
 
@@ -9,24 +8,15 @@
 #include <string>
 #include <utility>
 
+#include "stream_pair.h"
+
 using namespace std::chrono_literals;
 
 TEST_SUITE_BEGIN("cpp");
 
-namespace {
-
-// Two connected streams.
-std::pair<uvrun::Stream, uvrun::Stream> stream_pair() {
-  int fds[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-  return {uvrun::Stream::open(fds[0]), uvrun::Stream::open(fds[1])};
-}
-
-}  // namespace
-
 TEST_CASE("S1, S2: read, read_exactly and read_until through a C++ Stream") {
   auto result = uvrun::run([]() -> uvrun::Task<std::string> {
-    auto [a, b] = stream_pair();
+    auto [a, b] = t::stream_pair();
     co_await a.write("line one\nline two\nrest");
     a.close();
     std::string got = co_await b.read_until("\n");
@@ -45,7 +35,7 @@ TEST_CASE("S1, S2: read, read_exactly and read_until through a C++ Stream") {
 
 TEST_CASE("S2: read_until past its limit throws LimitOverrunError and keeps the bytes") {
   auto result = uvrun::run([]() -> uvrun::Task<std::string> {
-    auto [a, b] = stream_pair();
+    auto [a, b] = t::stream_pair();
     a.write_nowait("0123456789");
     bool overrun = false;
     try {
@@ -61,7 +51,7 @@ TEST_CASE("S2: read_until past its limit throws LimitOverrunError and keeps the 
 
 TEST_CASE("S3: a read that times out consumed nothing") {
   auto result = uvrun::run([]() -> uvrun::Task<std::string> {
-    auto [a, b] = stream_pair();
+    auto [a, b] = t::stream_pair();
     bool timed_out = false;
     try {
       co_await uvrun::wait_for(b.read_exactly(6), 10ms);
@@ -77,7 +67,7 @@ TEST_CASE("S3: a read that times out consumed nothing") {
 
 TEST_CASE("S10, E: using a closed stream throws StreamClosedError; an empty Stream InvalidStateError") {
   uvrun::run([]() -> uvrun::Task<void> {
-    auto [a, b] = stream_pair();
+    auto [a, b] = t::stream_pair();
     a.close();
     CHECK_THROWS_AS(a.write_nowait("x"), uvrun::StreamClosedError);
     bool closed = false;
@@ -95,7 +85,7 @@ TEST_CASE("S10, E: using a closed stream throws StreamClosedError; an empty Stre
 
 TEST_CASE("S11: writing to a peer that went away throws a ConnectionError, not SIGPIPE") {
   uvrun::run([]() -> uvrun::Task<void> {
-    auto [a, b] = stream_pair();
+    auto [a, b] = t::stream_pair();
     b.abort();
     co_await b.wait_closed();
     bool failed = false;

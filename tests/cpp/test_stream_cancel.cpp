@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "c/socket_support.h"
+#include "stream_pair.h"
 
 using namespace std::chrono_literals;
 
@@ -77,12 +78,6 @@ uvrun::Task<std::string> read_hello(Read kind, uvrun::Stream &s, Wrap wrap) {
   }
 }
 
-std::pair<uvrun::Stream, uvrun::Stream> stream_pair() {
-  int fds[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-  return {uvrun::Stream::open(fds[0]), uvrun::Stream::open(fds[1])};
-}
-
 // Awaits a task expected to end cancelled.
 template <class T>
 uvrun::Task<bool> ended_cancelled(uvrun::TaskHandle<T> task) {
@@ -100,7 +95,7 @@ TEST_CASE("S3: a C++ read cancelled before its bytes came consumed nothing") {
   for (Read kind : kReads) {
     CAPTURE(name_of(kind));
     auto got = uvrun::run([](Read kind) -> uvrun::Task<std::string> {
-      auto [a, b] = stream_pair();
+      auto [a, b] = t::stream_pair();
       auto reader = uvrun::create_task(read_hello(kind, b, Plain()));
       co_await uvrun::sleep(10ms);
       CHECK(reader.cancel());
@@ -116,7 +111,7 @@ TEST_CASE("S3: a C++ read cancelled in the iteration its bytes arrived consumed 
   for (Read kind : kReads) {
     CAPTURE(name_of(kind));
     auto got = uvrun::run([](Read kind) -> uvrun::Task<std::string> {
-      auto [a, b] = stream_pair();
+      auto [a, b] = t::stream_pair();
       auto reader = uvrun::create_task(read_hello(kind, b, CancelOnCompletion()));
       co_await uvrun::sleep(10ms);
       a.write_nowait("hello\n");
@@ -132,7 +127,7 @@ TEST_CASE("S3: a C++ read cancelled after its result was taken keeps it, and lea
   for (Read kind : kReads) {
     CAPTURE(name_of(kind));
     auto got = uvrun::run([](Read kind) -> uvrun::Task<std::string> {
-      auto [a, b] = stream_pair();
+      auto [a, b] = t::stream_pair();
       std::string first;
       auto reader = uvrun::create_task([](Read kind, uvrun::Stream &b, std::string &first) -> uvrun::Task<void> {
         first = co_await read_hello(kind, b, Plain());
@@ -155,7 +150,7 @@ TEST_CASE("S3: a C++ read cancelled after its result was taken keeps it, and lea
 
 TEST_CASE("S3: a C++ read_exactly or read_until cancelled with part of its bytes keeps them for the next") {
   auto got = uvrun::run([]() -> uvrun::Task<std::string> {
-    auto [a, b] = stream_pair();
+    auto [a, b] = t::stream_pair();
     auto exactly = uvrun::create_task(read_hello(Read::exactly, b, Plain()));
     a.write_nowait("hel");
     co_await uvrun::sleep(10ms);
@@ -193,7 +188,7 @@ uvrun::Task<void> drain_then_sleep(uvrun::Stream &s, Wrap wrap, bool &drained) {
 }
 
 uvrun::Task<bool> cancelled_drain_loses_nothing(int when) {
-  auto [a, b] = stream_pair();
+  auto [a, b] = t::stream_pair();
   a.write_nowait(pattern(kBig));
   CHECK(a.info().write_queued > 0);
   bool drained = false;

@@ -13,18 +13,13 @@
 #include <vector>
 
 #include "c/socket_support.h"
+#include "stream_pair.h"
 
 using namespace std::chrono_literals;
 
 TEST_SUITE_BEGIN("cpp");
 
 namespace {
-
-std::pair<uvrun::Stream, uvrun::Stream> stream_pair() {
-  int fds[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-  return {uvrun::Stream::open(fds[0]), uvrun::Stream::open(fds[1])};
-}
 
 // What making and awaiting an awaitable threw as the exception type E
 // (code 0 when it threw nothing; any other exception goes on). The call
@@ -52,7 +47,7 @@ uvrun::Task<Caught> caught(Make make) {
 
 TEST_CASE("S1: read_into fills the caller's buffer with what is there, and gives 0 at the end") {
   auto got = uvrun::run([]() -> uvrun::Task<std::string> {
-    auto ab = stream_pair();  // not a structured binding: clang 14 cannot capture one
+    auto ab = t::stream_pair();  // not a structured binding: clang 14 cannot capture one
     uvrun::Stream &a = ab.first, &b = ab.second;
     std::array<char, 4> buf{};
     a.write_nowait("abcdef");
@@ -70,7 +65,7 @@ TEST_CASE("S1: read_into fills the caller's buffer with what is there, and gives
 
 TEST_CASE("S1 E: read_into an empty buffer is refused at once") {
   uvrun::run([]() -> uvrun::Task<void> {
-    auto ab = stream_pair();  // not a structured binding: clang 14 cannot capture one
+    auto ab = t::stream_pair();  // not a structured binding: clang 14 cannot capture one
     uvrun::Stream &b = ab.second;
     bool refused = false;
     try {
@@ -87,7 +82,7 @@ TEST_CASE("S2: IncompleteReadError::partial holds exactly the bytes that came") 
   uvrun::run([]() -> uvrun::Task<void> {
     {
       // read_exactly: more than its own buffer's small size, in pieces.
-      auto ab = stream_pair();  // not a structured binding: clang 14 cannot capture one
+      auto ab = t::stream_pair();  // not a structured binding: clang 14 cannot capture one
       uvrun::Stream &a = ab.first, &b = ab.second;
       std::string sent(700, 'x');
       sent += "tail";
@@ -99,7 +94,7 @@ TEST_CASE("S2: IncompleteReadError::partial holds exactly the bytes that came") 
       CHECK(c.partial == sent);
     }
     {
-      auto ab = stream_pair();  // not a structured binding: clang 14 cannot capture one
+      auto ab = t::stream_pair();  // not a structured binding: clang 14 cannot capture one
       uvrun::Stream &a = ab.first, &b = ab.second;
       a.write_nowait("first\nno newline");
       a.close();
@@ -116,7 +111,7 @@ TEST_CASE("S2: IncompleteReadError::partial holds exactly the bytes that came") 
 
 TEST_CASE("S2: LimitOverrunError leaves the bytes, and a read_until with room for them gets the line") {
   auto got = uvrun::run([]() -> uvrun::Task<std::string> {
-    auto ab = stream_pair();  // not a structured binding: clang 14 cannot capture one
+    auto ab = t::stream_pair();  // not a structured binding: clang 14 cannot capture one
     uvrun::Stream &a = ab.first, &b = ab.second;
     a.write_nowait("0123456789\nrest");
     Caught c = co_await caught<uvrun::LimitOverrunError>([&] { return b.read_until("\n", 5); });
@@ -131,7 +126,7 @@ TEST_CASE("S10 E: after close or abort every C++ stream operation throws StreamC
   for (bool abort : {false, true}) {
     CAPTURE(abort);
     uvrun::run([](bool abort) -> uvrun::Task<void> {
-      auto ab = stream_pair();  // not a structured binding: clang 14 cannot capture one
+      auto ab = t::stream_pair();  // not a structured binding: clang 14 cannot capture one
       uvrun::Stream &b = ab.second;
       // A read waiting at the close fails too.
       auto pending = uvrun::create_task([](uvrun::Stream &b) -> uvrun::Task<Caught> {

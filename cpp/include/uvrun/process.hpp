@@ -29,6 +29,9 @@ struct Stdio {
   static Stdio devnull() { return {UVRUN_STDIO_DEVNULL, -1}; }
   // The child gets fd, which stays the caller's.
   static Stdio descriptor(int fd) { return {UVRUN_STDIO_FD, fd}; }
+  // For std_err only: wherever stdout goes (asyncio's stderr=STDOUT); with
+  // stdout a pipe, communicate()'s out holds both, in the order written.
+  static Stdio into_stdout() { return {UVRUN_STDIO_STDOUT, -1}; }
 };
 
 struct ProcessOptions {
