@@ -27,7 +27,7 @@ namespace {
 // What the parser callbacks see.
 struct Exchange {
   std::string path;
-  std::string out;  // answers not yet written
+  std::string out;            // answers not yet written
   unsigned long answers = 0;  // in out
   bool in_message = false;
   bool close = false;

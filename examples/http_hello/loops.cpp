@@ -22,9 +22,8 @@ uvrun::Task<int> open(LoopServer &self, std::string host, int port, bool reuse_p
   uvrun::ServerOptions options;
   options.reuse_port = reuse_port;
   self.server = co_await uvrun::tcp::listen(host, port, options);
-  self.server.serve([&connections = self.connections](uvrun::Stream stream) {
-    return handle(std::move(stream), connections);
-  });
+  self.server.serve(
+      [&connections = self.connections](uvrun::Stream stream) { return handle(std::move(stream), connections); });
   co_return self.server.port();
 }
 
