@@ -3,9 +3,10 @@ table per workload and case (median of the rounds, min-max, ratios to uvrun
 and to raw libuv), the issue's goals with met or not met, the failures, and
 the implementations that were not available and why; and REPORT.png, a chart
 of uvrun's lead over each peer in every case. REPORT is `io` (W8-W12,
-scripts/bench-io.sh) or `proc-fs` (W13, W14, scripts/bench-proc-fs.sh).
+scripts/bench-io.sh), `proc-fs` (W13, W14, scripts/bench-proc-fs.sh) or
+`loops` (W16, scripts/bench-loops.sh).
 
-    aggregate_io.py RESULTS_DIR [io|proc-fs]
+    aggregate_io.py RESULTS_DIR [io|proc-fs|loops]
 """
 import json
 import statistics
@@ -13,10 +14,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-IMPLS = ["uvrun", "uvrun-cpp", "redis", "libuv", "asio", "tokio", "asyncio", "uvloop", "node"]
-PEERS = IMPLS[2:]
+IMPLS = ["uvrun", "uvrun-2loops", "uvrun-cpp", "redis", "libuv", "asio", "tokio", "asyncio", "uvloop", "node"]
+PEERS = [i for i in IMPLS if not i.startswith("uvrun")]
 NAMES = {
     "uvrun": "uvrun",
+    "uvrun-2loops": "uvrun --loops 2",
     "uvrun-cpp": "uvrun C++",
     "redis": "redis-server",
     "libuv": "raw libuv",
@@ -37,6 +39,8 @@ WORKLOADS = {
             "`proc-IMPL cat BYTES` (write BYTES into `cat` while reading them back)"),
     "W14": ("whole-file reads", "files", "`files-IMPL small PATH N` (read a 4 KiB file whole N times in turn), "
             "`files-IMPL big PATH N` (the median of N reads of the big file)"),
+    "W16": ("HTTP hello on one loop and on two", "http", "`wrk -t2 -c64 --latency` against "
+            "`uvrun-http-hello --loops 1` (\"uvrun\") and `--loops 2`"),
 }
 # Each report: its title, workloads, whose goals, what "Client" means, how
 # a run is set up.
@@ -47,6 +51,10 @@ REPORTS = {
     "proc-fs": ("Child processes and files (W13, W14)", ["W13", "W14"], "issue 18", "Programs", "program",
                 "every round runs each program afresh, in an order turned by one each round, on both cores. "
                 "\"uvrun\" is the C API, \"uvrun C++\" the C++ layer over it."),
+    "loops": ("One loop per core (W16)", ["W16"], "issue 19", "Client", "server",
+              "every round starts each server afresh, in an order turned by one each round. Server and client "
+              "share both cores, unpinned: \"× uvrun\" is what the second loop adds on this machine, not "
+              "what it adds on a free core (bench/io/README.md models that)."),
 }
 HTTP_PEERS = ["asyncio", "asio", "tokio", "node"]
 # Issues 17's and 18's goals: (workload, case prefix or None for every case, peer, test, threshold, text).
@@ -201,9 +209,11 @@ def main():
                "is taken: [bench/io/README.md](../io/README.md).", ""]
     md.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()
                                         if k not in ("meta", "machine", "knobs")) + ".")
-    md += ["", f"Settings: {versions.get('knobs', '?')}.", "", f"## Goals ({issue})", "",
-           "| workload | goal | result (uvrun ÷ peer) |", "|---|---|---|"]
-    for goal in (g for g in GOALS if g[0] in workloads):
+    md += ["", f"Settings: {versions.get('knobs', '?')}."]
+    goals = [g for g in GOALS if g[0] in workloads]
+    if goals:  # W16's goal is the README's model, not a number
+        md += ["", f"## Goals ({issue})", "", "| workload | goal | result (uvrun ÷ peer) |", "|---|---|---|"]
+    for goal in goals:
         text, result = check_goal(res, goal, unavailable, failures)
         md.append(f"| {goal[0]} | {text} | {result} |")
     for w in workloads:
@@ -220,9 +230,9 @@ def main():
     md += ["", "## Not available", ""]
     md += [f"- {u['kind']} {noun} {NAMES.get(u['impl'], u['impl'])}: {u['unavailable']}"
            for u in unavailable] or [f"None: every {noun} ran."]
-    md += ["", f"![uvrun's lead over each peer]({report}.png)"]
+    if chart(out / f"{report}.png", res, start, workloads):
+        md += ["", f"![uvrun's lead over each peer]({report}.png)"]
     (out / f"{report}.md").write_text("\n".join(md) + "\n")
-    chart(out / f"{report}.png", res, start, workloads)
 
 
 def lead(res, key, peer):
@@ -234,17 +244,18 @@ def lead(res, key, peer):
 
 
 def chart(path, res, start, workloads):
+    """Draws the chart; whether there was one to draw."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         print("aggregate_io.py: matplotlib missing (python3-matplotlib): no chart", file=sys.stderr)
-        return
+        return False
     keys = [k for w in workloads for k in res.cases(w)]
     peers = [p for p in PEERS if any(lead(res, k, p) for k in keys)]
     if not keys or not peers:
-        return
+        return False
     fig, ax = plt.subplots(figsize=(11, 0.42 * len(keys) * max(1, len(peers) / 3) + 2))
     height = 0.8 / len(peers)
     for n, peer in enumerate(peers):
@@ -263,6 +274,7 @@ def chart(path, res, start, workloads):
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
+    return True
 
 
 if __name__ == "__main__":
