@@ -1,5 +1,5 @@
-# Sourced by scripts/bench-io.sh (W8-W12) and scripts/bench-proc-fs.sh
-# (W13, W14): how every implementation is found or built, and the record of
+# Sourced by scripts/bench-io.sh (W8-W12), scripts/bench-proc-fs.sh (W13,
+# W14) and scripts/bench-loops.sh (W16): how every implementation is found or built, and the record of
 # a run, one JSON object a line in $jsonl (bench/io/aggregate_io.py reads it).
 # The caller sets root, py, niceness, impls_wanted, and budget before
 # calling left, and calls open_record first.
@@ -74,6 +74,35 @@ failed() { # workload case impl round why
   record --arg w "$1" --arg c "$2" --arg i "$3" --argjson r "$4" --arg why "$5" \
     '{workload: $w, case: $c, impl: $i, round: $r, failed: $why}'
   echo "failed: $1 $2 $3 round $4: $5" >&2
+}
+# Whether the server $srv_pid runs (not a zombie). Builtins only: the
+# drivers poll this while a client runs.
+alive() {
+  local stat
+  [ -n "$srv_pid" ] && read -r stat 2>/dev/null <"/proc/$srv_pid/stat" || return 1
+  stat=${stat##*) } # the state follows the command's name in brackets
+  [[ $stat != [ZX]* ]]
+}
+
+# Records wrk's requests/s and p99 from its --latency output; a socket
+# error or a non-2xx answer makes the run a failure.
+record_wrk() { # workload impl round file
+  local rps p99
+  if grep -qE 'Non-2xx|Socket errors' "$4"; then
+    failed "$1" "" "$2" "$3" "$(grep -E 'Non-2xx|Socket errors' "$4" | tr -s ' \n' ' ')"
+    return 0
+  fi
+  # "99%  1.23ms": to milliseconds.
+  read -r rps p99 < <(awk '$1 == "Requests/sec:" {rps = $2}
+    $1 == "99%" {v = $2 + 0; u = $2; sub(/^[0-9.]+/, "", u);
+      p99 = sprintf("%.3f", u == "us" ? v / 1000 : u == "s" ? v * 1000 : u == "m" ? v * 60000 : v)}
+    END {print rps, p99}' "$4") || true
+  if is_number "${rps:-}" && is_number "${p99:-}"; then
+    measured "$1" "requests/s" "$2" "$3" req/s "$rps"
+    measured "$1" "p99 latency" "$2" "$3" ms "$p99"
+  else
+    failed "$1" "" "$2" "$3" "no Requests/sec or 99% line in wrk's output"
+  fi
 }
 is_number() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; }
 

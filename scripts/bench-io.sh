@@ -97,13 +97,6 @@ on_client=(prlimit --nofile="$nofile:$nofile" nice -n "$niceness" taskset -c "$c
 
 srv_pid=
 srv_port=
-# Builtins only: the driver polls this while a client runs.
-alive() {
-  local stat
-  [ -n "$srv_pid" ] && read -r stat 2>/dev/null <"/proc/$srv_pid/stat" || return 1
-  stat=${stat##*) } # the state follows the command's name in brackets
-  [[ $stat != [ZX]* ]]
-}
 free_port() { $py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -201,23 +194,10 @@ w8() { # impl round
 }
 
 w9() {
-  local f=$logs/W9-$1-r$2.txt rps p99
+  local f=$logs/W9-$1-r$2.txt
   client W9 "" "$1" "$2" "$f" timeout "$(limit $((w9_seconds + 30)))" "${on_client[@]}" \
     wrk -t1 -c64 -d"${w9_seconds}s" --latency "http://127.0.0.1:$srv_port/" || return 0
-  if grep -qE 'Non-2xx|Socket errors' "$f"; then
-    failed W9 "" "$1" "$2" "$(grep -E 'Non-2xx|Socket errors' "$f" | tr -s ' \n' ' ')"
-    return 0
-  fi
-  rps=$(awk '$1 == "Requests/sec:" {print $2}' "$f")
-  # "99%  1.23ms": to milliseconds.
-  p99=$(awk '$1 == "99%" {v = $2 + 0; u = $2; sub(/^[0-9.]+/, "", u);
-    printf "%.3f", u == "us" ? v / 1000 : u == "s" ? v * 1000 : u == "m" ? v * 60000 : v}' "$f")
-  if is_number "${rps:-}" && is_number "${p99:-}"; then
-    measured W9 "requests/s" "$1" "$2" req/s "$rps"
-    measured W9 "p99 latency" "$1" "$2" ms "$p99"
-  else
-    failed W9 "" "$1" "$2" "no Requests/sec or 99% line in wrk's output"
-  fi
+  record_wrk W9 "$1" "$2" "$f"
 }
 
 w10() { # the "server" is the sink: it exits by itself once it has answered

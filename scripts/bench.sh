@@ -7,7 +7,8 @@
 # results.json, raw/ (every measurement), core.txt and cpp.txt (Google
 # Benchmark micro-benchmarks); the README links summary.md and the chart.
 # At its end scripts/bench-io.sh (io.md, W8-W12) and scripts/bench-proc-fs.sh
-# (proc-fs.md, W13 and W14) run with their own budgets.
+# (proc-fs.md, W13 and W14) and scripts/bench-loops.sh (loops.md, W16) run
+# with their own budgets.
 #
 # Environment: BENCH_SAMPLES (repetitions, default 7), BENCH_SAMPLE_MS
 # (minimum length of one repetition, default 50), BENCH_W4_RUNS (fresh
@@ -154,8 +155,10 @@ $py bench/compare/aggregate.py "$out"
 echo "wrote $out/summary.md and $out/ratios.png in $((SECONDS - start))s of measuring" >&2
 cat "$out/summary.md"
 
-# ---- I/O benchmarks (W8-W12), child processes and files (W13, W14), then
-# tasks from another thread (W15): their own scripts, budgets and results -------
+# ---- I/O benchmarks (W8-W12), child processes and files (W13, W14), tasks
+# from another thread (W15), then one loop per core (W16): their own scripts,
+# budgets and results ------------------------------------------------------
 scripts/bench-io.sh
 scripts/bench-proc-fs.sh
 scripts/bench-threads.sh
+scripts/bench-loops.sh

@@ -3,10 +3,10 @@ table per workload and case (median of the rounds, min-max, ratios to uvrun
 and to raw libuv), the issue's goals with met or not met, the failures, and
 the implementations that were not available and why; and REPORT.png, a chart
 of uvrun's lead over each peer in every case. REPORT is `io` (W8-W12,
-scripts/bench-io.sh), `proc-fs` (W13, W14, scripts/bench-proc-fs.sh) or
-`threads` (W15, scripts/bench-threads.sh).
+scripts/bench-io.sh), `proc-fs` (W13, W14, scripts/bench-proc-fs.sh),
+`threads` (W15, scripts/bench-threads.sh) or `loops` (W16, scripts/bench-loops.sh).
 
-    aggregate_io.py RESULTS_DIR [io|proc-fs|threads]
+    aggregate_io.py RESULTS_DIR [io|proc-fs|threads|loops]
 """
 import json
 import statistics
@@ -14,10 +14,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-IMPLS = ["uvrun", "uvrun-cpp", "redis", "libuv", "asio", "tokio", "asyncio", "uvloop", "node"]
-PEERS = IMPLS[2:]
+IMPLS = ["uvrun", "uvrun-2loops", "uvrun-cpp", "redis", "libuv", "asio", "tokio", "asyncio", "uvloop", "node"]
+PEERS = [i for i in IMPLS if not i.startswith("uvrun")]
 NAMES = {
     "uvrun": "uvrun",
+    "uvrun-2loops": "uvrun --loops 2",
     "uvrun-cpp": "uvrun C++",
     "redis": "redis-server",
     "libuv": "raw libuv",
@@ -42,6 +43,8 @@ WORKLOADS = {
             "`threads-IMPL roundtrip N` (W15a: submit a task returning an int and block for its result, N times in "
             "turn, each timed), `threads-IMPL burst N` (W15b: N submissions without waiting, then wait for each "
             "future; submissions completed per second)"),
+    "W16": ("HTTP hello on one loop and on two", "http", "`wrk -t2 -c64 --latency` against "
+            "`uvrun-http-hello --loops 1` (\"uvrun\") and `--loops 2`"),
 }
 # Each report: its title, workloads, whose goals, what "Client" means, how
 # a run is set up.
@@ -56,6 +59,10 @@ REPORTS = {
                 "every round runs each program afresh, in an order turned by one each round, on both cores (the "
                 "loop's thread and the submitting one). \"uvrun\" is the C API, \"uvrun C++\" the C++ layer "
                 "over it.", "../threads/README.md"),
+    "loops": ("One loop per core (W16)", ["W16"], "issue 19", "Client", "server",
+              "every round starts each server afresh, in an order turned by one each round. Server and client "
+              "share both cores, unpinned: \"× uvrun\" is what the second loop adds on this machine, not "
+              "what it adds on a free core (bench/io/README.md models that).", "../io/README.md"),
 }
 HTTP_PEERS = ["asyncio", "asio", "tokio", "node"]
 # Issues 17's and 18's goals: (workload, case prefix or None for every case, peer, test, threshold, text).
@@ -212,9 +219,11 @@ def main():
                f"is taken: [bench/{readme[3:]}]({readme}).", ""]
     md.append("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()
                                         if k not in ("meta", "machine", "knobs")) + ".")
-    md += ["", f"Settings: {versions.get('knobs', '?')}.", "", f"## Goals ({issue})", "",
-           "| workload | goal | result (uvrun ÷ peer) |", "|---|---|---|"]
-    for goal in (g for g in GOALS if g[0] in workloads):
+    md += ["", f"Settings: {versions.get('knobs', '?')}."]
+    goals = [g for g in GOALS if g[0] in workloads]
+    if goals:  # W16's goal is the README's model, not a number
+        md += ["", f"## Goals ({issue})", "", "| workload | goal | result (uvrun ÷ peer) |", "|---|---|---|"]
+    for goal in goals:
         text, result = check_goal(res, goal, unavailable, failures)
         md.append(f"| {goal[0]} | {text} | {result} |")
     for w in workloads:
@@ -231,9 +240,9 @@ def main():
     md += ["", "## Not available", ""]
     md += [f"- {u['kind']} {noun} {NAMES.get(u['impl'], u['impl'])}: {u['unavailable']}"
            for u in unavailable] or [f"None: every {noun} ran."]
-    md += ["", f"![uvrun's lead over each peer]({report}.png)"]
+    if chart(out / f"{report}.png", res, start, workloads):
+        md += ["", f"![uvrun's lead over each peer]({report}.png)"]
     (out / f"{report}.md").write_text("\n".join(md) + "\n")
-    chart(out / f"{report}.png", res, start, workloads)
 
 
 def lead(res, key, peer):
@@ -245,17 +254,18 @@ def lead(res, key, peer):
 
 
 def chart(path, res, start, workloads):
+    """Draws the chart; whether there was one to draw."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         print("aggregate_io.py: matplotlib missing (python3-matplotlib): no chart", file=sys.stderr)
-        return
+        return False
     keys = [k for w in workloads for k in res.cases(w)]
     peers = [p for p in PEERS if any(lead(res, k, p) for k in keys)]
     if not keys or not peers:
-        return
+        return False
     fig, ax = plt.subplots(figsize=(11, 0.42 * len(keys) * max(1, len(peers) / 3) + 2))
     height = 0.8 / len(peers)
     for n, peer in enumerate(peers):
@@ -274,6 +284,7 @@ def chart(path, res, start, workloads):
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
+    return True
 
 
 if __name__ == "__main__":

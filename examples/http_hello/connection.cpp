@@ -27,7 +27,8 @@ namespace {
 // What the parser callbacks see.
 struct Exchange {
   std::string path;
-  std::string out;  // answers not yet written
+  std::string out;            // answers not yet written
+  unsigned long answers = 0;  // in out
   bool in_message = false;
   bool close = false;
 };
@@ -39,6 +40,7 @@ void answer(Exchange &x, const char *status, std::string_view body, bool keep_al
   x.out += std::to_string(body.size());
   x.out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
   x.out += body;
+  x.answers++;
   if (!keep_alive) x.close = true;
 }
 
@@ -100,7 +102,9 @@ uvrun::Task<void> handle(uvrun::Stream stream, Connections &connections) {
       answer(x, "400 Bad Request", "bad request\n", false);
     }
     if (!x.out.empty()) co_await stream.write(x.out);
+    connections.answered(x.answers);
     x.out.clear();
+    x.answers = 0;
   }
   stream.close();
 }

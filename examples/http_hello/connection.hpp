@@ -10,17 +10,21 @@ namespace http_hello {
 
 struct Connection;
 
-// The open connections; stop() ends the idle ones and tells the others to
-// end after the request they are in.
+// The open connections of one loop, and the requests they answered;
+// stop() ends the idle ones and tells the others to end after the request
+// they are in.
 class Connections {
  public:
   void add(Connection *c) { open_.insert(c); }
   void remove(Connection *c) { open_.erase(c); }
+  void answered(unsigned long n) { requests_ += n; }
+  unsigned long requests() const { return requests_; }
   bool stopping() const { return stopping_; }
   void stop();
 
  private:
   std::unordered_set<Connection *> open_;
+  unsigned long requests_ = 0;
   bool stopping_ = false;
 };
 

@@ -2,59 +2,55 @@
 // "hello", other paths 404, a request that does not parse 400 and close.
 // Keep-alive and pipelining; requests are parsed by http-parser.
 //
-//   uvrun-http-hello [--host HOST] [--port PORT]
+//   uvrun-http-hello [--host HOST] [--port PORT] [--loops N]
 //
-// Port 0 picks a free port. The first line on stdout is "listening on
-// HOST:PORT". SIGINT and SIGTERM shut down gracefully: no new clients,
-// requests in flight finish (for up to 5 s), idle connections close; then
-// the process dies of the signal, as Unix tools do.
+// Port 0 picks a free port. --loops N (1..64, default 1) serves on N loops
+// on N threads, each with its own listening socket on the port. The first
+// line on stdout is "listening on HOST:PORT", once every loop listens.
+// SIGINT and SIGTERM shut down gracefully: no new clients, requests in
+// flight finish (for up to 5 s), idle connections close; with more than one
+// loop a line on stderr then says how many requests each loop answered;
+// then the process dies of the signal, as Unix tools do.
 #include <signal.h>
 
 #include <uvrun/uvrun.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <unordered_set>
+#include <vector>
 
-#include "connection.hpp"
-
-using namespace std::chrono_literals;
+#include "loops.hpp"
 
 namespace {
 
-constexpr auto kGrace = 5s;
+constexpr long kMaxLoops = 64;
 
 struct Config {
   std::string host = "127.0.0.1";
   int port = 0;
+  int loops = 1;
 };
 
-// Serves until SIGTERM (returns) or Ctrl-C (the runner cancels it: the
-// cancellation is re-thrown once the server has shut down).
-uvrun::Task<void> serve(const Config &config, bool &terminated) {
-  uvrun::Server server = co_await uvrun::tcp::listen(config.host, config.port);
-  http_hello::Connections connections;
-  server.serve([&connections](uvrun::Stream stream) { return http_hello::handle(std::move(stream), connections); });
-  std::printf("listening on %s:%d\n", config.host.c_str(), server.port());
-  std::fflush(stdout);
-  std::exception_ptr cancelled;
-  try {
-    co_await uvrun::wait_for_signal(SIGTERM);
-    terminated = true;
-  } catch (const uvrun::CancelledError &) {
-    cancelled = std::current_exception();
-  }
-  connections.stop();
-  co_await server.shutdown(kGrace);
-  if (cancelled) std::rethrow_exception(cancelled);
+int usage() {
+  std::fprintf(stderr, "usage: uvrun-http-hello [--host HOST] [--port PORT] [--loops N (1..%ld)]\n", kMaxLoops);
+  return 2;
 }
 
-int usage() {
-  std::fprintf(stderr, "usage: uvrun-http-hello [--host HOST] [--port PORT]\n");
-  return 2;
+// The whole of text as a number in [min, max], or false.
+bool parse_number(const char *text, long min, long max, int &out) {
+  char *end;
+  long n = std::strtol(text, &end, 10);
+  if (end == text || *end != '\0' || n < min || n > max) return false;
+  out = static_cast<int>(n);
+  return true;
+}
+
+void print_requests(const std::vector<unsigned long> &counts) {
+  std::string line = "uvrun-http-hello: requests answered per loop:";
+  for (unsigned long n : counts) line += " " + std::to_string(n);
+  std::fprintf(stderr, "%s\n", line.c_str());
 }
 
 }  // namespace
@@ -63,30 +59,36 @@ int main(int argc, char **argv) {
   Config config;
   for (int i = 1; i < argc; i++) {
     if (i + 1 >= argc) return usage();
-    if (std::strcmp(argv[i], "--host") == 0) {
-      config.host = argv[++i];
-    } else if (std::strcmp(argv[i], "--port") == 0) {
-      char *end;
-      long port = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || port < 0 || port > 65535) return usage();
-      config.port = static_cast<int>(port);
+    const char *value = argv[++i];
+    if (std::strcmp(argv[i - 1], "--host") == 0) {
+      config.host = value;
+    } else if (std::strcmp(argv[i - 1], "--port") == 0) {
+      if (!parse_number(value, 0, 65535, config.port)) return usage();
+    } else if (std::strcmp(argv[i - 1], "--loops") == 0) {
+      if (!parse_number(value, 1, kMaxLoops, config.loops)) return usage();
     } else {
       return usage();
     }
   }
-  bool terminated = false;
+  int signum = 0;
   try {
-    uvrun::run(serve(config, terminated));
-  } catch (const uvrun::KeyboardInterrupt &) {
-    signal(SIGINT, SIG_DFL);
-    raise(SIGINT);
+    http_hello::Loops loops(config.loops);
+    bool terminated = false;
+    try {
+      uvrun::run(loops.serve(config.host, config.port, terminated));
+    } catch (const uvrun::KeyboardInterrupt &) {
+      signum = SIGINT;
+    }
+    if (terminated) signum = SIGTERM;
+    loops.stop();  // no thread is left when the signal ends the process
+    if (config.loops > 1) print_requests(loops.requests());
   } catch (const std::exception &e) {
     std::fprintf(stderr, "uvrun-http-hello: %s\n", e.what());
     return 1;
   }
-  if (terminated) {
-    signal(SIGTERM, SIG_DFL);
-    raise(SIGTERM);
+  if (signum != 0) {
+    signal(signum, SIG_DFL);
+    raise(signum);
   }
   return 0;
 }

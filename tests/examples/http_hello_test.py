@@ -4,11 +4,14 @@ pipelining, bad requests and abrupt closes. Prints "ok NAME" or "FAIL NAME"
 per check, then "N passed, N failed".
 
 usage: http_hello_test.py PATH-TO-uvrun-http-hello"""
+import re
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from harness import check, closed, recv_until, shutdown, start, summary
 
@@ -67,6 +70,51 @@ def abrupt_close(port):
     check("after clients reset mid-request, the server serves others", out == b"hello")
 
 
+def per_loop_counts(p):
+    """The requests each loop answered, from the line on stderr at exit."""
+    m = re.search(r"requests answered per loop:((?: \d+)+)\n", p.stderr.read())
+    return [int(n) for n in m.group(1).split()] if m else []
+
+
+def two_loops():
+    """H5: with --loops 2 both loops answer (the server counts each loop's
+    requests and prints them at exit), and Ctrl-C lets the requests in
+    flight on each loop finish."""
+    p, port = start(SERVER, "--loops", "2")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: curl(f"http://127.0.0.1:{port}/")[1], range(200)))
+    check("H5 --loops 2: 200 curl requests on new connections all answered", answers == [b"hello"] * 200)
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(timeout=10)
+    counts = per_loop_counts(p)
+    check("H5 --loops 2: SIGTERM: the process dies of it, each loop answered some",
+          rc == -signal.SIGTERM and len(counts) == 2 and sum(counts) == 200 and min(counts) > 0, f"{rc} {counts}")
+
+    # 16 requests in flight, spread over both loops by the kernel.
+    p, port = start(SERVER, "--loops", "2")
+    req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    busy = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+    for s in busy:
+        s.sendall(req[:10])
+    time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    for s in busy:
+        s.sendall(req[10:])
+    got = [recv_until(s, b"hello") for s in busy]
+    check("H5 --loops 2: SIGINT: every request in flight finishes", all(g.endswith(HELLO) for g in got))
+    try:
+        rc = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = None
+    counts = per_loop_counts(p)
+    check("H5 --loops 2: SIGINT: the process dies of it, both loops had requests in flight",
+          rc == -signal.SIGINT and counts and sum(counts) == 16 and min(counts) > 0, f"{rc} {counts}")
+    for s in busy:
+        s.close()
+
+
 def main():
     p, port = start(SERVER)
     try:
@@ -81,6 +129,10 @@ def main():
         shutdown(SERVER, sig, req[:10], req[10:], b"hello")
     r = subprocess.run([SERVER, "--port", "x"], capture_output=True)
     check("a bad --port: usage and exit 2", r.returncode == 2 and b"usage" in r.stderr)
+    two_loops()
+    for bad in ("0", "x", "65"):
+        r = subprocess.run([SERVER, "--loops", bad], capture_output=True, timeout=10)
+        check(f"--loops {bad}: usage and exit 2", r.returncode == 2 and b"usage" in r.stderr and b"--loops" in r.stderr)
     return summary()
 
 
