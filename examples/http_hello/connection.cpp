@@ -92,19 +92,24 @@ uvrun::Task<void> handle(uvrun::Stream stream, Connections &connections) {
   http_parser_init(&parser, HTTP_REQUEST);
   Exchange x;
   parser.data = &x;
-  while (!x.close && !connections.stopping()) {
-    self.idle = !x.in_message;
-    std::string data = co_await stream.read(16384);
-    self.idle = false;
-    if (data.empty()) break;  // the client is done
-    size_t used = http_parser_execute(&parser, &kSettings, data.data(), data.size());
-    if (!x.close && (HTTP_PARSER_ERRNO(&parser) != HPE_OK || parser.upgrade || used != data.size())) {
-      answer(x, "400 Bad Request", "bad request\n", false);
+  try {
+    while (!x.close && !connections.stopping()) {
+      self.idle = !x.in_message;
+      std::string data = co_await stream.read(16384);
+      self.idle = false;
+      if (data.empty()) break;  // the client is done
+      size_t used = http_parser_execute(&parser, &kSettings, data.data(), data.size());
+      if (!x.close && (HTTP_PARSER_ERRNO(&parser) != HPE_OK || parser.upgrade || used != data.size())) {
+        answer(x, "400 Bad Request", "bad request\n", false);
+      }
+      if (!x.out.empty()) co_await stream.write(x.out);
+      connections.answered(x.answers);
+      x.out.clear();
+      x.answers = 0;
     }
-    if (!x.out.empty()) co_await stream.write(x.out);
-    connections.answered(x.answers);
-    x.out.clear();
-    x.answers = 0;
+  } catch (const uvrun::ConnectionError &) {
+    // A client that resets or goes away mid-answer is an everyday event for
+    // a server, not an error to report: its connection just ends.
   }
   stream.close();
 }
