@@ -2,6 +2,7 @@
 // of the test's own, files made and read with the system calls, an executor
 // held busy, and a FIFO that holds a job inside open() or read().
 #pragma once
+#include <dirent.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -66,6 +67,23 @@ inline uvrun_options_t one_worker() {
 // A FIFO: a job that opens it for reading waits in open() until a writer
 // comes; writer() tells whether that job is in there yet (a writer's open
 // fails with ENXIO while no reader is).
+// How many of this process's descriptors are open on path (a FIFO's ends):
+// a count other tests' descriptors, closing late or opened lazily, leave
+// alone.
+inline int fds_on(const std::string &path) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  REQUIRE(d != nullptr);
+  while (struct dirent *e = readdir(d)) {
+    char link[4096];
+    std::string at = std::string("/proc/self/fd/") + e->d_name;
+    ssize_t k = readlink(at.c_str(), link, sizeof link);
+    if (k > 0 && std::string(link, (size_t)k) == path) n++;
+  }
+  closedir(d);
+  return n;
+}
+
 struct Fifo {
   std::string path;
   int wfd = -1;

@@ -50,16 +50,19 @@ inline Waited wait(uvrun_loop_t *loop, uvrun_future_t *fut) {
   return w;
 }
 
-// The descriptors this process has open.
-inline int count_fds() {
+// The entries of a /proc directory (descriptors, threads).
+inline int count_entries(const char *dir) {
   int n = 0;
-  DIR *d = opendir("/proc/self/fd");
+  DIR *d = opendir(dir);
   REQUIRE(d != nullptr);
   while (struct dirent *e = readdir(d))
     if (e->d_name[0] != '.') n++;
   closedir(d);
-  return n - 1;  // the directory's own
+  return n;
 }
+
+// The descriptors this process has open.
+inline int count_fds() { return count_entries("/proc/self/fd") - 1; }  // less the directory's own
 
 // A TCP socket listening on 127.0.0.1 at a free port, with the system calls
 // only (no libuv): *port gets the port.

@@ -1,6 +1,6 @@
 // Stream test support: connected streams made without uvrun's connect or
-// listen (a socketpair, or a TCP pair from plain socket calls), and a loop
-// driven until a future is done.
+// listen (a socketpair, or a TCP pair from plain socket calls), a loop
+// driven until a future is done, and a thread reading a descriptor's far end.
 #pragma once
 #include <doctest/doctest.h>
 #include <uvrun.h>
@@ -11,9 +11,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
+#include <thread>
 
 namespace st {
+
+// Everything fd gives until its end, read on a thread of its own.
+struct Drain {
+  std::string got;
+  std::thread th;
+  explicit Drain(int fd)
+      : th([this, fd] {
+          char buf[65536];
+          ssize_t k;
+          while ((k = read(fd, buf, sizeof buf)) > 0 || (k < 0 && errno == EINTR))
+            if (k > 0) got.append(buf, (size_t)k);
+        }) {}
+  std::string join() {
+    th.join();
+    return got;
+  }
+};
 
 // More than a socketpair's kernel buffers take: most of a write this big
 // queues.

@@ -98,12 +98,11 @@ TEST_CASE("F3: a write to an open file cancelled before its job started writes n
 namespace {
 
 // A read_file of a FIFO whose job is in open() or read(), waiting for the
-// writer, with the descriptors counted before it.
+// writer.
 struct RunningRead {
   TempDir dir;
   fsk::Fifo fifo{dir.at("fifo")};
   uvrun_loop_t *loop = t::new_loop();
-  int before = sk::count_fds();
   uvrun_future_t *read = uvrun_read_file(loop, fifo.path.c_str(), 0);
   RunningRead() {
     REQUIRE(read != nullptr);
@@ -119,7 +118,7 @@ TEST_CASE("F3: a read_file cancelled while it runs is left to finish; its bytes 
   r.fifo.finish(std::string(1000, 'x'));
   // The job read, closed its descriptor and returned; its completion comes
   // and goes, and the future stays cancelled.
-  spin_until(r.loop, [&] { return sk::count_fds() == r.before; });
+  spin_until(r.loop, [&] { return fsk::fds_on(r.fifo.path) == 0; });
   sk::wait(r.loop, uvrun_sleep_value(r.loop, 0.01, nullptr));
   CHECK(uvrun_future_cancelled(r.read));
   uvrun_future_unref(r.read);
@@ -133,8 +132,8 @@ TEST_CASE("F3: a read_file whose loop closes while it runs frees its bytes itsel
   r.fifo.finish("late");
   auto t0 = std::chrono::steady_clock::now();
   // The job read to the end and closed its descriptor on its own.
-  while (sk::count_fds() != r.before && t::since(t0) < 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  CHECK(sk::count_fds() == r.before);
+  while (fsk::fds_on(r.fifo.path) != 0 && t::since(t0) < 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(fsk::fds_on(r.fifo.path) == 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the worker lets go of it
 }
 
@@ -142,7 +141,6 @@ TEST_CASE("F3: an open cancelled while it runs closes the descriptor it got") {
   TempDir dir;
   fsk::Fifo fifo(dir.at("fifo"));
   uvrun_loop_t *loop = t::new_loop();
-  int before = sk::count_fds();
   uvrun_future_t *open = uvrun_file_open(loop, fifo.path.c_str(), O_RDONLY, 0);
   REQUIRE(open != nullptr);
   // The job is in open(), which our writer lets return; its completion is
@@ -150,10 +148,8 @@ TEST_CASE("F3: an open cancelled while it runs closes the descriptor it got") {
   spin_until(loop, [&] { return fifo.reader_waiting(); });
   CHECK(uvrun_future_cancel(open, nullptr) == 1);
   uvrun_future_unref(open);
-  // Only the writer's end is left once the job is done. (At most: a lookup
-  // an earlier test left running on its worker may close its DNS socket
-  // meanwhile.)
-  spin_until(loop, [&] { return sk::count_fds() <= before + 1; });
+  // Only the writer's end is left on the FIFO once the job is done.
+  spin_until(loop, [&] { return fsk::fds_on(fifo.path) == 1; });
   CHECK(uvrun_loop_free(loop) == 0);
 }
 

@@ -62,23 +62,6 @@ void write_drained(uvrun_loop_t *loop, uvrun_stream_t *s, const std::string &byt
   uvrun_stream_unref(s);
 }
 
-// Everything fd gives until its end, read on a thread of its own.
-struct Drain {
-  std::string got;
-  std::thread th;
-  explicit Drain(int fd)
-      : th([this, fd] {
-          char buf[65536];
-          ssize_t k;
-          while ((k = read(fd, buf, sizeof buf)) > 0 || (k < 0 && errno == EINTR))
-            if (k > 0) got.append(buf, (size_t)k);
-        }) {}
-  std::string join() {
-    th.join();
-    return got;
-  }
-};
-
 std::string temp_file(const std::string &text) {
   char path[] = "/tmp/uvrun-stdio-XXXXXX";
   int fd = mkstemp(path);
@@ -118,7 +101,7 @@ TEST_CASE("U2: a pipe reads by lines and writes with backpressure; its fds close
   close(in[1]);
   check_lines(loop, r);
   close_stream(loop, r);
-  Drain reader(out[0]);
+  st::Drain reader(out[0]);
   std::string bytes = st::pattern(kTotal);
   write_drained(loop, open_stdio(loop, out[1]), bytes);
   CHECK(reader.join() == bytes);
@@ -136,7 +119,7 @@ TEST_CASE("U2: a socketpair reads by lines and writes with backpressure") {
   REQUIRE(write(sv[1], "alpha\nbeta\n", 11) == 11);
   REQUIRE(shutdown(sv[1], SHUT_WR) == 0);
   check_lines(loop, s);
-  Drain reader(sv[1]);
+  st::Drain reader(sv[1]);
   std::string bytes = st::pattern(kTotal, 2);
   write_drained(loop, s, bytes);
   CHECK(reader.join() == bytes);
@@ -204,7 +187,7 @@ TEST_CASE("U2: a TTY reads by lines, writes with backpressure, and leaves raw mo
   REQUIRE(uvrun_stdio_set_raw(s, 1) == 0);
   REQUIRE(tcgetattr(probe, &tio) == 0);
   CHECK((tio.c_lflag & ICANON) == 0);
-  Drain reader(master);
+  st::Drain reader(master);
   std::string bytes(kTotal, 'y');
   write_drained(loop, s, bytes);
   REQUIRE(tcgetattr(probe, &tio) == 0);

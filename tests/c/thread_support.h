@@ -1,7 +1,6 @@
 // Test support for tasks handed across threads: a background runner for a
 // test's scope, submitting a lambda, and counting the process's threads.
 #pragma once
-#include <dirent.h>
 #include <doctest/doctest.h>
 #include <uvrun.h>
 
@@ -10,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "socket_support.h"
 #include "support.h"
 
 namespace th {
@@ -35,15 +35,7 @@ inline uvrun_cfuture_t *submit(uvrun_loop_t *loop, std::function<int(uvrun_task_
 }
 
 // The threads this process has.
-inline int count_threads() {
-  int n = 0;
-  DIR *d = opendir("/proc/self/task");
-  REQUIRE(d != nullptr);
-  while (struct dirent *e = readdir(d))
-    if (e->d_name[0] != '.') n++;
-  closedir(d);
-  return n;
-}
+inline int count_threads() { return sk::count_entries("/proc/self/task"); }
 
 // Waits (up to 5 s) until flag is set.
 inline bool wait_flag(const std::atomic<bool> &flag) {

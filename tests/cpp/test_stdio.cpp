@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../support.h"
+#include "c/stream_support.h"
 
 TEST_SUITE_BEGIN("cpp");
 
@@ -37,22 +38,6 @@ uvrun::Task<int> number_lines(uvrun::Stream in, uvrun::Stream out) {
   co_return n;
 }
 
-// Everything fd gives until its end, read on a thread of its own.
-struct Drain {
-  std::string got;
-  std::thread th;
-  explicit Drain(int fd)
-      : th([this, fd] {
-          char buf[65536];
-          ssize_t k;
-          while ((k = read(fd, buf, sizeof buf)) > 0) got.append(buf, (size_t)k);
-        }) {}
-  std::string join() {
-    th.join();
-    return got;
-  }
-};
-
 // Lines "line 1" .. "line n", the last without its newline.
 std::string lines(int n) {
   std::string s;
@@ -70,7 +55,7 @@ std::string numbered(int n) {
 std::string filter(int in_fd, int lines_expected, const std::function<void()> &feed) {
   int out[2];
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
-  Drain reader(out[0]);
+  st::Drain reader(out[0]);
   std::thread feeder(feed);
   int n = uvrun::run([](int in, int o) -> uvrun::Task<int> {
     co_return co_await number_lines(uvrun::open_stdio(in), uvrun::open_stdio(o));
