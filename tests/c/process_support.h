@@ -28,7 +28,6 @@ inline void open_libuv_signal_pipe() {
   REQUIRE(uv_loop_close(&loop) == 0);
 }
 
-
 // A child of this process and its state letter ('S', 'R', 'Z' ...).
 struct Child {
   int pid;

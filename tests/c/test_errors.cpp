@@ -80,9 +80,8 @@ TEST_CASE("A thread that ends with an error object as its last failure frees it"
   static std::atomic<int> freed{0};
   freed = 0;
   std::thread([] {
-    uvrun_error_t *err = uvrun_error_new(-EPERM, "kept by the thread", &freed, [](void *p) {
-      ++*static_cast<std::atomic<int> *>(p);
-    });
+    uvrun_error_t *err =
+        uvrun_error_new(-EPERM, "kept by the thread", &freed, [](void *p) { ++*static_cast<std::atomic<int> *>(p); });
     CHECK(uvrun_error_set_last(err) == -EPERM);  // the thread's last failure holds it
   }).join();
   CHECK(freed == 1);
