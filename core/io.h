@@ -38,9 +38,6 @@ int uvr_io_check_loop(uvrun_loop_t *loop, const char *what);
  * smaller of the two sizes, to be copied back that long. 0 or the error
  * (recorded). */
 int uvr_io_info_start(const uint32_t *size, void *all, size_t all_size);
-/* R23's check for an I/O object (stream.c): in debug mode, while its loop
- * runs, only the loop's thread may use it. */
-int uvr_io_on_wrong_thread(const uvrun_loop_t *loop);
 
 /* ---- waiters (stream.c) ----
  * Futures waiting for one event of an object (a stream's drain, shutdown,

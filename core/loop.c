@@ -50,10 +50,13 @@ void uvr_run_callback(uvrun_loop_t *loop, uvr_item *it, int run) {
   uvr_map_unref(it->ctx);
 }
 
+int uvr_loop_on_wrong_thread(const uvrun_loop_t *loop) {
+  return loop->debug && loop->running && !uv_thread_equal(&loop->thread, &(uv_thread_t){uv_thread_self()});
+}
+
 int uvr_loop_check(uvrun_loop_t *loop) {
   if (loop->closed) return uvr_fail(UVRUN_E_LOOP_CLOSED, "Event loop is closed");
-  /* R23: only checked in debug mode, and only while the loop runs. */
-  if (loop->debug && loop->running && !uv_thread_equal(&loop->thread, &(uv_thread_t){uv_thread_self()}))
+  if (uvr_loop_on_wrong_thread(loop))
     return uvr_fail(UVRUN_E_WRONG_THREAD,
                     "Non-thread-safe operation invoked on an event loop other than the current one");
   return 0;

@@ -203,6 +203,9 @@ static inline size_t uvr_loop_item_words(const uvr_item *item) { return uvr_item
 /* Runs a callback item (fn.cb, a) in its context (ctx), unless its handle
  * (x.handle) was cancelled; releases what it holds. */
 void uvr_run_callback(uvrun_loop_t *loop, uvr_item *it, int run);
+/* R23: in debug mode, while the loop runs, only its thread may use it or
+ * what belongs to it (a stream, a UDP socket). */
+int uvr_loop_on_wrong_thread(const uvrun_loop_t *loop);
 /* The loop is open and, in debug mode, this is its thread: 0, or the error
  * (recorded). uvr_loop_check_call also checks cb, for `what`'s message. */
 int uvr_loop_check(uvrun_loop_t *loop);

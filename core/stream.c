@@ -51,13 +51,9 @@ int uvr_stream_opts_from(const uvrun_stream_opts_t *given, uvrun_stream_opts_t *
 
 /* ---- checks ---- */
 
-int uvr_io_on_wrong_thread(const uvrun_loop_t *loop) {
-  return loop->debug && loop->running && !uv_thread_equal(&loop->thread, &(uv_thread_t){uv_thread_self()});
-}
-
 int uvr_stream_check(const uvrun_stream_t *stream) {
   if (stream == NULL) return uvr_fail(UVRUN_E_INVAL, "stream must not be NULL");
-  if (uvr_io_on_wrong_thread(stream->loop))
+  if (uvr_loop_on_wrong_thread(stream->loop))
     return uvr_fail(UVRUN_E_WRONG_THREAD, "a stream is used from a thread other than its loop's");
   return 0;
 }

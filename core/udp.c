@@ -42,7 +42,7 @@ static int udp_opts_from(const uvrun_udp_opts_t *given, uvrun_udp_opts_t *opts) 
 
 int uvr_udp_check(const uvrun_udp_t *udp) {
   if (udp == NULL) return uvr_fail(UVRUN_E_INVAL, "udp must not be NULL");
-  if (uvr_io_on_wrong_thread(udp->loop))
+  if (uvr_loop_on_wrong_thread(udp->loop))
     return uvr_fail(UVRUN_E_WRONG_THREAD, "a UDP socket is used from a thread other than its loop's");
   return 0;
 }
